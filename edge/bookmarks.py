@@ -1,0 +1,70 @@
+"""Bookmarks: moments the student marks in a session, optionally tied to one analysed frame."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlite_utils
+
+from edge.errors import AnalysisNotFound, SessionNotFound
+from edge.sessions import records
+from edge.store import transaction
+from shared.clock import from_iso, to_iso
+from shared.schemas import Bookmark, BookmarkList
+
+
+def add_bookmark(
+    db: sqlite_utils.Database, session_id: str, analysis_id: str | None, note: str, at: datetime
+) -> Bookmark:
+    """Store a bookmark; the session must exist and the analysis, if named, must be its own."""
+    with transaction(db):
+        if records.get_session(db, session_id) is None:
+            raise SessionNotFound(session_id)
+        if analysis_id is not None:
+            owner = db.execute(
+                "SELECT session_id FROM learning_events WHERE id = ?", [analysis_id]
+            ).fetchone()
+            if owner is None or owner[0] != session_id:
+                raise AnalysisNotFound(analysis_id)
+        bookmark = Bookmark(
+            bookmark_id=str(uuid.uuid4()),
+            session_id=session_id,
+            analysis_id=analysis_id,
+            note=note,
+            created_at=at,
+        )
+        db["bookmarks"].insert(
+            {
+                "id": bookmark.bookmark_id,
+                "session_id": session_id,
+                "learning_event_id": analysis_id,
+                "note": note,
+                "created_at": to_iso(at),
+            }
+        )
+    return bookmark
+
+
+def session_bookmarks(db: sqlite_utils.Database, session_id: str) -> BookmarkList:
+    """The bookmarks of a session, oldest first."""
+    if records.get_session(db, session_id) is None:
+        raise SessionNotFound(session_id)
+    rows = db.execute(
+        "SELECT id, learning_event_id, note, created_at FROM bookmarks"
+        " WHERE session_id = ? ORDER BY created_at, rowid",
+        [session_id],
+    )
+    return BookmarkList(
+        session_id=session_id,
+        bookmarks=[
+            Bookmark(
+                bookmark_id=row[0],
+                session_id=session_id,
+                analysis_id=row[1],
+                note=row[2],
+                created_at=from_iso(row[3]),
+            )
+            for row in rows
+        ],
+    )

@@ -1,0 +1,24 @@
+"""`studylens-edge`: run and administer the edge daemon."""
+
+from __future__ import annotations
+
+import typer
+
+from edge.cli import config, daemon, sessions, stats
+
+app = typer.Typer(
+    name="studylens-edge",
+    help="StudyLens edge daemon: serve the phone, track study time, administer the data.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command(help="Run the daemon in the foreground until interrupted.")(daemon.serve)
+app.command(help="Ask the running daemon how it is doing.")(daemon.status)
+app.add_typer(config.app, name="config")
+app.add_typer(sessions.app, name="sessions")
+app.add_typer(stats.app, name="stats")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()

@@ -1,0 +1,66 @@
+"""Running the daemon, and asking a running one for its health."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import httpx
+import typer
+from aiohttp import web
+from rich.console import Console
+from rich.table import Table
+
+from edge.app import create_app
+from edge.cli.options import ConfigOption, DataDirOption, settings_or_exit
+
+HostOption = Annotated[
+    str | None, typer.Option("--host", help="Address to listen on (0.0.0.0 for the phone).")
+]
+PortOption = Annotated[int | None, typer.Option("--port", help="TCP port to listen on.")]
+
+
+def serve(
+    host: HostOption = None,
+    port: PortOption = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run the daemon in the foreground until interrupted."""
+    settings = settings_or_exit(config, host=host, port=port, data_dir=data_dir)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    log = logging.getLogger("edge")
+    log.info(
+        "StudyLens edge on http://%s:%d, data in %s", settings.host, settings.port, settings.data_dir
+    )
+    web.run_app(
+        create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None
+    )
+
+
+def status(
+    host: HostOption = None,
+    port: PortOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Ask the running daemon how it is doing; exit 1 if none answers."""
+    settings = settings_or_exit(config, host=host, port=port)
+    target = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
+    url = f"http://{target}:{settings.port}/healthz"
+    try:
+        response = httpx.get(url, timeout=5)
+        health = response.json()["data"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        typer.echo(f"No StudyLens daemon answers at {url}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    table = Table(title=f"StudyLens edge at {url.removesuffix('/healthz')}", show_header=False)
+    table.add_row("status", str(health["status"]))
+    table.add_row("version", str(health["version"]))
+    table.add_row("up for", f"{health['uptimeSeconds']} s")
+    table.add_row("running sessions", str(health["activeSessions"]))
+    for name, task in health["tasks"].items():
+        state = "running" if task["running"] else "stopped"
+        table.add_row(f"task {name}", f"{state}, {task['failures']} failure(s)")
+    Console().print(table)

@@ -1,0 +1,73 @@
+"""The edge's one exception hierarchy; the HTTP layer turns each into its status and envelope."""
+
+from __future__ import annotations
+
+from shared.schemas import FieldProblem
+
+
+class EdgeError(Exception):
+    """Base of every error the edge reports to a client on purpose."""
+
+    http_status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, details: list[FieldProblem] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidRequest(EdgeError):
+    """The request is malformed: bad JSON, wrong types, values out of range."""
+
+    http_status = 400
+    code = "invalid_request"
+
+
+class InvalidJson(InvalidRequest):
+    """The body is not JSON at all."""
+
+    code = "invalid_json"
+
+
+class InvalidDate(InvalidRequest):
+    """A date parameter is not a real `YYYY-MM-DD` date."""
+
+    code = "invalid_date"
+
+
+class SessionNotFound(EdgeError):
+    """No session has this id."""
+
+    http_status = 404
+    code = "session_not_found"
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"No study session with id {session_id!r}.")
+
+
+class AnalysisNotFound(EdgeError):
+    """No analysis of this session has this id."""
+
+    http_status = 404
+    code = "analysis_not_found"
+
+    def __init__(self, analysis_id: str) -> None:
+        super().__init__(f"No analysis with id {analysis_id!r} in this session.")
+
+
+class SessionNotActive(EdgeError):
+    """The session has already ended."""
+
+    http_status = 409
+    code = "session_not_active"
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"Study session {session_id!r} has already ended.")
+
+
+class StoreError(EdgeError):
+    """The local database failed; the request may be retried."""
+
+    http_status = 503
+    code = "store_unavailable"

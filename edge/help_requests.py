@@ -1,0 +1,55 @@
+"""Help requests: how often the student asked the tutor for help, per session and per day."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, tzinfo
+
+import sqlite_utils
+
+from edge.errors import SessionNotActive, SessionNotFound
+from edge.sessions import records
+from edge.store import transaction
+from shared.clock import local_date, to_iso
+from shared.schemas import HelpCounted, HelpCountReport, SessionHelpCount
+
+
+def count_help_request(
+    db: sqlite_utils.Database, session_id: str, at: datetime, zone: tzinfo
+) -> HelpCounted:
+    """Record one help request in a running session; return the counts after it."""
+    day = local_date(at, zone)
+    with transaction(db):
+        session = records.get_session(db, session_id)
+        if session is None:
+            raise SessionNotFound(session_id)
+        if not session.active:
+            raise SessionNotActive(session_id)
+        db["help_requests"].insert(
+            {
+                "id": str(uuid.uuid4()),
+                "session_id": session_id,
+                "local_date": day.isoformat(),
+                "created_at": to_iso(at),
+            }
+        )
+        session_count = db.execute(
+            "SELECT count(*) FROM help_requests WHERE session_id = ?", [session_id]
+        ).fetchone()[0]
+        day_count = db.execute(
+            "SELECT count(*) FROM help_requests WHERE local_date = ?", [day.isoformat()]
+        ).fetchone()[0]
+    return HelpCounted(
+        session_id=session_id, date=day, session_count=session_count, day_count=day_count
+    )
+
+
+def help_report(db: sqlite_utils.Database, day: date) -> HelpCountReport:
+    """Help requests on a local day, per session."""
+    rows = db.execute(
+        "SELECT session_id, count(*) FROM help_requests WHERE local_date = ?"
+        " GROUP BY session_id ORDER BY min(created_at)",
+        [day.isoformat()],
+    ).fetchall()
+    sessions = [SessionHelpCount(session_id=row[0], count=row[1]) for row in rows]
+    return HelpCountReport(date=day, count=sum(s.count for s in sessions), sessions=sessions)

@@ -1,0 +1,1 @@
+"""The edge's HTTP surface: thin aiohttp handlers over the domain services."""

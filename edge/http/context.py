@@ -1,0 +1,35 @@
+"""What handlers reach through the app: the services wired by the app factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from aiohttp import web
+
+from edge.sessions.service import SessionService
+from edge.settings import EdgeSettings
+from edge.store import Store
+from edge.tasks import Supervisor
+from shared.clock import Clock
+
+
+@dataclass(frozen=True)
+class Services:
+    """The daemon's parts, as wired by `edge.app.create_app`."""
+
+    settings: EdgeSettings
+    clock: Clock
+    zone: tzinfo
+    store: Store
+    sessions: SessionService
+    supervisor: Supervisor
+    started_at: datetime
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def services(request: web.Request) -> Services:
+    """Return the services of the app serving `request`."""
+    return request.app[SERVICES]

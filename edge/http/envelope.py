@@ -1,0 +1,118 @@
+"""The JSON envelope on every response, errors included, and request-body parsing."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from edge.errors import EdgeError, InvalidDate, InvalidJson, InvalidRequest
+from shared.schemas import ErrorBody, FieldProblem, WireModel, failure, success
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    411: "length_required",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def ok(data: WireModel, status: int = 200) -> web.Response:
+    """A success response carrying `data`."""
+    return web.json_response(success(data), status=status)
+
+
+def error_response(
+    status: int, body: ErrorBody, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A failure response carrying `body`."""
+    return web.json_response(failure(body), status=status, headers=headers)
+
+
+def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
+    headers: dict[str, str] = {}
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        headers["Allow"] = allowed
+        message = f"{request.method} is not allowed on {request.path}; use {allowed}."
+    elif isinstance(exc, web.HTTPNotFound):
+        message = f"There is nothing at {request.method} {request.path}."
+    elif isinstance(exc, web.HTTPRequestEntityTooLarge):
+        message = "The request body is larger than this route accepts."
+    else:
+        message = exc.reason
+    code = _CODES.get(exc.status, "http_error" if exc.status < 500 else "internal_error")
+    return error_response(exc.status, ErrorBody(code=code, message=message), headers)
+
+
+@web.middleware
+async def envelope_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every error into the JSON envelope; hide unexpected ones behind a logged id."""
+    try:
+        return await handler(request)
+    except EdgeError as exc:
+        body = ErrorBody(code=exc.code, message=exc.message, details=exc.details)
+        return error_response(exc.http_status, body)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _from_http_exception(request, exc)
+    except Exception:
+        error_id = uuid.uuid4().hex[:12]
+        log.exception("unhandled error %s in %s %s", error_id, request.method, request.path)
+        body = ErrorBody(
+            code="internal_error",
+            message=f"The daemon hit an unexpected error; it was logged as {error_id}.",
+            error_id=error_id,
+        )
+        return error_response(500, body)
+
+
+def _problems(exc: ValidationError) -> list[FieldProblem]:
+    return [
+        FieldProblem(field=".".join(str(part) for part in err["loc"]) or "body", problem=err["msg"])
+        for err in exc.errors(include_url=False)
+    ]
+
+
+async def read_json(request: web.Request, model: type[M]) -> M:
+    """Parse and validate the JSON body; an empty body counts as `{}`."""
+    raw = await request.read()
+    try:
+        return model.model_validate_json(raw if raw.strip() else b"{}")
+    except ValidationError as exc:
+        kinds = {err["type"] for err in exc.errors()}
+        if "json_invalid" in kinds:
+            raise InvalidJson("The request body is not valid JSON.") from exc
+        if any(err["type"] == "model_type" and not err["loc"] for err in exc.errors()):
+            raise InvalidRequest("The request body must be a JSON object.") from exc
+        raise InvalidRequest("The request body is invalid.", details=_problems(exc)) from exc
+
+
+def query_date(request: web.Request, name: str, default: date) -> date:
+    """Read a `YYYY-MM-DD` query parameter, or `default` when absent."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        if len(raw) != len("YYYY-MM-DD"):
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise InvalidDate(f"{name} must be a date as YYYY-MM-DD, not {raw!r}.") from exc

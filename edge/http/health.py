@@ -1,0 +1,28 @@
+"""Liveness."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from edge import __version__
+from edge.http.context import services
+from edge.http.envelope import ok
+from shared.schemas import Health
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """Whether the daemon is up, its version, and the state of its background tasks."""
+    s = services(request)
+    return ok(
+        Health(
+            status="ok",
+            version=__version__,
+            started_at=s.started_at,
+            uptime_seconds=round((s.clock.now() - s.started_at).total_seconds()),
+            active_sessions=s.sessions.active_count,
+            tasks=s.supervisor.health(),
+        )
+    )

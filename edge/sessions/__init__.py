@@ -1,0 +1,1 @@
+"""Study sessions: their lifecycle, the topics tracked in them, and idle expiry."""

@@ -1,0 +1,174 @@
+"""The session lifecycle: start, track topics, end (by request, by idleness, by a newer session).
+
+The running topic of each active session lives in memory (`TopicTracker`); every change is
+written through the store in the same call, so a restart rebuilds the state from SQLite.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta, tzinfo
+from typing import NoReturn
+
+import sqlite_utils
+
+from edge import analytics
+from edge.errors import SessionNotActive, SessionNotFound
+from edge.sessions import records
+from edge.sessions.records import SessionRecord
+from edge.store import Store, transaction
+from edge.topics.tracker import FrameFlags, Segment, TopicTracker, TrackResult
+from shared.clock import Clock, local_date
+from shared.schemas import SessionEnded, SessionStarted
+
+log = logging.getLogger(__name__)
+
+
+class SessionService:
+    """Owns the running sessions of the edge's student."""
+
+    def __init__(self, store: Store, clock: Clock, zone: tzinfo, idle_after: timedelta) -> None:
+        self._store = store
+        self._clock = clock
+        self._zone = zone
+        self._idle_after = idle_after
+        self._tracker = TopicTracker(zone)
+        self._active: dict[str, SessionRecord] = {}
+        self._user_id = ""
+
+    async def load(self) -> None:
+        """Rebuild the running state from the store (call once before serving)."""
+
+        def read(db: sqlite_utils.Database) -> tuple[str, list[SessionRecord], list[Segment]]:
+            return records.local_user_id(db), records.running_sessions(db), records.running_segments(db)
+
+        self._user_id, sessions, segments = await self._store.run(read)
+        self._active = {record.session_id: record for record in sessions}
+        for segment in segments:
+            if segment.session_id in self._active:
+                self._tracker.restore(segment)
+        if sessions:
+            log.info("resumed %d running session(s)", len(sessions))
+
+    @property
+    def active_count(self) -> int:
+        """How many sessions are running."""
+        return len(self._active)
+
+    def is_active(self, session_id: str) -> bool:
+        """Whether a session is running."""
+        return session_id in self._active
+
+    async def start(self) -> SessionStarted:
+        """Start a session; a session still running is ended at its last activity first.
+
+        One student studies one thing at a time: two running sessions would count time twice.
+        """
+        now = self._clock.now()
+        superseded = list(self._active.values())
+        closings = [(old, self._close(old.session_id, old.last_activity_at)) for old in superseded]
+        session_id = str(uuid.uuid4())
+        day = local_date(now, self._zone)
+        self._active[session_id] = SessionRecord(session_id, day, now, now, None, None)
+
+        def write(db: sqlite_utils.Database) -> None:
+            with transaction(db):
+                for old, pieces in closings:
+                    records.save_segments(db, pieces)
+                    records.finish_session(db, old.session_id, old.last_activity_at, "superseded")
+                day_id = records.ensure_day(db, self._user_id, day, now)
+                records.insert_session(db, session_id, day_id, now)
+
+        await self._store.run(write)
+        return SessionStarted(
+            session_id=session_id,
+            started_at=now,
+            date=day,
+            superseded_session_ids=[old.session_id for old in superseded],
+        )
+
+    async def end(self, session_id: str) -> SessionEnded:
+        """End a running session now and return its totals."""
+        if session_id not in self._active:
+            await self._raise_not_active(session_id)
+        self._active.pop(session_id)
+        now = self._clock.now()
+        pieces = self._close(session_id, now)
+
+        def write(db: sqlite_utils.Database) -> SessionEnded:
+            with transaction(db):
+                records.save_segments(db, pieces)
+                records.finish_session(db, session_id, now, "ended")
+            stats = analytics.session_stats(db, session_id, now, self._zone)
+            return SessionEnded(
+                session_id=session_id,
+                ended_at=now,
+                duration_seconds=round((now - stats.started_at).total_seconds()),
+                total_analyses=stats.total_analyses,
+                topic_stats=stats.topic_stats,
+            )
+
+        return await self._store.run(write)
+
+    async def track(
+        self, session_id: str, topic: str | None, at: datetime, flags: FrameFlags
+    ) -> TrackResult:
+        """Record that a frame of a running session showed `topic` (the frame pipeline's hook)."""
+        if session_id not in self._active:
+            await self._raise_not_active(session_id)
+        result = self._tracker.track(session_id, topic, at, flags)
+        self._mark_activity(session_id, result.running.last_seen_at)
+
+        def write(db: sqlite_utils.Database) -> None:
+            with transaction(db):
+                records.save_segments(db, [*result.closed, result.running])
+                records.touch_session(db, session_id, result.running.last_seen_at)
+
+        await self._store.run(write)
+        return result
+
+    async def touch(self, session_id: str) -> None:
+        """Note activity (a bookmark, a help request) in a session, if it is running."""
+        if session_id not in self._active:
+            return
+        now = self._clock.now()
+        self._mark_activity(session_id, now)
+        await self._store.run(lambda db: records.touch_session(db, session_id, now))
+
+    async def end_idle(self) -> list[str]:
+        """End every session idle for longer than the limit, at its last activity."""
+        cutoff = self._clock.now() - self._idle_after
+        idle = [rec for rec in self._active.values() if rec.last_activity_at <= cutoff]
+        if not idle:
+            return []
+        closings = []
+        for rec in idle:
+            self._active.pop(rec.session_id)
+            closings.append((rec, self._close(rec.session_id, rec.last_activity_at)))
+
+        def write(db: sqlite_utils.Database) -> None:
+            with transaction(db):
+                for rec, pieces in closings:
+                    records.save_segments(db, pieces)
+                    records.finish_session(db, rec.session_id, rec.last_activity_at, "idle")
+
+        await self._store.run(write)
+        ended = [rec.session_id for rec in idle]
+        log.info("ended %d idle session(s): %s", len(ended), ", ".join(ended))
+        return ended
+
+    def _close(self, session_id: str, at: datetime) -> list[Segment]:
+        return self._tracker.close(session_id, at)
+
+    def _mark_activity(self, session_id: str, at: datetime) -> None:
+        record = self._active[session_id]
+        if at > record.last_activity_at:
+            self._active[session_id] = replace(record, last_activity_at=at)
+
+    async def _raise_not_active(self, session_id: str) -> NoReturn:
+        found = await self._store.run(lambda db: records.get_session(db, session_id))
+        if found is None:
+            raise SessionNotFound(session_id)
+        raise SessionNotActive(session_id)

@@ -1,0 +1,143 @@
+"""Edge settings: CLI flag > `STUDYLENS_*` environment variable > TOML file > default."""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import tzlocal
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "STUDYLENS_"
+CONFIG_ENV = "STUDYLENS_CONFIG"
+
+_config_file: ContextVar[Path | None] = ContextVar("studylens_config_file", default=None)
+
+
+def default_data_dir() -> Path:
+    """Return systemd's state directory when run as a unit, else the XDG data home."""
+    state = os.environ.get("STATE_DIRECTORY")
+    if state:
+        # systemd passes a colon-separated list when a unit names several; ours is the first.
+        return Path(state.split(":")[0])
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "studylens"
+
+
+def default_config_file() -> Path:
+    """Return where the TOML file is looked for when none is named."""
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".config"
+    return base / "studylens" / "edge.toml"
+
+
+class EdgeSettings(BaseSettings):
+    """Everything the edge daemon can be told; every field is documented for `config show`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the database and images live ($STATE_DIRECTORY, else XDG data home).",
+    )
+    host: str = Field(
+        "127.0.0.1",
+        description="Address to listen on; 0.0.0.0 lets the phone reach the daemon over Wi-Fi.",
+    )
+    port: int = Field(8765, ge=1, le=65535, description="TCP port of the HTTP/WebSocket server.")
+    timezone: str | None = Field(
+        None, description="IANA time zone for days and midnight splits; default: the system's."
+    )
+    session_idle_minutes: float = Field(
+        30, gt=0, description="A session with no activity for this long ends by itself."
+    )
+    idle_check_seconds: float = Field(
+        30, gt=0, description="How often the daemon looks for idle sessions."
+    )
+    max_json_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest JSON request body accepted (413 beyond)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Least severe log level written."
+    )
+    openai_api_key: SecretStr | None = Field(
+        None, description="OpenAI API key for frame analysis; never printed or logged."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> tzinfo:
+        """The student's time zone."""
+        return ZoneInfo(self.timezone) if self.timezone else tzlocal.get_localzone()
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file inside the data dir."""
+        return self.data_dir / "studylens.db"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order the sources: flags, then environment, then the TOML file."""
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file.get())
+        return (init_settings, env_settings, toml)
+
+    def masked(self) -> dict[str, Any]:
+        """Return the effective settings as plain values, secrets replaced by a mask."""
+        shown: dict[str, Any] = {}
+        for name, value in self:
+            if isinstance(value, SecretStr):
+                shown[name] = "********"
+            elif isinstance(value, Path):
+                shown[name] = str(value)
+            else:
+                shown[name] = value
+        return shown
+
+
+class ConfigFileMissing(Exception):
+    """A config file was named explicitly but does not exist."""
+
+
+def load_settings(config_file: Path | None = None, **flags: Any) -> EdgeSettings:
+    """Build the effective settings; `flags` are CLI values, `None` meaning "not given".
+
+    The TOML file is `config_file`, else `$STUDYLENS_CONFIG`, else the XDG default if it exists.
+    """
+    named = config_file or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    if named is not None and not named.is_file():
+        raise ConfigFileMissing(f"config file not found: {named}")
+    path = named or default_config_file()
+    token = _config_file.set(path if path.is_file() else None)
+    try:
+        return EdgeSettings(**{k: v for k, v in flags.items() if v is not None})
+    finally:
+        _config_file.reset(token)

@@ -1,0 +1,172 @@
+"""Schema migrations: named, ordered, each applied once in its own transaction and recorded."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from edge.store.transaction import transaction
+from shared.clock import to_iso
+from shared.topics import KNOWN_TOPICS
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+LOCAL_USER_NAME = "local"
+
+
+def _initial_schema(db: sqlite_utils.Database) -> None:
+    # Times are UTC text from shared.clock.to_iso (fixed width, so they sort as text); local
+    # dates are YYYY-MM-DD in the student's zone at the time of the fact.
+    statements = [
+        """CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            display_name TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE session_days (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            local_date TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (user_id, local_date)
+        )""",
+        """CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            day_id TEXT NOT NULL REFERENCES session_days(id),
+            started_at TEXT NOT NULL,
+            last_activity_at TEXT NOT NULL,
+            ended_at TEXT,
+            end_reason TEXT CHECK (end_reason IN ('ended', 'idle', 'superseded')),
+            CHECK ((ended_at IS NULL) = (end_reason IS NULL)),
+            CHECK (ended_at IS NULL OR ended_at >= started_at)
+        )""",
+        "CREATE INDEX sessions_running ON sessions(id) WHERE ended_at IS NULL",
+        "CREATE INDEX sessions_day ON sessions(day_id, started_at)",
+        """CREATE TABLE topics (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE
+        )""",
+        """CREATE TABLE subtopics (
+            id INTEGER PRIMARY KEY,
+            topic_id INTEGER NOT NULL REFERENCES topics(id),
+            name TEXT NOT NULL COLLATE NOCASE,
+            UNIQUE (topic_id, name)
+        )""",
+        """CREATE TABLE learning_events (
+            id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id),
+            captured_at TEXT NOT NULL,
+            image_key TEXT,
+            analysis_json TEXT NOT NULL,
+            topic_id INTEGER REFERENCES topics(id),
+            subtopic_id INTEGER REFERENCES subtopics(id),
+            is_studying INTEGER NOT NULL CHECK (is_studying IN (0, 1)),
+            is_active INTEGER NOT NULL CHECK (is_active IN (0, 1)),
+            is_distracted INTEGER NOT NULL CHECK (is_distracted IN (0, 1))
+        )""",
+        "CREATE INDEX learning_events_session ON learning_events(session_id, captured_at)",
+        # One row per stretch of one topic within one local day. The running stretch of an active
+        # session has ended_at NULL, so a restart can rebuild it; at most one per session.
+        """CREATE TABLE topic_segments (
+            id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id),
+            topic_id INTEGER NOT NULL REFERENCES topics(id),
+            local_date TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            ended_at TEXT,
+            duration_seconds REAL,
+            active_count INTEGER NOT NULL DEFAULT 0,
+            passive_count INTEGER NOT NULL DEFAULT 0,
+            distracted_count INTEGER NOT NULL DEFAULT 0,
+            CHECK ((ended_at IS NULL) = (duration_seconds IS NULL)),
+            CHECK (duration_seconds IS NULL OR duration_seconds >= 0)
+        )""",
+        "CREATE INDEX topic_segments_session ON topic_segments(session_id, started_at)",
+        "CREATE INDEX topic_segments_day ON topic_segments(local_date)",
+        """CREATE UNIQUE INDEX topic_segments_one_running
+            ON topic_segments(session_id) WHERE ended_at IS NULL""",
+        # Derived, never written: the per-day totals are whatever the closed segments add up to.
+        """CREATE VIEW daily_topic_stats AS
+            SELECT d.user_id AS user_id,
+                   g.local_date AS local_date,
+                   t.name AS topic,
+                   SUM(g.duration_seconds) AS duration_seconds,
+                   SUM(g.active_count) AS active_count,
+                   SUM(g.passive_count) AS passive_count,
+                   SUM(g.distracted_count) AS distracted_count,
+                   COUNT(*) AS segment_count
+            FROM topic_segments g
+            JOIN sessions s ON s.id = g.session_id
+            JOIN session_days d ON d.id = s.day_id
+            JOIN topics t ON t.id = g.topic_id
+            WHERE g.ended_at IS NOT NULL
+            GROUP BY d.user_id, g.local_date, t.name""",
+        """CREATE TABLE bookmarks (
+            id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id),
+            learning_event_id TEXT REFERENCES learning_events(id),
+            note TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX bookmarks_session ON bookmarks(session_id, created_at)",
+        """CREATE TABLE help_requests (
+            id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id),
+            local_date TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX help_requests_day ON help_requests(local_date, session_id)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+def _seed(db: sqlite_utils.Database) -> None:
+    db["users"].insert(
+        {
+            "id": str(uuid.uuid4()),
+            "display_name": LOCAL_USER_NAME,
+            "created_at": to_iso(datetime.now(UTC)),
+        }
+    )
+    db["topics"].insert_all(({"name": name} for name in KNOWN_TOPICS), ignore=True)
+
+
+#: Append only: a released migration is never edited, renamed or reordered.
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("0001_initial_schema", _initial_schema),
+    ("0002_seed_local_user_and_topics", _seed),
+]
+
+
+class SchemaTooNew(Exception):
+    """The database was migrated by a newer StudyLens than this one."""
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every migration not yet recorded, in order; return the names applied."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+    )
+    applied = {row["name"] for row in db.query("SELECT name FROM schema_migrations")}
+    known = {name for name, _ in MIGRATIONS}
+    if unknown := sorted(applied - known):
+        raise SchemaTooNew(
+            f"database has migrations this version does not know: {', '.join(unknown)}"
+        )
+    done: list[str] = []
+    for name, step in MIGRATIONS:
+        if name in applied:
+            continue
+        with transaction(db):
+            step(db)
+            db.execute(
+                "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                [name, to_iso(datetime.now(UTC))],
+            )
+        done.append(name)
+    return done

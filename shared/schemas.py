@@ -1,0 +1,221 @@
+"""Wire models of the edge HTTP API: request bodies and the `data` of each response.
+
+Field names are camelCase on the wire (the iOS client of the earlier backend reads them so) and
+snake_case in Python.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+from shared.clock import to_iso
+
+Timestamp = Annotated[datetime, PlainSerializer(to_iso, return_type=str)]
+
+#: Longest bookmark note accepted, in characters.
+MAX_NOTE_LENGTH = 2000
+#: Ids are UUIDs made by the edge; anything much longer is not one of ours.
+SessionId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class WireModel(BaseModel):
+    """Base of every wire model: camelCase aliases, immutable."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class RequestModel(WireModel):
+    """Base of request bodies: unknown fields are ignored so older clients keep working."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+# --- envelope -------------------------------------------------------------------------------
+
+
+class FieldProblem(WireModel):
+    """One reason a request body was refused."""
+
+    field: str
+    problem: str
+
+
+class ErrorBody(WireModel):
+    """The `error` member of a failed response."""
+
+    code: str
+    message: str
+    details: list[FieldProblem] | None = None
+    error_id: str | None = None
+
+
+def success(data: WireModel | dict[str, Any]) -> dict[str, Any]:
+    """Wrap `data` in the success envelope."""
+    payload = data.model_dump(mode="json", by_alias=True) if isinstance(data, WireModel) else data
+    return {"success": True, "data": payload}
+
+
+def failure(error: ErrorBody) -> dict[str, Any]:
+    """Wrap `error` in the failure envelope."""
+    return {"success": False, "error": error.model_dump(mode="json", by_alias=True, exclude_none=True)}
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+class SessionStartRequest(RequestModel):
+    """Body of `POST /api/session/start`; everything is optional."""
+
+
+class BookmarkRequest(RequestModel):
+    """Body of `POST /api/bookmark`."""
+
+    session_id: SessionId
+    analysis_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    note: Annotated[str, Field(max_length=MAX_NOTE_LENGTH)] = ""
+
+
+class HelpCountRequest(RequestModel):
+    """Body of `POST /api/help-count`."""
+
+    session_id: SessionId
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+class TopicStat(WireModel):
+    """Time and frame counts for one topic; durations in whole seconds."""
+
+    topic: str
+    duration_seconds: int
+    active_count: int
+    passive_count: int
+    distracted_count: int
+
+
+class SessionStarted(WireModel):
+    """A new study session."""
+
+    session_id: str
+    started_at: Timestamp
+    date: date
+    superseded_session_ids: list[str]
+
+
+class SessionEnded(WireModel):
+    """A session just ended, with its totals."""
+
+    session_id: str
+    ended_at: Timestamp
+    duration_seconds: int
+    total_analyses: int
+    topic_stats: list[TopicStat]
+
+
+class SessionTopicStats(WireModel):
+    """Topic totals of one session; a running session counts up to now."""
+
+    session_id: str
+    active: bool
+    started_at: Timestamp
+    ended_at: Timestamp | None
+    end_reason: str | None
+    total_seconds: int
+    total_analyses: int
+    topic_stats: list[TopicStat]
+
+
+class DayTopicStats(WireModel):
+    """Topic totals of one local calendar day, running sessions included."""
+
+    date: date
+    total_seconds: int
+    total_analyses: int
+    topic_stats: list[TopicStat]
+
+
+class WeeklyTopicStats(WireModel):
+    """The last seven days: totals over the week and a breakdown per day, oldest first."""
+
+    from_date: date
+    to_date: date
+    total_seconds: int
+    topic_stats: list[TopicStat]
+    days: list[DayTopicStats]
+
+
+class SessionSummary(WireModel):
+    """One row of the session list."""
+
+    session_id: str
+    date: date
+    started_at: Timestamp
+    ended_at: Timestamp | None
+    end_reason: str | None
+    total_seconds: int
+    total_analyses: int
+
+
+class Bookmark(WireModel):
+    """A moment the student marked."""
+
+    bookmark_id: str
+    session_id: str
+    analysis_id: str | None
+    note: str
+    created_at: Timestamp
+
+
+class BookmarkList(WireModel):
+    """The bookmarks of one session, oldest first."""
+
+    session_id: str
+    bookmarks: list[Bookmark]
+
+
+class HelpCounted(WireModel):
+    """A help request was recorded."""
+
+    session_id: str
+    date: date
+    session_count: int
+    day_count: int
+
+
+class SessionHelpCount(WireModel):
+    """Help requests of one session on a day."""
+
+    session_id: str
+    count: int
+
+
+class HelpCountReport(WireModel):
+    """Help requests on one local day."""
+
+    date: date
+    count: int
+    sessions: list[SessionHelpCount]
+
+
+class TaskHealth(WireModel):
+    """State of one supervised background task."""
+
+    running: bool
+    failures: int
+    last_error: str | None
+
+
+class Health(WireModel):
+    """Liveness of the daemon."""
+
+    status: Literal["ok"]
+    version: str
+    started_at: Timestamp
+    uptime_seconds: int
+    active_sessions: int
+    tasks: dict[str, TaskHealth]
