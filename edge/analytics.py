@@ -100,7 +100,9 @@ def recent_sessions(
     """The latest sessions with their totals, newest first."""
     out = []
     for session in records.recent_sessions(db, limit):
-        tally = Tally().add_segments(as_of(records.session_segments(db, session.session_id), now, zone))
+        tally = Tally().add_segments(
+            as_of(records.session_segments(db, session.session_id), now, zone)
+        )
         out.append(
             SessionSummary(
                 session_id=session.session_id,

@@ -34,7 +34,7 @@ def add_bookmark(
             note=note,
             created_at=at,
         )
-        db["bookmarks"].insert(
+        db.table("bookmarks").insert(
             {
                 "id": bookmark.bookmark_id,
                 "session_id": session_id,

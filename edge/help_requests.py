@@ -25,7 +25,7 @@ def count_help_request(
             raise SessionNotFound(session_id)
         if not session.active:
             raise SessionNotActive(session_id)
-        db["help_requests"].insert(
+        db.table("help_requests").insert(
             {
                 "id": str(uuid.uuid4()),
                 "session_id": session_id,

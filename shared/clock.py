@@ -26,11 +26,13 @@ def to_iso(moment: datetime) -> str:
     """Format an aware datetime as fixed-width UTC text, so stored values sort as text."""
     if moment.tzinfo is None:
         raise ValueError("naive datetimes are ambiguous; pass an aware one")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def from_iso(text: str) -> datetime:
-    """Parse text written by `to_iso` (or any ISO 8601 with an offset) into an aware UTC datetime."""
+    """Parse text from `to_iso` (or any ISO 8601 with an offset) into an aware UTC datetime."""
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError(f"timestamp without a UTC offset: {text!r}")

@@ -61,7 +61,10 @@ def success(data: WireModel | dict[str, Any]) -> dict[str, Any]:
 
 def failure(error: ErrorBody) -> dict[str, Any]:
     """Wrap `error` in the failure envelope."""
-    return {"success": False, "error": error.model_dump(mode="json", by_alias=True, exclude_none=True)}
+    return {
+        "success": False,
+        "error": error.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
 
 
 # --- requests -------------------------------------------------------------------------------

@@ -33,7 +33,10 @@ def serve(
     )
     log = logging.getLogger("edge")
     log.info(
-        "StudyLens edge on http://%s:%d, data in %s", settings.host, settings.port, settings.data_dir
+        "StudyLens edge on http://%s:%d, data in %s",
+        settings.host,
+        settings.port,
+        settings.data_dir,
     )
     web.run_app(
         create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None

@@ -37,4 +37,6 @@ async def session_topic_stats(request: web.Request) -> web.Response:
 async def session_bookmarks(request: web.Request) -> web.Response:
     """The bookmarks of one session."""
     session_id = request.match_info["session_id"]
-    return ok(await services(request).store.run(lambda db: bookmarks.session_bookmarks(db, session_id)))
+    return ok(
+        await services(request).store.run(lambda db: bookmarks.session_bookmarks(db, session_id))
+    )

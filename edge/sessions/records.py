@@ -75,7 +75,7 @@ def ensure_day(db: sqlite_utils.Database, user_id: str, day: date, at: datetime)
 
 def insert_session(db: sqlite_utils.Database, session_id: str, day_id: str, at: datetime) -> None:
     """Add a running session that started at `at`."""
-    db["sessions"].insert(
+    db.table("sessions").insert(
         {
             "id": session_id,
             "day_id": day_id,

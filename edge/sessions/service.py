@@ -42,7 +42,11 @@ class SessionService:
         """Rebuild the running state from the store (call once before serving)."""
 
         def read(db: sqlite_utils.Database) -> tuple[str, list[SessionRecord], list[Segment]]:
-            return records.local_user_id(db), records.running_sessions(db), records.running_segments(db)
+            return (
+                records.local_user_id(db),
+                records.running_sessions(db),
+                records.running_segments(db),
+            )
 
         self._user_id, sessions, segments = await self._store.run(read)
         self._active = {record.session_id: record for record in sessions}

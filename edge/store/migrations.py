@@ -126,14 +126,14 @@ def _initial_schema(db: sqlite_utils.Database) -> None:
 
 
 def _seed(db: sqlite_utils.Database) -> None:
-    db["users"].insert(
+    db.table("users").insert(
         {
             "id": str(uuid.uuid4()),
             "display_name": LOCAL_USER_NAME,
             "created_at": to_iso(datetime.now(UTC)),
         }
     )
-    db["topics"].insert_all(({"name": name} for name in KNOWN_TOPICS), ignore=True)
+    db.table("topics").insert_all(({"name": name} for name in KNOWN_TOPICS), ignore=True)
 
 
 #: Append only: a released migration is never edited, renamed or reordered.

@@ -10,13 +10,17 @@ from edge.topics.tracker import Segment
 from shared.schemas import TopicStat
 
 
+def _unused_id() -> str:
+    return "live"
+
+
 def as_of(segments: Iterable[Segment], now: datetime, zone: tzinfo) -> list[Segment]:
     """Return closed segments as they are and running ones closed at `now`, split by day."""
     out: list[Segment] = []
     for segment in segments:
         if segment.ended_at is None:
-            # The ids of these pieces are never stored; reuse the segment's own.
-            out.extend(segment.pieces_until(now, zone, lambda: segment.segment_id))
+            # Pieces made for a read are never stored, so they need no real ids.
+            out.extend(segment.pieces_until(now, zone, _unused_id))
         else:
             out.append(segment)
     return out

@@ -1,0 +1,1 @@
+"""The StudyLens cloud API: accounts, sign-in, sync ingest, images and analytics (in progress)."""

@@ -1,0 +1,83 @@
+"""Shared fixtures: clock, settings, the app under test, and the unhandled-error guard.
+
+The guard fails any test that leaves an unhandled asyncio exception behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from edge.app import create_app
+from edge.settings import EdgeSettings, load_settings
+from tests.support import ZONE_NAME, AppClient, FakeClock, StartApp, berlin
+
+
+@pytest.fixture(autouse=True)
+def no_unhandled_async_errors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail the test if asyncio reported an exception nobody handled.
+
+    This catches "Task exception was never retrieved" and errors in callbacks, which asyncio
+    otherwise only logs.
+    """
+    seen: list[dict[str, Any]] = []
+    original = asyncio.BaseEventLoop.default_exception_handler
+
+    def record(self: asyncio.BaseEventLoop, context: dict[str, Any]) -> None:
+        seen.append(context)
+        original(self, context)
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "default_exception_handler", record)
+    yield
+    gc.collect()
+    assert not seen, f"unhandled asyncio errors: {[c.get('message') for c in seen]}"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock at 10:00 Berlin time on a weekday."""
+    return FakeClock(berlin("2026-11-25 10:00"))
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """An empty data dir for one test."""
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> EdgeSettings:
+    """Settings isolated from the machine: no env vars, no config file, a fixed zone."""
+    for name in ("STUDYLENS_CONFIG", "STATE_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    return load_settings(data_dir=data_dir, timezone=ZONE_NAME)
+
+
+@pytest.fixture
+async def start_app(settings: EdgeSettings, clock: FakeClock) -> AsyncIterator[StartApp]:
+    """Start the edge app on loopback; several may be started (and closed) in one test."""
+    clients: list[AppClient] = []
+
+    async def start(**overrides: Any) -> AppClient:
+        effective = settings.model_copy(update=overrides) if overrides else settings
+        client: AppClient = TestClient(TestServer(create_app(effective, clock)))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+async def client(start_app: StartApp) -> AppClient:
+    """A running edge app and an HTTP client for it."""
+    return await start_app()
