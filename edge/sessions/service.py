@@ -72,6 +72,7 @@ class SessionService:
         """
         now = self._clock.now()
         superseded = list(self._active.values())
+        self._active.clear()
         closings = [(old, self._close(old.session_id, old.last_activity_at)) for old in superseded]
         session_id = str(uuid.uuid4())
         day = local_date(now, self._zone)
