@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -23,8 +25,8 @@ def list_sessions(
 ) -> None:
     """List recent sessions."""
     settings = settings_or_exit(config, data_dir=data_dir)
-    db = open_database(settings.database_path)
-    rows = analytics.recent_sessions(db, SystemClock().now(), settings.zone, limit)
+    with closing(open_database(settings.database_path)) as db:
+        rows = analytics.recent_sessions(db, SystemClock().now(), settings.zone, limit)
     if not rows:
         typer.echo("No study sessions yet.")
         return

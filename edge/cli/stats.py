@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -19,8 +21,8 @@ app = typer.Typer(help="Study-time statistics.", no_args_is_help=True)
 def today(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Print today's topic table."""
     settings = settings_or_exit(config, data_dir=data_dir)
-    db = open_database(settings.database_path)
-    stats = analytics.today_stats(db, SystemClock().now(), settings.zone)
+    with closing(open_database(settings.database_path)) as db:
+        stats = analytics.today_stats(db, SystemClock().now(), settings.zone)
     if not stats.topic_stats:
         typer.echo(f"Nothing studied yet on {stats.date.isoformat()}.")
         return

@@ -73,7 +73,9 @@ class SessionService:
         now = self._clock.now()
         superseded = list(self._active.values())
         self._active.clear()
-        closings = [(old, self._close(old.session_id, old.last_activity_at)) for old in superseded]
+        closings = [
+            (old, self._tracker.close(old.session_id, old.last_activity_at)) for old in superseded
+        ]
         session_id = str(uuid.uuid4())
         day = local_date(now, self._zone)
         self._active[session_id] = SessionRecord(session_id, day, now, now, None, None)
@@ -100,7 +102,7 @@ class SessionService:
             await self._raise_not_active(session_id)
         self._active.pop(session_id)
         now = self._clock.now()
-        pieces = self._close(session_id, now)
+        pieces = self._tracker.close(session_id, now)
 
         def write(db: sqlite_utils.Database) -> SessionEnded:
             with transaction(db):
@@ -151,7 +153,7 @@ class SessionService:
         closings = []
         for rec in idle:
             self._active.pop(rec.session_id)
-            closings.append((rec, self._close(rec.session_id, rec.last_activity_at)))
+            closings.append((rec, self._tracker.close(rec.session_id, rec.last_activity_at)))
 
         def write(db: sqlite_utils.Database) -> None:
             with transaction(db):
@@ -163,9 +165,6 @@ class SessionService:
         ended = [rec.session_id for rec in idle]
         log.info("ended %d idle session(s): %s", len(ended), ", ".join(ended))
         return ended
-
-    def _close(self, session_id: str, at: datetime) -> list[Segment]:
-        return self._tracker.close(session_id, at)
 
     def _mark_activity(self, session_id: str, at: datetime) -> None:
         record = self._active[session_id]

@@ -55,17 +55,23 @@ def _initial_schema(db: sqlite_utils.Database) -> None:
             name TEXT NOT NULL COLLATE NOCASE,
             UNIQUE (topic_id, name)
         )""",
+        # One row per frame received, analysed or not: a failed analysis keeps its frame and
+        # says why (outcome 'failed', error_code), so nothing the phone sent is dropped silently.
         """CREATE TABLE learning_events (
             id TEXT PRIMARY KEY,
             session_id TEXT NOT NULL REFERENCES sessions(id),
             captured_at TEXT NOT NULL,
             image_key TEXT,
-            analysis_json TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('analysed', 'reused', 'failed')),
+            error_code TEXT,
+            source TEXT,
+            analysis_json TEXT,
             topic_id INTEGER REFERENCES topics(id),
             subtopic_id INTEGER REFERENCES subtopics(id),
-            is_studying INTEGER NOT NULL CHECK (is_studying IN (0, 1)),
-            is_active INTEGER NOT NULL CHECK (is_active IN (0, 1)),
-            is_distracted INTEGER NOT NULL CHECK (is_distracted IN (0, 1))
+            is_studying INTEGER CHECK (is_studying IN (0, 1)),
+            is_active INTEGER CHECK (is_active IN (0, 1)),
+            is_distracted INTEGER CHECK (is_distracted IN (0, 1)),
+            CHECK ((outcome = 'failed') = (analysis_json IS NULL))
         )""",
         "CREATE INDEX learning_events_session ON learning_events(session_id, captured_at)",
         # One row per stretch of one topic within one local day. The running stretch of an active
