@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
 from edge.http.context import SERVICES, Services
+from edge.topics.tracker import FrameFlags
 
 #: A zone with an offset and DST, so local midnight is never UTC midnight.
 ZONE_NAME = "Europe/Berlin"
@@ -44,3 +46,37 @@ StartApp = Callable[..., Awaitable[AppClient]]
 def services_of(client: AppClient) -> Services:
     """Reach the wired services of the app behind a test client."""
     return client.app[SERVICES]
+
+
+ACTIVE = FrameFlags(active=True, distracted=False)
+
+
+async def data_of(response: ClientResponse, status: int = 200) -> Any:
+    """Return the `data` of a success envelope, checking the status first."""
+    body = await response.json()
+    assert response.status == status, body
+    assert body["success"] is True, body
+    return body["data"]
+
+
+async def error_of(response: ClientResponse, status: int) -> Any:
+    """Return the `error` of a failure envelope, checking the status first."""
+    body = await response.json()
+    assert response.status == status, body
+    assert body["success"] is False, body
+    return body["error"]
+
+
+async def start_session(client: AppClient) -> str:
+    """Start a session over HTTP and return its id."""
+    return str((await data_of(await client.post("/api/session/start"), 201))["sessionId"])
+
+
+async def track(client: AppClient, clock: FakeClock, session_id: str, topic: str) -> None:
+    """Record one active frame showing `topic` at the clock's now."""
+    await services_of(client).sessions.track(session_id, topic, clock.now(), ACTIVE)
+
+
+def durations(data: Any) -> list[tuple[str, int]]:
+    """Return `(topic, durationSeconds)` pairs of a `topicStats` list, in order."""
+    return [(stat["topic"], stat["durationSeconds"]) for stat in data["topicStats"]]

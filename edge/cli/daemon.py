@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Annotated
 
@@ -43,6 +44,18 @@ def serve(
     )
 
 
+def _reachable(host: str) -> str:
+    """The address to ask a daemon listening on `host`: wildcards mean loopback."""
+    if host in ("", "0.0.0.0"):  # noqa: S104
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    try:
+        return f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
+    except ValueError:  # a host name
+        return host
+
+
 def status(
     host: HostOption = None,
     port: PortOption = None,
@@ -50,12 +63,11 @@ def status(
 ) -> None:
     """Ask the running daemon how it is doing; exit 1 if none answers."""
     settings = settings_or_exit(config, host=host, port=port)
-    target = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
-    url = f"http://{target}:{settings.port}/healthz"
+    url = f"http://{_reachable(settings.host)}:{settings.port}/healthz"
     try:
         response = httpx.get(url, timeout=5)
         health = response.json()["data"]
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError, KeyError, TypeError) as exc:
         typer.echo(f"No StudyLens daemon answers at {url}: {exc}", err=True)
         raise typer.Exit(1) from exc
     table = Table(title=f"StudyLens edge at {url.removesuffix('/healthz')}", show_header=False)

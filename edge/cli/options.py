@@ -40,3 +40,12 @@ def settings_or_exit(config_file: Path | None, **flags: Any) -> EdgeSettings:
     except ValueError as exc:  # a malformed TOML file
         typer.echo(f"error: cannot read the config file: {exc}", err=True)
     raise typer.Exit(2)
+
+
+def existing_database(settings: EdgeSettings) -> Path:
+    """Return the database path, or exit 1 if there is none (a mistyped --data-dir, say)."""
+    path = settings.database_path
+    if not path.is_file():
+        typer.echo(f"error: no StudyLens database at {path}; check --data-dir.", err=True)
+        raise typer.Exit(1)
+    return path

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from edge import analytics
 from edge.cli.format import duration
-from edge.cli.options import ConfigOption, DataDirOption, settings_or_exit
+from edge.cli.options import ConfigOption, DataDirOption, existing_database, settings_or_exit
 from edge.store import open_database
 from shared.clock import SystemClock
 
@@ -25,7 +25,7 @@ def list_sessions(
 ) -> None:
     """List recent sessions."""
     settings = settings_or_exit(config, data_dir=data_dir)
-    with closing(open_database(settings.database_path)) as db:
+    with closing(open_database(existing_database(settings))) as db:
         rows = analytics.recent_sessions(db, SystemClock().now(), settings.zone, limit)
     if not rows:
         typer.echo("No study sessions yet.")

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from edge import analytics
 from edge.cli.format import duration
-from edge.cli.options import ConfigOption, DataDirOption, settings_or_exit
+from edge.cli.options import ConfigOption, DataDirOption, existing_database, settings_or_exit
 from edge.store import open_database
 from shared.clock import SystemClock
 
@@ -21,7 +21,7 @@ app = typer.Typer(help="Study-time statistics.", no_args_is_help=True)
 def today(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Print today's topic table."""
     settings = settings_or_exit(config, data_dir=data_dir)
-    with closing(open_database(settings.database_path)) as db:
+    with closing(open_database(existing_database(settings))) as db:
         stats = analytics.today_stats(db, SystemClock().now(), settings.zone)
     if not stats.topic_stats:
         typer.echo(f"Nothing studied yet on {stats.date.isoformat()}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 _CODES = {
     400: "bad_request",
@@ -110,8 +113,9 @@ def query_date(request: web.Request, name: str, default: date) -> date:
     raw = request.query.get(name)
     if raw is None:
         return default
+    # fromisoformat alone also takes week dates (2026-W48-3) and compact forms.
     try:
-        if len(raw) != len("YYYY-MM-DD"):
+        if not _DATE.fullmatch(raw):
             raise ValueError(raw)
         return date.fromisoformat(raw)
     except ValueError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from typing import NoReturn
@@ -72,7 +73,7 @@ class SessionService:
         """
         now = self._clock.now()
         superseded = list(self._active.values())
-        self._active.clear()
+        undo = self._forget(superseded)
         closings = [
             (old, self._tracker.close(old.session_id, old.last_activity_at)) for old in superseded
         ]
@@ -88,7 +89,12 @@ class SessionService:
                 day_id = records.ensure_day(db, self._user_id, day, now)
                 records.insert_session(db, session_id, day_id, now)
 
-        await self._store.run(write)
+        try:
+            await self._store.run(write)
+        except Exception:
+            self._active.pop(session_id, None)
+            undo()
+            raise
         return SessionStarted(
             session_id=session_id,
             started_at=now,
@@ -100,7 +106,7 @@ class SessionService:
         """End a running session now and return its totals."""
         if session_id not in self._active:
             await self._raise_not_active(session_id)
-        self._active.pop(session_id)
+        undo = self._forget([self._active[session_id]])
         now = self._clock.now()
         pieces = self._tracker.close(session_id, now)
 
@@ -117,7 +123,11 @@ class SessionService:
                 topic_stats=stats.topic_stats,
             )
 
-        return await self._store.run(write)
+        try:
+            return await self._store.run(write)
+        except Exception:
+            undo()
+            raise
 
     async def track(
         self, session_id: str, topic: str | None, at: datetime, flags: FrameFlags
@@ -150,10 +160,10 @@ class SessionService:
         idle = [rec for rec in self._active.values() if rec.last_activity_at <= cutoff]
         if not idle:
             return []
-        closings = []
-        for rec in idle:
-            self._active.pop(rec.session_id)
-            closings.append((rec, self._tracker.close(rec.session_id, rec.last_activity_at)))
+        undo = self._forget(idle)
+        closings = [
+            (rec, self._tracker.close(rec.session_id, rec.last_activity_at)) for rec in idle
+        ]
 
         def write(db: sqlite_utils.Database) -> None:
             with transaction(db):
@@ -161,10 +171,32 @@ class SessionService:
                     records.save_segments(db, pieces)
                     records.finish_session(db, rec.session_id, rec.last_activity_at, "idle")
 
-        await self._store.run(write)
+        try:
+            await self._store.run(write)
+        except Exception:
+            undo()
+            raise
         ended = [rec.session_id for rec in idle]
         log.info("ended %d idle session(s): %s", len(ended), ", ".join(ended))
         return ended
+
+    def _forget(self, sessions: list[SessionRecord]) -> Callable[[], None]:
+        """Drop sessions from the running state; return how to put them back.
+
+        Memory changes before the write is queued, so concurrent requests see the new state;
+        if the write then fails, the undo keeps memory in step with the database.
+        """
+        saved = [(rec, self._tracker.running(rec.session_id)) for rec in sessions]
+        for rec in sessions:
+            self._active.pop(rec.session_id, None)
+
+        def undo() -> None:
+            for rec, running in saved:
+                self._active[rec.session_id] = rec
+                if running is not None:
+                    self._tracker.restore(running)
+
+        return undo
 
     def _mark_activity(self, session_id: str, at: datetime) -> None:
         record = self._active[session_id]

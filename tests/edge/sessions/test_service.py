@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -10,7 +11,8 @@ import pytest
 import sqlite_utils
 
 from edge import analytics
-from edge.errors import SessionNotActive, SessionNotFound
+from edge.errors import SessionNotActive, SessionNotFound, StoreError
+from edge.sessions import records
 from edge.sessions.service import SessionService
 from edge.store import Store, open_database
 from edge.topics.tracker import FrameFlags
@@ -178,3 +180,43 @@ async def test_daily_view_sums_closed_segments_only(
     await service.track(sid, "Math", clock.now(), ACTIVE)
     rows = list(reader.query("SELECT topic, duration_seconds FROM daily_topic_stats"))
     assert rows == [{"topic": "Biology", "duration_seconds": 100.0}]
+
+
+async def test_failed_end_keeps_the_session_running(
+    open_service: OpenService, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the database refuses the end, the session and its topic keep running in memory."""
+    service = await open_service()
+    sid = (await service.start()).session_id
+    await service.track(sid, "Biology", clock.now(), ACTIVE)
+    clock.advance(60)
+
+    def refuse(*args: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(records, "finish_session", refuse)
+        with pytest.raises(StoreError):
+            await service.end(sid)
+    assert service.is_active(sid)
+    clock.advance(60)
+    ended = await service.end(sid)
+    assert [(s.topic, s.duration_seconds) for s in ended.topic_stats] == [("Biology", 120)]
+
+
+async def test_failed_start_leaves_the_running_session_alone(
+    open_service: OpenService, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the new session cannot be stored, the old one is not superseded."""
+    service = await open_service()
+    sid = (await service.start()).session_id
+
+    def refuse(*args: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(records, "insert_session", refuse)
+        with pytest.raises(StoreError):
+            await service.start()
+    assert service.is_active(sid)
+    assert service.active_count == 1
