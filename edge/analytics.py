@@ -19,6 +19,12 @@ from shared.schemas import DayTopicStats, SessionSummary, SessionTopicStats, Wee
 WEEK_DAYS = 7
 
 
+def _session_tally(
+    db: sqlite_utils.Database, session_id: str, now: datetime, zone: tzinfo
+) -> Tally:
+    return Tally().add_segments(as_of(records.session_segments(db, session_id), now, zone))
+
+
 def session_stats(
     db: sqlite_utils.Database, session_id: str, now: datetime, zone: tzinfo
 ) -> SessionTopicStats:
@@ -26,7 +32,7 @@ def session_stats(
     session = records.get_session(db, session_id)
     if session is None:
         raise SessionNotFound(session_id)
-    tally = Tally().add_segments(as_of(records.session_segments(db, session_id), now, zone))
+    tally = _session_tally(db, session_id, now, zone)
     return SessionTopicStats(
         session_id=session_id,
         active=session.active,
@@ -100,9 +106,7 @@ def recent_sessions(
     """The latest sessions with their totals, newest first."""
     out = []
     for session in records.recent_sessions(db, limit):
-        tally = Tally().add_segments(
-            as_of(records.session_segments(db, session.session_id), now, zone)
-        )
+        tally = _session_tally(db, session.session_id, now, zone)
         out.append(
             SessionSummary(
                 session_id=session.session_id,

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from edge.topics.tracker import FrameFlags
-from tests.support import FakeClock, StartApp, services_of
-
-ACTIVE = FrameFlags(active=True, distracted=False)
+from tests.support import ACTIVE, FakeClock, StartApp, services_of
 
 
 async def test_restart_loses_no_study_time(start_app: StartApp, clock: FakeClock) -> None:

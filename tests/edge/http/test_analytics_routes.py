@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge.topics.tracker import FrameFlags
 from tests.support import (
+    ACTIVE,
     AppClient,
     FakeClock,
     StartApp,
@@ -16,7 +16,6 @@ from tests.support import (
     services_of,
 )
 
-ACTIVE = FrameFlags(active=True, distracted=False)
 WEEK = [f"2026-11-{day}" for day in range(19, 26)]
 
 

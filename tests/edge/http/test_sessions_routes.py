@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from edge.topics.tracker import FrameFlags
 from tests.support import (
     AppClient,
     FakeClock,
@@ -16,8 +15,6 @@ from tests.support import (
     start_session,
     track,
 )
-
-ACTIVE = FrameFlags(active=True, distracted=False)
 
 
 async def test_start_returns_201_with_the_session_envelope(client: AppClient) -> None:

@@ -15,10 +15,8 @@ from edge.errors import SessionNotActive, SessionNotFound, StoreError
 from edge.sessions import records
 from edge.sessions.service import SessionService
 from edge.store import Store, open_database
-from edge.topics.tracker import FrameFlags
-from tests.support import ZONE, FakeClock
+from tests.support import ACTIVE, ZONE, FakeClock
 
-ACTIVE = FrameFlags(active=True, distracted=False)
 IDLE_AFTER = timedelta(minutes=30)
 OpenService = Callable[[], Awaitable[SessionService]]
 

@@ -8,9 +8,8 @@ from itertools import count
 import pytest
 
 from edge.topics.tracker import FrameFlags, Segment, TopicTracker
-from tests.support import ZONE, berlin
+from tests.support import ACTIVE, ZONE, berlin
 
-ACTIVE = FrameFlags(active=True, distracted=False)
 PASSIVE = FrameFlags(active=False, distracted=False)
 DISTRACTED = FrameFlags(active=False, distracted=True)
 
