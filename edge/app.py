@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from aiohttp import web
+from openai import AsyncOpenAI
 
-from edge.http import analytics, health, moments, sessions
+from edge.frames.dedupe import DuplicateGate
+from edge.frames.originals import OriginalStore
+from edge.frames.pipeline import FrameLimits, FramePipeline
+from edge.http import analytics, frames, health, metrics, moments, sessions
 from edge.http.context import SERVICES, Services
 from edge.http.envelope import envelope_middleware
+from edge.metrics import Metrics
 from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import Store
 from edge.tasks import Supervisor, every
+from edge.vision.openai_vision import OpenAIVision
+from edge.vision.port import VisionAnalyser
 from shared.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -29,6 +37,25 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         store, clock, zone, idle_after=timedelta(minutes=settings.session_idle_minutes)
     )
     supervisor = Supervisor()
+    meters = Metrics()
+    originals = OriginalStore(settings.data_dir / "images")
+    vision = make_vision(settings)
+    pipeline = FramePipeline(
+        store=store,
+        originals=originals,
+        sessions=session_service,
+        vision=vision,
+        gate=DuplicateGate(settings.duplicate_max_distance, enabled=settings.dedupe_frames),
+        clock=clock,
+        limits=FrameLimits(
+            short_side=settings.model_image_short_side,
+            max_pixels=settings.max_image_pixels,
+            quality=settings.model_image_quality,
+            topics=settings.topics,
+            max_text_chars=settings.extracted_text_max_chars,
+        ),
+        metrics=meters,
+    )
     app = web.Application(
         middlewares=[envelope_middleware], client_max_size=settings.max_json_body_bytes
     )
@@ -40,8 +67,18 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         sessions=session_service,
         supervisor=supervisor,
         started_at=clock.now(),
+        metrics=meters,
+        originals=originals,
+        frames=pipeline,
     )
-    for table in (health.routes, sessions.routes, analytics.routes, moments.routes):
+    for table in (
+        health.routes,
+        metrics.routes,
+        sessions.routes,
+        analytics.routes,
+        moments.routes,
+        frames.routes,
+    ):
         app.router.add_routes(table)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -55,7 +92,31 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
             yield
         finally:
             await supervisor.stop()
+            if vision is not None:
+                await vision.close()
             await store.close()
 
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+def make_vision(settings: EdgeSettings) -> VisionAnalyser | None:
+    """The OpenAI analyser when a key is set (settings, else $OPENAI_API_KEY), else none."""
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    key = key or os.environ.get("OPENAI_API_KEY")
+    if not key:
+        log.warning("no OpenAI API key: frames will be answered with vision_not_configured")
+        return None
+    client = AsyncOpenAI(
+        api_key=key,
+        base_url=settings.openai_base_url,  # None: the SDK reads $OPENAI_BASE_URL
+        timeout=settings.vision_timeout_seconds,
+        max_retries=settings.vision_max_retries,
+    )
+    return OpenAIVision(
+        client,
+        model=settings.vision_model,
+        detail=settings.vision_detail,
+        topics=settings.topics,
+        max_text_chars=settings.extracted_text_max_chars,
+    )

@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from shared.topics import STUDY_TOPICS
+
 ENV_PREFIX = "STUDYLENS_"
 CONFIG_ENV = "STUDYLENS_CONFIG"
 
@@ -74,7 +76,48 @@ class EdgeSettings(BaseSettings):
         "INFO", description="Least severe log level written."
     )
     openai_api_key: SecretStr | None = Field(
-        None, description="OpenAI API key for frame analysis; never printed or logged."
+        None,
+        description="OpenAI API key for frame analysis (else $OPENAI_API_KEY); never printed.",
+    )
+    openai_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible API base URL (else $OPENAI_BASE_URL, else OpenAI's).",
+    )
+    vision_model: str = Field("gpt-4.1", description="Model that analyses frames.")
+    vision_detail: Literal["low", "high", "auto"] = Field(
+        "high", description="Image detail asked of the model; high reads text on a page."
+    )
+    vision_timeout_seconds: float = Field(
+        30, gt=0, description="Give up on one model request after this long (504)."
+    )
+    vision_max_retries: int = Field(
+        2, ge=0, le=10, description="SDK retries on rate limits, outages and timeouts."
+    )
+    extracted_text_max_chars: int = Field(
+        300, ge=0, le=4000, description="Longest extractedText kept; bounds the model's output."
+    )
+    topics: list[str] = Field(
+        default_factory=lambda: list(STUDY_TOPICS),
+        min_length=1,
+        description="Topics frames are sorted into; others become Other, none Unknown.",
+    )
+    max_image_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest frame upload accepted (413 beyond)."
+    )
+    max_image_pixels: int = Field(
+        50_000_000, ge=10_000, description="Largest frame in pixels (decompression-bomb guard)."
+    )
+    model_image_short_side: int = Field(
+        768, ge=64, le=4096, description="Frames are downscaled to this short side for the model."
+    )
+    model_image_quality: int = Field(
+        80, ge=30, le=95, description="JPEG quality of the downscaled frame sent to the model."
+    )
+    dedupe_frames: bool = Field(
+        True, description="Reuse the last analysis for a frame that looks the same (no call)."
+    )
+    duplicate_max_distance: int = Field(
+        6, ge=0, le=64, description="Most dHash bits two frames may differ by to count as same."
     )
 
     @field_validator("timezone")

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
+from shared.analysis import FrameAnalysis
 from shared.clock import to_iso
 
 Timestamp = Annotated[datetime, PlainSerializer(to_iso, return_type=str)]
@@ -222,3 +223,21 @@ class Health(WireModel):
     uptime_seconds: int
     active_sessions: int
     tasks: dict[str, TaskHealth]
+
+
+class UploadAnalyzed(WireModel):
+    """The answer to one uploaded frame.
+
+    `s3Key`/`s3Url` repeat `imageKey`/`imageUrl` for the earlier iOS client, which read those.
+    """
+
+    session_id: str
+    image_key: str
+    image_url: str
+    analysis: FrameAnalysis
+    analysis_id: str | None
+    uploaded_at: Timestamp
+    reused: bool
+    source: str
+    s3_key: str
+    s3_url: str

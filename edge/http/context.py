@@ -7,6 +7,9 @@ from datetime import datetime, tzinfo
 
 from aiohttp import web
 
+from edge.frames.originals import OriginalStore
+from edge.frames.pipeline import FramePipeline
+from edge.metrics import Metrics
 from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import Store
@@ -25,6 +28,9 @@ class Services:
     sessions: SessionService
     supervisor: Supervisor
     started_at: datetime
+    metrics: Metrics
+    originals: OriginalStore
+    frames: FramePipeline
 
 
 SERVICES = web.AppKey("services", Services)

@@ -66,6 +66,15 @@ class SessionService:
         """Whether a session is running."""
         return session_id in self._active
 
+    def current(self) -> str | None:
+        """The running session, if any (starting one ends the others, so there is one)."""
+        return next(iter(self._active), None)
+
+    async def require_active(self, session_id: str) -> None:
+        """Raise SessionNotFound or SessionNotActive unless the session is running."""
+        if session_id not in self._active:
+            await self._raise_not_active(session_id)
+
     async def start(self) -> SessionStarted:
         """Start a session; a session still running is ended at its last activity first.
 

@@ -1,0 +1,1 @@
+"""The frame pipeline: from an uploaded photo to a stored, analysed, tracked learning event."""

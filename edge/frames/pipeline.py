@@ -1,0 +1,203 @@
+"""The frame pipeline, the hot path: one uploaded frame in, one analysis out.
+
+sniff -> session -> prepare (off the loop) -> keep original (beside the model call) ->
+near-duplicate gate -> model -> normalise -> event row -> topic tracker -> hooks -> respond.
+Only the model call may take long. Every side effect may fail alone: it is logged and counted,
+and the student still gets the analysis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from edge.frames import records
+from edge.frames.dedupe import DuplicateGate
+from edge.frames.images import PreparedFrame, prepare, sniff
+from edge.frames.normalise import normalise
+from edge.frames.originals import OriginalStore, image_key
+from edge.frames.records import FrameEvent
+from edge.metrics import Metrics
+from edge.sessions.service import SessionService
+from edge.store import Store
+from edge.topics.tracker import FrameFlags
+from edge.vision.port import VisionAnalyser, VisionError, VisionNotConfigured
+from shared.analysis import FrameAnalysis
+from shared.clock import Clock
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+FrameHook = Callable[[FrameEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class FrameLimits:
+    """How frames are prepared for the model and what its answer may hold."""
+
+    short_side: int
+    max_pixels: int
+    quality: int
+    topics: Sequence[str]
+    max_text_chars: int
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """What the phone gets back."""
+
+    session_id: str
+    image_key: str
+    analysis: FrameAnalysis
+    analysis_id: str | None
+    uploaded_at: datetime
+    reused: bool
+    source: str
+
+
+class FramePipeline:
+    """Runs each uploaded frame through the steps above."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        originals: OriginalStore,
+        sessions: SessionService,
+        vision: VisionAnalyser | None,
+        gate: DuplicateGate,
+        clock: Clock,
+        limits: FrameLimits,
+        metrics: Metrics,
+    ) -> None:
+        self._store = store
+        self._originals = originals
+        self._sessions = sessions
+        self._vision = vision
+        self._gate = gate
+        self._clock = clock
+        self._limits = limits
+        self._metrics = metrics
+        self._hooks: dict[str, FrameHook] = {}
+
+    def add_hook(self, name: str, hook: FrameHook) -> None:
+        """Call `hook` with every analysed or reused frame (voice context, sync, dashboard)."""
+        self._hooks[name] = hook
+
+    async def process(self, data: bytes, session_id: str | None) -> FrameResult:
+        """Analyse one frame for a session (the running one, or a new one, when not named)."""
+        uploaded_at = self._clock.now()
+        started = time.perf_counter()
+        fmt = sniff(data)
+        session_id = await self._session_for(session_id)
+        limits = self._limits
+        prepared: PreparedFrame = await asyncio.to_thread(
+            prepare,
+            data,
+            fmt,
+            short_side=limits.short_side,
+            max_pixels=limits.max_pixels,
+            quality=limits.quality,
+        )
+        key = image_key(data, fmt)
+        # Writing the original overlaps the model call, the one slow step.
+        keeping = asyncio.create_task(asyncio.to_thread(self._originals.save, key, data))
+        try:
+            analysis, source, reused, model_seconds = await self._analyse(
+                session_id, prepared, key, uploaded_at
+            )
+        finally:
+            await self._effect("original", keeping)
+        event = FrameEvent(
+            event_id=str(uuid.uuid4()),
+            session_id=session_id,
+            captured_at=uploaded_at,
+            image_key=key,
+            outcome="reused" if reused else "analysed",
+            source=source,
+            analysis=analysis,
+        )
+        analysis_id = await self._effect(
+            "event", self._store.run(lambda db: records.save_event(db, event))
+        )
+        flags = FrameFlags(active=analysis.is_active, distracted=analysis.is_distracted)
+        await self._effect(
+            "tracker", self._sessions.track(session_id, analysis.topic, uploaded_at, flags)
+        )
+        for name, hook in self._hooks.items():
+            await self._effect(f"hook:{name}", hook(event))
+        self._metrics.frames.labels(event.outcome).inc()
+        self._metrics.frame_seconds.observe(time.perf_counter() - started - model_seconds)
+        return FrameResult(
+            session_id=session_id,
+            image_key=key,
+            analysis=analysis,
+            analysis_id=analysis_id,
+            uploaded_at=uploaded_at,
+            reused=reused,
+            source=source,
+        )
+
+    async def _session_for(self, session_id: str | None) -> str:
+        if session_id is not None:
+            await self._sessions.require_active(session_id)
+            return session_id
+        return self._sessions.current() or (await self._sessions.start()).session_id
+
+    async def _analyse(
+        self, session_id: str, prepared: PreparedFrame, key: str, at: datetime
+    ) -> tuple[FrameAnalysis, str, bool, float]:
+        """The last analysis if the view is unchanged, else the model's; failures recorded."""
+        same = self._gate.match(session_id, prepared.dhash)
+        if same is not None:
+            self._metrics.model_calls_saved.inc()
+            return same.analysis, same.source, True, 0.0
+        started = time.perf_counter()
+        try:
+            if self._vision is None:
+                raise VisionNotConfigured(
+                    "No vision model is configured: set STUDYLENS_OPENAI_API_KEY (or "
+                    "OPENAI_API_KEY) and restart the daemon."
+                )
+            answer = await self._vision.analyse(prepared.jpeg)
+            analysis = normalise(answer.text, self._limits.topics, self._limits.max_text_chars)
+        except VisionError as exc:
+            self._metrics.model_calls.labels(exc.code).inc()
+            self._metrics.frames.labels("failed").inc()
+            await self._record_failure(session_id, key, at, exc.code)
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            self._metrics.model_seconds.observe(elapsed)
+        self._metrics.model_calls.labels("ok").inc()
+        self._gate.remember(session_id, prepared.dhash, analysis, answer.source)
+        return analysis, answer.source, False, elapsed
+
+    async def _record_failure(self, session_id: str, key: str, at: datetime, code: str) -> None:
+        event = FrameEvent(
+            event_id=str(uuid.uuid4()),
+            session_id=session_id,
+            captured_at=at,
+            image_key=key,
+            outcome="failed",
+            source=None,
+            analysis=None,
+            error_code=code,
+        )
+        await self._effect("event", self._store.run(lambda db: records.save_event(db, event)))
+        await self._effect("activity", self._sessions.touch(session_id))
+
+    async def _effect(self, name: str, work: Awaitable[T]) -> T | None:
+        """Await one side effect; a failure is logged and counted, never raised."""
+        try:
+            return await work
+        except Exception:
+            self._metrics.side_effect_failures.labels(name).inc()
+            log.exception("frame side effect %r failed; the frame's analysis still stands", name)
+            return None

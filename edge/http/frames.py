@@ -1,0 +1,122 @@
+"""Routes of the frame pipeline: upload-and-analyze, and the stored originals."""
+
+from __future__ import annotations
+
+from aiohttp import BodyPartReader, web
+
+from edge.errors import EdgeError, InvalidRequest
+from edge.http.context import services
+from edge.http.envelope import ok
+from shared.schemas import SessionId, UploadAnalyzed
+
+routes = web.RouteTableDef()
+
+FIELD = "image"
+CHUNK = 64 * 1024
+#: Multipart headers and boundaries around the image; anything past this is not a frame.
+ENVELOPE_ALLOWANCE = 64 * 1024
+
+
+class ImageTooLarge(EdgeError):
+    """The upload is larger than allowed."""
+
+    http_status = 413
+    code = "image_too_large"
+
+
+class MissingImage(EdgeError):
+    """No non-empty `image` field in the form."""
+
+    http_status = 400
+    code = "missing_image"
+
+
+class NotMultipart(EdgeError):
+    """The body is not multipart/form-data."""
+
+    http_status = 415
+    code = "unsupported_media_type"
+
+
+async def read_image(request: web.Request, max_bytes: int) -> bytes:
+    """Stream the `image` field into memory, refusing past `max_bytes` without reading on."""
+    too_large = ImageTooLarge(f"The image is larger than {max_bytes:,} bytes.")
+    if (
+        request.content_length is not None
+        and request.content_length > max_bytes + ENVELOPE_ALLOWANCE
+    ):
+        raise too_large
+    if not request.content_type.startswith("multipart/"):
+        raise NotMultipart(
+            f"Send the frame as multipart/form-data with a field named {FIELD!r}, "
+            f"not {request.content_type or 'no content type'}."
+        )
+    try:
+        reader = await request.multipart()
+        seen = 0
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise InvalidRequest("Nested multipart bodies are not accepted.")
+            buffer = bytearray()
+            while chunk := await part.read_chunk(CHUNK):
+                seen += len(chunk)
+                if seen > max_bytes + ENVELOPE_ALLOWANCE or (
+                    part.name == FIELD and len(buffer) + len(chunk) > max_bytes
+                ):
+                    raise too_large
+                if part.name == FIELD:
+                    buffer += chunk
+            if part.name == FIELD:
+                if not buffer:
+                    raise MissingImage(f"The {FIELD!r} field is empty.")
+                return bytes(buffer)
+    except (ValueError, AssertionError) as exc:  # aiohttp's multipart parser on bad framing
+        raise InvalidRequest(f"The multipart body is malformed: {exc}.") from exc
+    raise MissingImage(f"The form has no field named {FIELD!r}.")
+
+
+def _session_header(request: web.Request) -> str | None:
+    raw = request.headers.get("X-Session-Id", "").strip()
+    if not raw:
+        return None
+    if len(raw) > 64:
+        raise InvalidRequest("X-Session-Id is not a session id.")
+    return raw
+
+
+@routes.post("/api/upload-and-analyze")
+async def upload_and_analyze(request: web.Request) -> web.Response:
+    """Analyse one frame (multipart field `image`) for `X-Session-Id` or the running session."""
+    s = services(request)
+    session_id: SessionId | None = _session_header(request)
+    data = await read_image(request, s.settings.max_image_bytes)
+    result = await s.frames.process(data, session_id)
+    url = str(request.url.with_path(f"/api/images/{result.image_key}").with_query(None))
+    return ok(
+        UploadAnalyzed(
+            session_id=result.session_id,
+            image_key=result.image_key,
+            image_url=url,
+            analysis=result.analysis,
+            analysis_id=result.analysis_id,
+            uploaded_at=result.uploaded_at,
+            reused=result.reused,
+            source=result.source,
+            s3_key=result.image_key,
+            s3_url=url,
+        )
+    )
+
+
+@routes.get("/api/images/{key}")
+async def stored_image(request: web.Request) -> web.StreamResponse:
+    """Serve an original frame by its content key."""
+    path, content_type = services(request).originals.open_path(request.match_info["key"])
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": content_type,
+            # Content-addressed: the bytes behind a key never change.
+            "Cache-Control": "private, max-age=31536000, immutable",
+        },
+    )
