@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
 from edge.app import create_app
 from edge.settings import EdgeSettings, load_settings
+from tests.fakes.openai_peer import FakeOpenAI
 from tests.support import ZONE_NAME, AppClient, FakeClock, StartApp, berlin
 
 
@@ -81,3 +83,22 @@ async def start_app(settings: EdgeSettings, clock: FakeClock) -> AsyncIterator[S
 async def client(start_app: StartApp) -> AppClient:
     """A running edge app and an HTTP client for it."""
     return await start_app()
+
+
+@pytest.fixture
+async def openai_peer() -> AsyncIterator[FakeOpenAI]:
+    """A fake OpenAI Responses API on loopback."""
+    peer = FakeOpenAI()
+    await peer.start()
+    yield peer
+    await peer.stop()
+
+
+@pytest.fixture
+async def vision_client(start_app: StartApp, openai_peer: FakeOpenAI) -> AppClient:
+    """The edge app with its vision port pointed at the fake OpenAI peer."""
+    return await start_app(
+        openai_api_key=SecretStr("sk-test-not-a-real-key"),
+        openai_base_url=openai_peer.base_url,
+        vision_timeout_seconds=5,
+    )

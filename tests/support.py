@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiohttp import ClientResponse, web
+from aiohttp import ClientResponse, FormData, web
 from aiohttp.test_utils import TestClient
 
 from edge.http.context import SERVICES, Services
@@ -80,3 +81,18 @@ async def track(client: AppClient, clock: FakeClock, session_id: str, topic: str
 def durations(data: Any) -> list[tuple[str, int]]:
     """Return `(topic, durationSeconds)` pairs of a `topicStats` list, in order."""
     return [(stat["topic"], stat["durationSeconds"]) for stat in data["topicStats"]]
+
+
+def form(data: bytes, field: str = "image", filename: str = "frame.jpg") -> FormData:
+    """A multipart form holding one file."""
+    body = FormData()
+    body.add_field(field, io.BytesIO(data), filename=filename, content_type="image/jpeg")
+    return body
+
+
+async def upload(client: AppClient, data: bytes, session_id: str | None = None) -> Any:
+    """Post a frame and return the success `data`."""
+    headers = {"X-Session-Id": session_id} if session_id else {}
+    return await data_of(
+        await client.post("/api/upload-and-analyze", data=form(data), headers=headers)
+    )

@@ -1,0 +1,146 @@
+"""A stand-in for the OpenAI Responses API on loopback, driven through the real SDK.
+
+It answers `POST /v1/responses` with bodies shaped like the real API's (the SDK parses them into
+`Response` objects), records every request, and can be scripted to fail: status codes, delays,
+truncated or malformed output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+DEFAULT_ANALYSIS: dict[str, Any] = {
+    "isStudying": True,
+    "isActive": True,
+    "isDistracted": False,
+    "topic": "Biology",
+    "subtopic": "Cell division",
+    "extractedText": "Mitosis has four phases: prophase, metaphase, anaphase, telophase.",
+}
+MODEL_SNAPSHOT = "gpt-4.1-2025-04-14"
+
+
+@dataclass
+class Reply:
+    """One scripted answer: an HTTP status, a body (None: a good analysis), a delay."""
+
+    status: int = 200
+    body: dict[str, Any] | str | None = None
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def response_body(
+    text: str, *, status: str = "completed", reason: str | None = None
+) -> dict[str, Any]:
+    """A Responses API body whose only output is one assistant message holding `text`."""
+    now = int(time.time())
+    return {
+        "id": f"resp_{now}",
+        "object": "response",
+        "created_at": now,
+        "status": status,
+        "error": None,
+        "incomplete_details": {"reason": reason} if reason else None,
+        "instructions": None,
+        "max_output_tokens": None,
+        "model": MODEL_SNAPSHOT,
+        "output": [
+            {
+                "type": "message",
+                "id": f"msg_{now}",
+                "status": status,
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": text, "annotations": []}],
+            }
+        ],
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "store": False,
+        "temperature": 1.0,
+        "text": {"format": {"type": "json_schema"}},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": {
+            "input_tokens": 900,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": 60,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 960,
+        },
+        "user": None,
+        "metadata": {},
+    }
+
+
+def error_body(status: int) -> dict[str, Any]:
+    """An API error body as OpenAI sends it."""
+    kinds = {429: "rate_limit_exceeded", 401: "invalid_api_key", 400: "invalid_request_error"}
+    return {
+        "error": {
+            "message": f"fake failure {status}",
+            "type": kinds.get(status, "server_error"),
+            "param": None,
+            "code": kinds.get(status),
+        }
+    }
+
+
+class FakeOpenAI:
+    """The peer; `base_url` is what the daemon's settings point at."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.script: deque[Reply] = deque()
+        self.analysis: dict[str, Any] = dict(DEFAULT_ANALYSIS)
+        self.delay = 0.0
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    def queue(self, *replies: Reply) -> None:
+        """Answer the next requests with these replies, in order, then normally again."""
+        self.script.extend(replies)
+
+    async def start(self) -> None:
+        """Listen on an ephemeral loopback port."""
+        app = web.Application(client_max_size=32 * 1024 * 1024)
+        app.router.add_post("/v1/responses", self._responses)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _responses(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append(body)
+        self.headers.append(dict(request.headers))
+        reply = self.script.popleft() if self.script else Reply(delay=self.delay)
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        if reply.status != 200:
+            payload: Any = reply.body if reply.body is not None else error_body(reply.status)
+            # The SDK honours retry-after-ms, so retries in tests take milliseconds.
+            headers = {"retry-after-ms": "1", **reply.headers}
+            return web.json_response(payload, status=reply.status, headers=headers)
+        if isinstance(reply.body, str):
+            return web.Response(text=reply.body, content_type="application/json")
+        payload = reply.body if reply.body is not None else response_body(json.dumps(self.analysis))
+        return web.json_response(payload, headers=reply.headers)
