@@ -32,7 +32,8 @@ async def test_frame_is_analysed_in_one_request(
     assert data["analysisId"]
     assert data["sessionId"]
     assert data["source"] == "gpt-4.1-2025-04-14"
-    assert data["imageKey"].endswith(".jpg") and len(data["imageKey"]) == 68
+    assert data["imageKey"].endswith(".jpg")
+    assert len(data["imageKey"]) == 68
     assert data["s3Key"] == data["imageKey"]
     assert data["s3Url"] == data["imageUrl"]
     assert data["imageUrl"].endswith(f"/api/images/{data['imageKey']}")
