@@ -15,7 +15,7 @@ from edge.frames.originals import OriginalStore
 from edge.frames.pipeline import FrameLimits, FramePipeline
 from edge.http import analytics, frames, health, metrics, moments, sessions
 from edge.http.context import SERVICES, Services
-from edge.http.envelope import envelope_middleware
+from edge.http.envelope import envelope_middleware, timing_middleware
 from edge.metrics import Metrics
 from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
@@ -57,7 +57,8 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         metrics=meters,
     )
     app = web.Application(
-        middlewares=[envelope_middleware], client_max_size=settings.max_json_body_bytes
+        middlewares=[timing_middleware, envelope_middleware],
+        client_max_size=settings.max_json_body_bytes,
     )
     app[SERVICES] = Services(
         settings=settings,

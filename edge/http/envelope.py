@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -85,6 +86,20 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
             error_id=error_id,
         )
         return error_response(500, body)
+
+
+@web.middleware
+async def timing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Tell the client how long the daemon itself spent (RFC-style `Server-Timing` header).
+
+    The phone can tell network time from daemon time, and the benchmark reads it.
+    """
+    started = time.perf_counter()
+    response = await handler(request)
+    if not response.prepared:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.1f}"
+    return response
 
 
 def _problems(exc: ValidationError) -> list[FieldProblem]:

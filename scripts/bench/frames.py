@@ -1,0 +1,187 @@
+"""Benchmark of the frame pipeline: the daemon's own time per frame, and bytes to the model.
+
+The daemon runs as its own process (`studylens-edge serve`), as in production. The vision model
+is the fake OpenAI peer from tests/ on loopback in this process, answering instantly (or after a
+fixed delay), so what is measured is the daemon: multipart upload, validation, Pillow
+preparation, hashing, storing, the SDK request, SQLite, response, as seen by the client. The
+floor is Pillow decoding the same JPEG at the draft scale the pipeline uses, in the same run.
+
+Run: .venv/bin/python scripts/bench/frames.py [--requests 40] [--slow-requests 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from aiohttp import ClientSession, FormData
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from edge.frames.images import draft_factor
+from edge.settings import EdgeSettings
+from tests.fakes.openai_peer import FakeOpenAI
+
+MODEL_SHORT_SIDE = EdgeSettings.model_fields["model_image_short_side"].default
+
+
+def photo_like_jpeg(width: int, height: int, seed: int = 0) -> bytes:
+    """Gradients plus sensor-like noise: compresses like a photo (12 MP -> about 3 MB)."""
+    rng = np.random.default_rng(seed)
+    y = np.linspace(0, 255, height)[:, None] * np.ones((1, width))
+    x = np.ones((height, 1)) * np.linspace(0, 255, width)[None, :]
+    base = np.stack([(x + y) / 2, y, x], axis=-1)
+    pixels = np.clip(base + rng.normal(0, 12, (height, width, 3)), 0, 255).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def draft_decode_ms(data: bytes, bound: int, runs: int) -> list[float]:
+    """Time Pillow needs only to decode `data` at the pipeline's draft scale."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        with Image.open(io.BytesIO(data)) as image:
+            k = draft_factor(min(image.size), bound)
+            if k > 1:
+                image.draft("RGB", (image.width // k, image.height // k))
+            image.load()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def post_frames(url: str, data: bytes, count: int) -> tuple[list[float], list[float]]:
+    """Post the frame `count` times, one after another.
+
+    Returns the daemon's own times (its Server-Timing header) and the client's round trips, in ms.
+    """
+    times: list[float] = []
+    daemon: list[float] = []
+    async with ClientSession() as session:
+        for _ in range(count):
+            form = FormData()
+            form.add_field("image", io.BytesIO(data), filename="f.jpg", content_type="image/jpeg")
+            started = time.perf_counter()
+            async with session.post(url, data=form) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"upload failed: {response.status} {await response.text()}")
+            times.append((time.perf_counter() - started) * 1000)
+            daemon.append(float(response.headers["Server-Timing"].split("dur=")[1]))
+    return daemon, times
+
+
+async def wait_until_up(base: str, daemon: subprocess.Popen[bytes]) -> None:
+    """Poll /healthz until the daemon answers (it may be installing nothing; it just starts)."""
+    async with ClientSession() as session:
+        for _ in range(200):
+            if daemon.poll() is not None:
+                raise RuntimeError("the daemon exited during start-up")
+            try:
+                async with session.get(f"{base}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError("the daemon did not start in 10 s")
+
+
+def free_port() -> int:
+    """An unused loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def run(requests: int, slow_requests: int) -> None:
+    """Measure and print a markdown report."""
+    peer = FakeOpenAI()
+    await peer.start()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "STUDYLENS_OPENAI_API_KEY": "sk-bench",
+            "STUDYLENS_OPENAI_BASE_URL": peer.base_url,
+            "STUDYLENS_DEDUPE_FRAMES": "false",  # every frame takes the full path to the model
+            "STUDYLENS_LOG_LEVEL": "WARNING",
+            "STUDYLENS_CONFIG": "",
+        }
+        command = [str(Path(sys.executable).parent / "studylens-edge"), "serve"]
+        daemon = subprocess.Popen(  # noqa: S603, ASYNC220 - started once, before measuring
+            [*command, "--port", str(port), "--data-dir", tmp], env=env
+        )
+        try:
+            await wait_until_up(base, daemon)
+            await measure(f"{base}/api/upload-and-analyze", peer, requests, slow_requests)
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=20)
+    await peer.stop()
+
+
+async def measure(url: str, peer: FakeOpenAI, requests: int, slow_requests: int) -> None:
+    """Post each frame size, then the slow-model case; print markdown."""
+    frames = {
+        "12 MP photo-like JPEG": photo_like_jpeg(4000, 3000),
+        "1280x960 JPEG": photo_like_jpeg(1280, 960, seed=1),
+    }
+    print(
+        "| frame | bytes | floor p50 (ms) | daemon p50 (ms) | daemon p99 (ms) "
+        "| daemon p50 / floor | client round trip p50 (ms) | image to model (bytes, base64) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, data in frames.items():
+        await post_frames(url, data, 3)  # warm up
+        floor = draft_decode_ms(data, MODEL_SHORT_SIDE, requests)
+        daemon, round_trips = await post_frames(url, data, requests)
+        image_url = peer.requests[-1]["input"][0]["content"][1]["image_url"]
+        encoded = image_url.split(",", 1)[1]
+        to_model = len(base64.b64decode(encoded))
+        print(
+            f"| {name} | {len(data):,} | {statistics.median(floor):.1f} "
+            f"| {statistics.median(daemon):.1f} | {pct(daemon, 0.99):.1f} "
+            f"| {statistics.median(daemon) / statistics.median(floor):.2f} "
+            f"| {statistics.median(round_trips):.1f} | {to_model:,} ({len(encoded):,}) |"
+        )
+    peer.delay = 2.0
+    _, slow = await post_frames(url, frames["1280x960 JPEG"], slow_requests)
+    print(
+        f"\nModel answering after 2 s, 1280x960, {slow_requests} requests: end-to-end p50 "
+        f"{statistics.median(slow):.0f} ms (over the model: "
+        f"{statistics.median(slow) - 2000:.0f} ms), max {max(slow):.0f} ms"
+    )
+
+
+def main() -> None:
+    """Parse arguments and run the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=40, help="requests per frame size")
+    parser.add_argument("--slow-requests", type=int, default=8, help="requests with a 2 s model")
+    args = parser.parse_args()
+    asyncio.run(run(args.requests, args.slow_requests))
+
+
+if __name__ == "__main__":
+    main()
