@@ -24,6 +24,9 @@ class DuplicateGate:
     (a page turned a little at a time) still triggers a fresh analysis.
     """
 
+    #: Sessions remembered; one student has one running session, so a few is plenty.
+    MAX_SESSIONS = 32
+
     def __init__(self, max_distance: int, enabled: bool = True) -> None:
         self.max_distance = max_distance
         self.enabled = enabled
@@ -37,8 +40,11 @@ class DuplicateGate:
         return last if hamming(last.dhash, dhash) <= self.max_distance else None
 
     def remember(self, session_id: str, dhash: int, analysis: FrameAnalysis, source: str) -> None:
-        """Record a frame the model analysed."""
+        """Record a frame the model analysed (forgetting the longest-unused session past a few)."""
+        self._last.pop(session_id, None)
         self._last[session_id] = Analysed(dhash, analysis, source)
+        while len(self._last) > self.MAX_SESSIONS:
+            self._last.pop(next(iter(self._last)))
 
     def forget(self, session_id: str) -> None:
         """Drop a session (it ended)."""

@@ -80,17 +80,18 @@ def prepare(
                     opened.draft("RGB", (width // k, height // k))
             opened.load()
             image = ImageOps.exif_transpose(opened)
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        if min(image.size) > short_side:
+            factor = short_side / min(image.size)
+            target = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+            image = image.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
+        out = io.BytesIO()
+        # No exif= or icc_profile= argument: the re-encoded frame carries no metadata.
+        image.save(out, format="JPEG", quality=quality)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise BadImage(f"The image does not decode: {exc}.") from exc
-    if image.mode != "RGB":
-        image = image.convert("RGB")
-    if min(image.size) > short_side:
-        factor = short_side / min(image.size)
-        target = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
-        image = image.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    out = io.BytesIO()
-    # No exif= or icc_profile= argument: the re-encoded frame carries no metadata.
-    image.save(out, format="JPEG", quality=quality)
+        # OSError also covers JPEG's 65,500-pixel side limit on absurdly long images.
+        raise BadImage(f"The image cannot be read as a camera frame: {exc}.") from exc
     return PreparedFrame(
         jpeg=out.getvalue(), width=image.width, height=image.height, dhash=dhash(image)
     )

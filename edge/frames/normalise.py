@@ -44,5 +44,5 @@ def normalise(text: str, topics: Sequence[str], max_text_chars: int) -> FrameAna
         is_distracted=loose.is_distracted,
         topic=normalise_topic(loose.topic, topics),
         subtopic=subtopic,
-        extracted_text=(loose.extracted_text or "").strip()[:max_text_chars],
+        extracted_text=(loose.extracted_text or "").strip()[:max_text_chars].rstrip(),
     )

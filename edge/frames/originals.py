@@ -11,7 +11,7 @@ from pathlib import Path
 from edge.errors import EdgeError
 from edge.frames.images import EXTENSIONS, ImageFormat
 
-_KEY = re.compile(r"^([0-9a-f]{64})\.(jpg|png|webp)$")
+_KEY = re.compile(r"([0-9a-f]{64})\.(jpg|png|webp)")
 CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
 
@@ -35,7 +35,7 @@ class OriginalStore:
 
     def path_for(self, key: str) -> Path:
         """The file of a key; refuses anything that is not a key (no path tricks)."""
-        match = _KEY.match(key)
+        match = _KEY.fullmatch(key)
         if match is None:
             raise ImageNotFound(f"No image with key {key!r}.")
         digest = match.group(1)

@@ -9,6 +9,7 @@ and the student still gets the analysis.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+from edge.errors import EdgeError
 from edge.frames import records
 from edge.frames.dedupe import DuplicateGate
 from edge.frames.images import PreparedFrame, prepare, sniff
@@ -94,21 +96,12 @@ class FramePipeline:
         """Analyse one frame for a session (the running one, or a new one, when not named)."""
         uploaded_at = self._clock.now()
         started = time.perf_counter()
-        fmt = sniff(data)
-        session_id = await self._session_for(session_id)
-        limits = self._limits
-        # Hashing 3 MB and decoding it are independent: two threads, two cores.
-        prepared, key = await asyncio.gather(
-            asyncio.to_thread(
-                prepare,
-                data,
-                fmt,
-                short_side=limits.short_side,
-                max_pixels=limits.max_pixels,
-                quality=limits.quality,
-            ),
-            asyncio.to_thread(image_key, data, fmt),
-        )
+        try:
+            prepared, key = await self._validate(data)
+            session_id = await self._session_for(session_id)
+        except EdgeError:
+            self._metrics.frames.labels("rejected").inc()
+            raise
         # Writing the original overlaps the model call, the one slow step.
         keeping = asyncio.create_task(asyncio.to_thread(self._originals.save, key, data))
         try:
@@ -116,7 +109,7 @@ class FramePipeline:
                 session_id, prepared, key, uploaded_at
             )
         finally:
-            await self._effect("original", keeping)
+            await self._effect("original", lambda: keeping)
         event = FrameEvent(
             event_id=str(uuid.uuid4()),
             session_id=session_id,
@@ -126,15 +119,13 @@ class FramePipeline:
             source=source,
             analysis=analysis,
         )
-        analysis_id = await self._effect(
-            "event", self._store.run(lambda db: records.save_event(db, event))
-        )
+        analysis_id = await self._effect("event", lambda: self._save(event))
         flags = FrameFlags(active=analysis.is_active, distracted=analysis.is_distracted)
         await self._effect(
-            "tracker", self._sessions.track(session_id, analysis.topic, uploaded_at, flags)
+            "tracker", lambda: self._sessions.track(session_id, analysis.topic, uploaded_at, flags)
         )
         for name, hook in self._hooks.items():
-            await self._effect(f"hook:{name}", hook(event))
+            await self._effect(f"hook:{name}", functools.partial(hook, event))
         self._metrics.frames.labels(event.outcome).inc()
         self._metrics.frame_seconds.observe(time.perf_counter() - started - model_seconds)
         return FrameResult(
@@ -146,6 +137,25 @@ class FramePipeline:
             reused=reused,
             source=source,
         )
+
+    async def _validate(self, data: bytes) -> tuple[PreparedFrame, str]:
+        """Check and prepare the frame (nothing is stored for a frame that fails here)."""
+        fmt = sniff(data)
+        limits = self._limits
+        # Hashing 3 MB and decoding it are independent: two threads, two cores.
+        hashing = asyncio.ensure_future(asyncio.to_thread(image_key, data, fmt))
+        try:
+            prepared = await asyncio.to_thread(
+                prepare,
+                data,
+                fmt,
+                short_side=limits.short_side,
+                max_pixels=limits.max_pixels,
+                quality=limits.quality,
+            )
+        finally:
+            key = await hashing
+        return prepared, key
 
     async def _session_for(self, session_id: str | None) -> str:
         if session_id is not None:
@@ -193,13 +203,16 @@ class FramePipeline:
             analysis=None,
             error_code=code,
         )
-        await self._effect("event", self._store.run(lambda db: records.save_event(db, event)))
-        await self._effect("activity", self._sessions.touch(session_id))
+        await self._effect("event", lambda: self._save(event))
+        await self._effect("activity", lambda: self._sessions.touch(session_id))
 
-    async def _effect(self, name: str, work: Awaitable[T]) -> T | None:
-        """Await one side effect; a failure is logged and counted, never raised."""
+    async def _save(self, event: FrameEvent) -> str:
+        return await self._store.run(lambda db: records.save_event(db, event))
+
+    async def _effect(self, name: str, work: Callable[[], Awaitable[T]]) -> T | None:
+        """Run one side effect; a failure is logged and counted, never raised."""
         try:
-            return await work
+            return await work()
         except Exception:
             self._metrics.side_effect_failures.labels(name).inc()
             log.exception("frame side effect %r failed; the frame's analysis still stands", name)

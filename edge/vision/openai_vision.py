@@ -112,13 +112,22 @@ class OpenAIVision:
             ) from exc
         except openai.OpenAIError as exc:
             raise VisionError(f"The vision request failed: {exc}") from exc
-        if response.status != "completed":
+        except (ValueError, TypeError) as exc:  # a 200 whose body is not the API's JSON
+            raise VisionUnavailable(f"The vision provider answered garbage: {exc}.") from exc
+        try:
+            status = response.status
             reason = response.incomplete_details.reason if response.incomplete_details else None
-            raise ModelBadOutput(f"The model's answer is {response.status} ({reason}).")
-        text = response.output_text
+            text = response.output_text
+            model = response.model
+        except (AttributeError, TypeError) as exc:
+            raise VisionUnavailable(
+                f"The vision provider's answer is not a Responses API object: {exc}."
+            ) from exc
+        if status != "completed":
+            raise ModelBadOutput(f"The model's answer is {status} ({reason}).")
         if not text.strip():
             raise ModelBadOutput("The model answered with no text (a refusal?).")
-        return ModelAnswer(text=text, source=response.model or self._model)
+        return ModelAnswer(text=text, source=model or self._model)
 
     async def close(self) -> None:
         """Close the SDK's HTTP client."""
