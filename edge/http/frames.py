@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import BodyPartReader, web
 
 from edge.errors import EdgeError, InvalidRequest
 from edge.http.context import services
-from edge.http.envelope import ok
+from edge.http.envelope import RECEIVE_SECONDS, ok
 from shared.schemas import SessionId, UploadAnalyzed
 
 routes = web.RouteTableDef()
@@ -89,7 +91,9 @@ async def upload_and_analyze(request: web.Request) -> web.Response:
     """Analyse one frame (multipart field `image`) for `X-Session-Id` or the running session."""
     s = services(request)
     session_id: SessionId | None = _session_header(request)
+    receiving = time.perf_counter()
     data = await read_image(request, s.settings.max_image_bytes)
+    request[RECEIVE_SECONDS] = time.perf_counter() - receiving
     result = await s.frames.process(data, session_id)
     url = str(request.url.with_path(f"/api/images/{result.image_key}").with_query(None))
     return ok(

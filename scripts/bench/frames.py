@@ -86,7 +86,7 @@ async def post_frames(url: str, data: bytes, count: int) -> tuple[list[float], l
                 if response.status != 200:
                     raise RuntimeError(f"upload failed: {response.status} {await response.text()}")
             times.append((time.perf_counter() - started) * 1000)
-            daemon.append(float(response.headers["Server-Timing"].split("dur=")[1]))
+            daemon.append(float(response.headers["Server-Timing"].split("app;dur=")[1]))
     return daemon, times
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.support import AppClient
+from tests.fakes import images
+from tests.support import AppClient, form
 
 
 async def test_metrics_are_in_the_prometheus_text_format(client: AppClient) -> None:
@@ -22,3 +23,10 @@ async def test_every_response_says_how_long_the_daemon_took(client: AppClient) -
     for path in ("/healthz", "/no-such-route"):
         response = await client.get(path)
         assert re.fullmatch(r"app;dur=\d+\.\d", response.headers["Server-Timing"]), path
+
+
+async def test_upload_timing_separates_receiving_from_working(vision_client: AppClient) -> None:
+    """An upload's Server-Timing says how long the body took to arrive, apart from the work."""
+    response = await vision_client.post("/api/upload-and-analyze", data=form(images.jpeg()))
+    assert response.status == 200
+    assert re.fullmatch(r"recv;dur=\d+\.\d, app;dur=\d+\.\d", response.headers["Server-Timing"])
