@@ -61,6 +61,7 @@ class FrameResult:
     uploaded_at: datetime
     reused: bool
     source: str
+    model_seconds: float
 
 
 class FramePipeline:
@@ -136,6 +137,7 @@ class FramePipeline:
             uploaded_at=uploaded_at,
             reused=reused,
             source=source,
+            model_seconds=model_seconds,
         )
 
     async def _validate(self, data: bytes) -> tuple[PreparedFrame, str]:

@@ -23,6 +23,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: Request key under which a handler notes how long it waited for the request body.
 RECEIVE_SECONDS = web.RequestKey("receive_seconds", float)
+#: ... and how long it waited for the vision model.
+MODEL_SECONDS = web.RequestKey("model_seconds", float)
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -95,18 +97,21 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
 async def timing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Tell the client how long the daemon itself spent, in a `Server-Timing` header.
 
-    `recv` is the time spent receiving an upload's body (the network's time, not ours) and
-    `app` the rest, so the phone can tell the two apart; the benchmark reads `app`.
+    `recv` is the time spent receiving an upload's body (the network's time, not ours), `app`
+    the rest, and `model` the part of `app` spent waiting for the vision model, so the phone can
+    tell network, daemon and model apart; the benchmark reads them.
     """
     started = time.perf_counter()
     response = await handler(request)
     if not response.prepared:
         elapsed = time.perf_counter() - started
         waited = request.get(RECEIVE_SECONDS, 0.0)
-        timing = f"app;dur={(elapsed - waited) * 1000:.1f}"
+        parts = [f"app;dur={(elapsed - waited) * 1000:.1f}"]
         if waited:
-            timing = f"recv;dur={waited * 1000:.1f}, {timing}"
-        response.headers["Server-Timing"] = timing
+            parts.insert(0, f"recv;dur={waited * 1000:.1f}")
+        if MODEL_SECONDS in request:
+            parts.append(f"model;dur={request[MODEL_SECONDS] * 1000:.1f}")
+        response.headers["Server-Timing"] = ", ".join(parts)
     return response
 
 

@@ -8,7 +8,7 @@ from aiohttp import BodyPartReader, web
 
 from edge.errors import EdgeError, InvalidRequest
 from edge.http.context import services
-from edge.http.envelope import RECEIVE_SECONDS, ok
+from edge.http.envelope import MODEL_SECONDS, RECEIVE_SECONDS, ok
 from shared.schemas import SessionId, UploadAnalyzed
 
 routes = web.RouteTableDef()
@@ -95,6 +95,7 @@ async def upload_and_analyze(request: web.Request) -> web.Response:
     data = await read_image(request, s.settings.max_image_bytes)
     request[RECEIVE_SECONDS] = time.perf_counter() - receiving
     result = await s.frames.process(data, session_id)
+    request[MODEL_SECONDS] = result.model_seconds
     url = str(request.url.with_path(f"/api/images/{result.image_key}").with_query(None))
     return ok(
         UploadAnalyzed(

@@ -69,13 +69,17 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def post_frames(url: str, data: bytes, count: int) -> tuple[list[float], list[float]]:
+async def post_frames(
+    url: str, data: bytes, count: int
+) -> tuple[list[float], list[float], list[float]]:
     """Post the frame `count` times, one after another.
 
-    Returns the daemon's own times (its Server-Timing header) and the client's round trips, in ms.
+    Returns, in ms: the daemon's time after receiving the body (Server-Timing `app`), the part of
+    it spent waiting for the model (`model`), and the client's round trips.
     """
     times: list[float] = []
     daemon: list[float] = []
+    model: list[float] = []
     async with ClientSession() as session:
         for _ in range(count):
             form = FormData()
@@ -86,8 +90,12 @@ async def post_frames(url: str, data: bytes, count: int) -> tuple[list[float], l
                 if response.status != 200:
                     raise RuntimeError(f"upload failed: {response.status} {await response.text()}")
             times.append((time.perf_counter() - started) * 1000)
-            daemon.append(float(response.headers["Server-Timing"].split("app;dur=")[1]))
-    return daemon, times
+            timing = dict(
+                part.strip().split(";dur=") for part in response.headers["Server-Timing"].split(",")
+            )
+            daemon.append(float(timing["app"]))
+            model.append(float(timing["model"]))
+    return daemon, model, times
 
 
 async def wait_until_up(base: str, daemon: subprocess.Popen[bytes]) -> None:
@@ -147,15 +155,28 @@ async def measure(url: str, peer: FakeOpenAI, requests: int, slow_requests: int)
         "12 MP photo-like JPEG": photo_like_jpeg(4000, 3000),
         "1280x960 JPEG": photo_like_jpeg(1280, 960, seed=1),
     }
+    print("All times in ms.\n")
     print(
-        "| frame | bytes | floor p50 (ms) | daemon p50 (ms) | daemon p99 (ms) "
-        "| daemon p50 / floor | client round trip p50 (ms) | image to model (bytes, base64) |"
+        "| frame | bytes | floor p50 | daemon p50 | daemon p99 | daemon p50 / floor "
+        "| of which model call p50 | daemon without model call p50 | client round trip p50 "
+        "| image to model (bytes, base64) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, data in frames.items():
         await post_frames(url, data, 3)  # warm up
-        floor = draft_decode_ms(data, MODEL_SHORT_SIDE, requests)
-        daemon, round_trips = await post_frames(url, data, requests)
+        # Floor and daemon samples alternate, so drift in this shared machine's speed hits both.
+        floor: list[float] = []
+        daemon: list[float] = []
+        model: list[float] = []
+        own: list[float] = []
+        round_trips: list[float] = []
+        for _ in range(requests):
+            floor += draft_decode_ms(data, MODEL_SHORT_SIDE, 1)
+            app, waited, trip = await post_frames(url, data, 1)
+            daemon += app
+            model += waited
+            own.append(app[0] - waited[0])
+            round_trips += trip
         image_url = peer.requests[-1]["input"][0]["content"][1]["image_url"]
         encoded = image_url.split(",", 1)[1]
         to_model = len(base64.b64decode(encoded))
@@ -163,10 +184,11 @@ async def measure(url: str, peer: FakeOpenAI, requests: int, slow_requests: int)
             f"| {name} | {len(data):,} | {statistics.median(floor):.1f} "
             f"| {statistics.median(daemon):.1f} | {pct(daemon, 0.99):.1f} "
             f"| {statistics.median(daemon) / statistics.median(floor):.2f} "
+            f"| {statistics.median(model):.1f} | {statistics.median(own):.1f} "
             f"| {statistics.median(round_trips):.1f} | {to_model:,} ({len(encoded):,}) |"
         )
     peer.delay = 2.0
-    _, slow = await post_frames(url, frames["1280x960 JPEG"], slow_requests)
+    _, _, slow = await post_frames(url, frames["1280x960 JPEG"], slow_requests)
     print(
         f"\nModel answering after 2 s, 1280x960, {slow_requests} requests: end-to-end p50 "
         f"{statistics.median(slow):.0f} ms (over the model: "
