@@ -13,7 +13,7 @@ from openai import AsyncOpenAI
 from edge.frames.dedupe import DuplicateGate
 from edge.frames.originals import OriginalStore
 from edge.frames.pipeline import FrameLimits, FramePipeline
-from edge.http import analytics, frames, health, metrics, moments, sessions
+from edge.http import analytics, frames, health, metrics, moments, sessions, voice
 from edge.http.context import SERVICES, Services
 from edge.http.envelope import envelope_middleware, timing_middleware
 from edge.metrics import Metrics
@@ -23,6 +23,9 @@ from edge.store import Store
 from edge.tasks import Supervisor, every
 from edge.vision.openai_vision import OpenAIVision
 from edge.vision.port import VisionAnalyser
+from edge.voice.hub import VoiceHub
+from edge.voice.link import Connect, LinkSettings, realtime_connector
+from edge.voice.relay import RelaySettings
 from shared.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,8 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         ),
         metrics=meters,
     )
+    hub = VoiceHub(settings.topics)
+    pipeline.add_hook("voice", hub.on_frame)
     app = web.Application(
         middlewares=[timing_middleware, envelope_middleware],
         client_max_size=settings.max_json_body_bytes,
@@ -71,6 +76,9 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         metrics=meters,
         originals=originals,
         frames=pipeline,
+        voice=hub,
+        voice_connect=make_voice_connect(settings),
+        relay_settings=relay_settings(settings),
     )
     for table in (
         health.routes,
@@ -79,6 +87,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         analytics.routes,
         moments.routes,
         frames.routes,
+        voice.routes,
     ):
         app.router.add_routes(table)
 
@@ -101,10 +110,47 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     return app
 
 
+def openai_key(settings: EdgeSettings) -> str | None:
+    """The OpenAI key: the daemon's setting, else the SDK's usual $OPENAI_API_KEY."""
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    return key or os.environ.get("OPENAI_API_KEY") or None
+
+
+def make_voice_connect(settings: EdgeSettings) -> Connect | None:
+    """Realtime connections for the voice tutor, or none without a key."""
+    key = openai_key(settings)
+    if key is None:
+        return None
+    return realtime_connector(
+        api_key=key,
+        base_url=settings.openai_base_url,
+        websocket_url=settings.realtime_url,
+        model=settings.realtime_model,
+    )
+
+
+def relay_settings(settings: EdgeSettings) -> RelaySettings:
+    """The voice relay's part of the settings."""
+    return RelaySettings(
+        link=LinkSettings(
+            model=settings.realtime_model,
+            voice=settings.voice,
+            vad=settings.voice_vad,
+            transcription_model=settings.voice_transcription_model,
+        ),
+        resampler=settings.voice_resampler,
+        frame_ms=settings.voice_frame_ms,
+        max_frame_bytes=settings.voice_max_frame_bytes,
+        soft_limit_bytes=settings.voice_soft_limit_bytes,
+        hard_limit_bytes=settings.voice_hard_limit_bytes,
+        session_max_seconds=settings.voice_session_max_minutes * 60,
+        context_interval_seconds=settings.voice_context_interval_seconds,
+    )
+
+
 def make_vision(settings: EdgeSettings) -> VisionAnalyser | None:
     """The OpenAI analyser when a key is set (settings, else $OPENAI_API_KEY), else none."""
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    key = key or os.environ.get("OPENAI_API_KEY")
+    key = openai_key(settings)
     if not key:
         log.warning("no OpenAI API key: frames will be answered with vision_not_configured")
         return None

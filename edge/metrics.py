@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 class Metrics:
@@ -43,6 +43,37 @@ class Metrics:
             "studylens_model_call_seconds",
             "Duration of vision model calls, retries included.",
             buckets=(0.25, 0.5, 1, 2, 3, 5, 8, 13, 30, 60),
+            registry=self.registry,
+        )
+
+        self.voice_sessions = Gauge(
+            "studylens_voice_sessions", "Live voice sessions.", registry=self.registry
+        )
+        self.voice_bad_frames = Counter(
+            "studylens_voice_bad_frames",
+            "Phone audio frames refused (wrong length, too large).",
+            registry=self.registry,
+        )
+        self.voice_dropped = Counter(
+            "studylens_voice_audio_dropped",
+            "Audio chunks dropped past the soft buffer limit, by direction.",
+            ["direction"],
+            registry=self.registry,
+        )
+        self.voice_reconnects = Counter(
+            "studylens_voice_reconnects",
+            "Realtime sessions reopened, by reason (renewal before the cap, or a lost link).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.voice_barge_ins = Counter(
+            "studylens_voice_barge_ins",
+            "Times the student spoke over the tutor.",
+            registry=self.registry,
+        )
+        self.voice_event_failures = Counter(
+            "studylens_voice_event_failures",
+            "Realtime events the relay failed to handle (logged).",
             registry=self.registry,
         )
 

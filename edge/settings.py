@@ -120,6 +120,43 @@ class EdgeSettings(BaseSettings):
         6, ge=0, le=64, description="Most dHash bits two frames may differ by to count as same."
     )
 
+    realtime_model: str = Field("gpt-realtime", description="Model of the voice tutor.")
+    realtime_url: str | None = Field(
+        None,
+        description="Realtime WebSocket base URL (default: follows openai_base_url).",
+    )
+    voice: str = Field("marin", description="The tutor's voice.")
+    voice_vad: Literal["server_vad", "semantic_vad"] = Field(
+        "server_vad", description="How the model tells the student has finished speaking."
+    )
+    voice_transcription_model: str = Field(
+        "gpt-4o-mini-transcribe", description="Transcribes the student for the transcript events."
+    )
+    voice_resampler: Literal["soxr", "libsamplerate"] = Field(
+        "soxr", description="16->24 kHz resampler (libsamplerate needs the samplerate extra)."
+    )
+    voice_frame_ms: int = Field(
+        20, ge=10, le=200, description="Audio chunk sent per input_audio_buffer.append."
+    )
+    voice_max_frame_bytes: int = Field(
+        64_000, ge=4, description="Largest phone audio frame accepted (1 s at 16 kHz Float32)."
+    )
+    voice_soft_limit_bytes: int = Field(
+        100_000, ge=1_000, description="Buffered audio past which the oldest is dropped."
+    )
+    voice_hard_limit_bytes: int = Field(
+        300_000, ge=1_000, description="Audio a stuck peer may leave untaken before closing."
+    )
+    voice_session_max_minutes: float = Field(
+        55, gt=0, description="Renew the Realtime session after this long (provider cap ~60)."
+    )
+    voice_context_interval_seconds: float = Field(
+        5, ge=0, description="At most one context refresh to the tutor per this many seconds."
+    )
+    voice_record: bool = Field(
+        False, description="Keep each voice session's audio as WAV files in the data dir."
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:

@@ -14,6 +14,9 @@ from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import Store
 from edge.tasks import Supervisor
+from edge.voice.hub import VoiceHub
+from edge.voice.link import Connect
+from edge.voice.relay import RelaySettings
 from shared.clock import Clock
 
 
@@ -31,6 +34,9 @@ class Services:
     metrics: Metrics
     originals: OriginalStore
     frames: FramePipeline
+    voice: VoiceHub
+    voice_connect: Connect | None
+    relay_settings: RelaySettings
 
 
 SERVICES = web.AppKey("services", Services)

@@ -1,0 +1,237 @@
+"""Pure audio conversions of the voice relay: phone Float32 16 kHz in, Realtime PCM16 24 kHz out.
+
+No I/O and no asyncio here, so each stage (validate, resample, PCM16, frame, base64) is tested
+alone and benchmarked in `scripts/bench/resample.py`; the WebSocket handler only moves bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import soxr  # type: ignore[import-untyped]
+
+#: The phone's capture rate (Float32LE mono frames on `/ws`).
+PHONE_RATE = 16_000
+#: The rate of the Realtime API's `audio/pcm` format, in both directions.
+MODEL_RATE = 24_000
+
+# PCM16 full scale. Dividing by 32768 and multiplying back makes the int16 -> float -> int16
+# round trip exact; +1.0 clips to 32767, as every PCM16 converter does.
+_PCM16_SCALE = 32_768.0
+_PCM16_LE = np.dtype("<i2")
+_FLOAT32_LE = np.dtype("<f4")
+
+ResamplerKind = Literal["soxr", "libsamplerate"]
+
+
+class BadAudioFrame(ValueError):
+    """A phone frame that cannot be audio (empty, length not a multiple of 4, too large)."""
+
+
+class ResamplerUnavailable(RuntimeError):
+    """The selected resampler backend is not installed (libsamplerate is an optional extra)."""
+
+
+def decode_phone_frame(data: bytes, max_bytes: int) -> npt.NDArray[np.float32]:
+    """Validate and sanitise one phone frame: NaN/±Inf -> 0, clamp to [-1, 1].
+
+    Raises BadAudioFrame with a human message; a bad frame is the phone's bug, not a crash.
+    """
+    if not data:
+        raise BadAudioFrame("Empty audio frame: expected Float32LE samples.")
+    if len(data) > max_bytes:
+        raise BadAudioFrame(
+            f"Audio frame of {len(data)} bytes is over the limit of {max_bytes} bytes."
+        )
+    if len(data) % 4:
+        raise BadAudioFrame(
+            f"Audio frame of {len(data)} bytes is not a whole number of Float32 samples "
+            "(4 bytes each)."
+        )
+    # astype copies: frombuffer is read-only, and the copy is native-endian on any host.
+    samples = np.frombuffer(data, dtype=_FLOAT32_LE).astype(np.float32)
+    finite = np.isfinite(samples)
+    # One NaN would poison the resampler's filter state for the rest of the stream.
+    if not finite.all():
+        samples[~finite] = 0.0
+    np.clip(samples, -1.0, 1.0, out=samples)
+    return samples
+
+
+class Resampler(Protocol):
+    """A streaming mono resampler: state carries across calls so chunk seams are inaudible."""
+
+    def process(self, samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Resample the next chunk; may return fewer samples than the ratio while filling."""
+        ...
+
+    def flush(self) -> npt.NDArray[np.float32]:
+        """The delayed tail at end of stream; afterwards the resampler starts a fresh stream."""
+        ...
+
+
+class _SoxrResampler:
+    """soxr's `ResampleStream`, the resampler pipecat and LiveKit Agents use."""
+
+    def __init__(self, in_rate: int, out_rate: int, quality: str) -> None:
+        self._stream: Any = soxr.ResampleStream(
+            in_rate, out_rate, 1, dtype="float32", quality=quality
+        )
+
+    def process(self, samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        return np.asarray(self._stream.resample_chunk(samples), dtype=np.float32)
+
+    def flush(self) -> npt.NDArray[np.float32]:
+        tail = np.asarray(
+            self._stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True),
+            dtype=np.float32,
+        )
+        # After `last=True` the stream has ended; clear() readies it for the next utterance.
+        self._stream.clear()
+        return tail
+
+
+class _LibsamplerateResampler:
+    """libsamplerate's `Resampler` (python-samplerate), selectable in settings."""
+
+    # Zero input samples fed past the end on flush: more than the widest filter's half length
+    # (sinc_best: about 145 input samples at ratio 1.5, measured).
+    _FLUSH_PAD = 512
+
+    def __init__(self, resampler: Any, in_rate: int, out_rate: int) -> None:
+        self._resampler = resampler
+        self._ratio = out_rate / in_rate
+        self._samples_in = 0
+        self._samples_out = 0
+
+    def process(self, samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        out = np.asarray(self._resampler.process(samples, self._ratio), dtype=np.float32)
+        self._samples_in += len(samples)
+        self._samples_out += len(out)
+        return out
+
+    def flush(self) -> npt.NDArray[np.float32]:
+        # python-samplerate sizes its output buffer from the input length, so `end_of_input`
+        # with an empty chunk returns nothing (0.2.4, measured). Pad with zeros (what
+        # libsamplerate assumes past the end anyway) and keep exactly the missing samples.
+        missing = round(self._samples_in * self._ratio) - self._samples_out
+        tail = np.zeros(0, dtype=np.float32)
+        if missing > 0:
+            pad = np.zeros(self._FLUSH_PAD, dtype=np.float32)
+            out = self._resampler.process(pad, self._ratio, end_of_input=True)
+            tail = np.asarray(out, dtype=np.float32)[:missing]
+        self._resampler.reset()
+        self._samples_in = self._samples_out = 0
+        return tail
+
+
+def make_resampler(
+    kind: ResamplerKind = "soxr",
+    in_rate: int = PHONE_RATE,
+    out_rate: int = MODEL_RATE,
+    quality: str | None = None,
+) -> Resampler:
+    """A fresh streaming resampler; soxr by default, libsamplerate only if the extra is installed.
+
+    Defaults: soxr "HQ" (SINAD over 90 dB at 1 and 7 kHz, thousands of times real time, see
+    BENCHMARKS.md) and libsamplerate "sinc_medium".
+    """
+    if kind == "soxr":
+        return _SoxrResampler(in_rate, out_rate, quality or "HQ")
+    if kind == "libsamplerate":
+        try:
+            # Imported lazily: python-samplerate ships no aarch64 wheel, so the Pi runs without it.
+            import samplerate  # type: ignore[import-not-found]  # no stubs, compiled module
+        except ImportError as exc:
+            raise ResamplerUnavailable(
+                "The libsamplerate resampler needs the 'samplerate' package, which is not "
+                "installed (it has no aarch64 wheel); install it or use the default 'soxr'."
+            ) from exc
+        resampler = samplerate.Resampler(quality or "sinc_medium", channels=1)
+        return _LibsamplerateResampler(resampler, in_rate, out_rate)
+    raise ValueError(f"Unknown resampler {kind!r}: expected 'soxr' or 'libsamplerate'.")
+
+
+def to_pcm16(samples: npt.NDArray[np.float32]) -> bytes:
+    """Float samples in [-1, 1] as PCM16LE: rounded, clipped to int16."""
+    scaled: npt.NDArray[np.float32] = np.rint(samples * np.float32(_PCM16_SCALE))
+    # Clip before the cast: the resampler's ringing can overshoot 1.0 on a full-scale input,
+    # and an unclipped cast would wrap +32768 to -32768 (a loud click).
+    np.clip(scaled, -32_768, 32_767, out=scaled)
+    return scaled.astype(_PCM16_LE).tobytes()
+
+
+def pcm16_to_float(data: bytes) -> npt.NDArray[np.float32]:
+    """PCM16LE bytes as float samples (/32768); raises BadAudioFrame on an odd length."""
+    if len(data) % 2:
+        raise BadAudioFrame(
+            f"PCM16 audio of {len(data)} bytes is not a whole number of 2-byte samples."
+        )
+    samples = np.frombuffer(data, dtype=_PCM16_LE).astype(np.float32)
+    samples /= np.float32(_PCM16_SCALE)
+    return samples
+
+
+def pcm16_duration_ms(n_bytes: int, rate: int = MODEL_RATE) -> float:
+    """How long `n_bytes` of mono PCM16 plays, in ms (for truncation and playback accounting)."""
+    return n_bytes / 2 / rate * 1000
+
+
+class Framer:
+    """Cuts a PCM16 byte stream into chunks of exactly `frame_ms`, keeping the remainder."""
+
+    def __init__(self, rate: int = MODEL_RATE, frame_ms: int = 20) -> None:
+        if frame_ms <= 0 or (rate * frame_ms) % 1000:
+            raise ValueError(f"{frame_ms} ms is not a whole number of samples at {rate} Hz.")
+        self.frame_bytes = rate * frame_ms // 1000 * 2
+        self._pending = bytearray()
+
+    def push(self, pcm: bytes) -> list[bytes]:
+        """Append `pcm`; return every complete frame, keeping the rest for the next push."""
+        self._pending += pcm
+        size = self.frame_bytes
+        whole = len(self._pending) - len(self._pending) % size
+        frames = [bytes(self._pending[i : i + size]) for i in range(0, whole, size)]
+        del self._pending[:whole]
+        return frames
+
+    def flush(self) -> bytes:
+        """Whatever remains (possibly b""); the framer is then empty."""
+        rest = bytes(self._pending)
+        self._pending.clear()
+        return rest
+
+
+def _b64(frame: bytes) -> str:
+    """Base64 as the ASCII `str` a JSON event carries."""
+    return base64.b64encode(frame).decode("ascii")
+
+
+class InboundAudio:
+    """phone Float32 16 kHz frames -> base64 PCM16 24 kHz chunks for input_audio_buffer.append."""
+
+    def __init__(
+        self, *, resampler: Resampler, frame_ms: int = 20, max_frame_bytes: int = 64_000
+    ) -> None:
+        self._resampler = resampler
+        self._framer = Framer(MODEL_RATE, frame_ms)
+        self._max_frame_bytes = max_frame_bytes
+
+    def feed(self, data: bytes) -> list[str]:
+        """Base64 chunks ready to send; raises BadAudioFrame (state untouched) for a bad frame."""
+        # Validation comes first and is the only step that raises, so a bad frame is dropped
+        # without feeding the resampler half a frame.
+        samples = decode_phone_frame(data, self._max_frame_bytes)
+        pcm = to_pcm16(self._resampler.process(samples))
+        return [_b64(frame) for frame in self._framer.push(pcm)]
+
+    def flush(self) -> list[str]:
+        """Resampler tail + framer remainder, at end of stream; then ready for a new stream."""
+        chunks = [_b64(frame) for frame in self._framer.push(to_pcm16(self._resampler.flush()))]
+        rest = self._framer.flush()
+        if rest:
+            chunks.append(_b64(rest))
+        return chunks

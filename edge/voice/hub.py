@@ -1,0 +1,59 @@
+"""The voice hub: the live relays and each study session's context, fed by the frame pipeline."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from edge.frames.records import FrameEvent
+from edge.voice.context import StudyContext
+from edge.voice.relay import VoiceRelay
+
+#: Study sessions whose context is kept; one student runs one session at a time.
+MAX_CONTEXTS = 16
+
+
+class VoiceHub:
+    """Knows which relays are live for which study session."""
+
+    def __init__(self, allowed_topics: Sequence[str]) -> None:
+        self._allowed = list(allowed_topics)
+        self._contexts: OrderedDict[str, StudyContext] = OrderedDict()
+        self._live: dict[str, set[VoiceRelay]] = {}
+
+    def context(self, session_id: str) -> StudyContext:
+        """The study context of a session (made on first use)."""
+        context = self._contexts.pop(session_id, None) or StudyContext(self._allowed)
+        self._contexts[session_id] = context
+        while len(self._contexts) > MAX_CONTEXTS:
+            self._contexts.popitem(last=False)
+        return context
+
+    def attach(self, session_id: str, relay: VoiceRelay) -> None:
+        """A relay went live for a study session."""
+        self._live.setdefault(session_id, set()).add(relay)
+
+    def detach(self, session_id: str, relay: VoiceRelay) -> None:
+        """A relay ended."""
+        relays = self._live.get(session_id)
+        if relays is not None:
+            relays.discard(relay)
+            if not relays:
+                del self._live[session_id]
+
+    @property
+    def live(self) -> int:
+        """Live relays."""
+        return sum(len(r) for r in self._live.values())
+
+    async def on_frame(self, event: FrameEvent) -> None:
+        """Frame-pipeline hook: steer the tutor with what the camera saw (no relay: no-op)."""
+        analysis = event.analysis
+        if analysis is None:
+            return
+        changed = self.context(event.session_id).add(
+            analysis.topic, analysis.subtopic, analysis.extracted_text
+        )
+        if changed:
+            for relay in self._live.get(event.session_id, ()):
+                relay.context_changed()

@@ -1,0 +1,45 @@
+"""Opt-in recording of a voice session: the phone's input and the tutor's output as WAV files."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+from edge.voice.audio import MODEL_RATE, PHONE_RATE, decode_phone_frame, to_pcm16
+
+
+class Recorder:
+    """Writes `<stem>-input.wav` (16 kHz) and `<stem>-output.wav` (24 kHz), PCM16 mono.
+
+    Writes go straight into buffered files (kilobytes per call), so memory stays flat however
+    long the session; the headers are completed on `close`.
+    """
+
+    def __init__(self, folder: Path, stem: str, max_frame_bytes: int) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.input_path = folder / f"{stem}-input.wav"
+        self.output_path = folder / f"{stem}-output.wav"
+        self._max_frame_bytes = max_frame_bytes
+        self._input = self._open(self.input_path, PHONE_RATE)
+        self._output = self._open(self.output_path, MODEL_RATE)
+
+    @staticmethod
+    def _open(path: Path, rate: int) -> wave.Wave_write:
+        out = wave.open(str(path), "wb")  # noqa: SIM115 - closed in close()
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        return out
+
+    def phone(self, frame: bytes) -> None:
+        """A valid phone frame (Float32LE 16 kHz)."""
+        self._input.writeframesraw(to_pcm16(decode_phone_frame(frame, self._max_frame_bytes)))
+
+    def model(self, pcm: bytes) -> None:
+        """Tutor audio (PCM16LE 24 kHz)."""
+        self._output.writeframesraw(pcm)
+
+    def close(self) -> None:
+        """Finish both files."""
+        self._input.close()
+        self._output.close()

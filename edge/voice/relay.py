@@ -1,0 +1,382 @@
+"""The voice relay: phone audio in, model audio out, barge-in, backpressure, reconnects.
+
+Inbound: phone frame -> validate -> resample 16->24 kHz -> PCM16 -> 20 ms chunks -> base64 ->
+bounded buffer -> `input_audio_buffer.append`. Outbound: `response.output_audio.delta` ->
+decode -> bounded buffer -> binary frame to the phone. Each direction has its own pump, so a
+slow phone never stalls the model link, nor the reverse. The phone side is an interface, so the
+same relay serves the WebSocket and this computer's own sound card.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from openai import OpenAIError
+from openai.resources.realtime.realtime import AsyncRealtimeConnection
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from edge.metrics import Metrics
+from edge.voice.audio import BadAudioFrame, InboundAudio, ResamplerKind, make_resampler
+from edge.voice.backpressure import Backpressure, BoundedBuffer
+from edge.voice.context import StudyContext, Throttle, tutor_instructions
+from edge.voice.link import Connect, LinkSettings, session_config
+from edge.voice.playback import PlaybackTracker
+from edge.voice.protocol import Closing, ErrorEvent, Interrupt, Transcript
+from edge.voice.recording import Recorder
+from shared.schemas import WireModel
+
+log = logging.getLogger(__name__)
+
+#: Close codes after which a new Realtime session is worth trying (going away, abnormal, restart).
+RECOVERABLE = {1000, 1001, 1006, 1011, 1012, 1013}
+#: How long a closing phone gets to take the audio still queued for it.
+FAREWELL_SECONDS = 2.0
+#: A session that lasted this long was healthy: a failure after it starts the count afresh.
+STABLE_SECONDS = 30.0
+
+
+class PhoneSide(Protocol):
+    """Where the relay's output goes: a WebSocket to the phone, or the local speaker."""
+
+    async def send_audio(self, pcm: bytes) -> None:
+        """Send PCM16LE 24 kHz mono audio."""
+        ...
+
+    async def send_event(self, event: WireModel) -> None:
+        """Send a JSON event."""
+        ...
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """How one relay behaves."""
+
+    link: LinkSettings
+    resampler: ResamplerKind
+    frame_ms: int
+    max_frame_bytes: int
+    soft_limit_bytes: int
+    hard_limit_bytes: int
+    session_max_seconds: float
+    context_interval_seconds: float
+    reconnect_attempts: int = 5
+
+
+class VoiceRelay:
+    """One live voice session between a phone and the Realtime API."""
+
+    def __init__(
+        self,
+        *,
+        phone: PhoneSide,
+        connect: Connect,
+        settings: RelaySettings,
+        context: StudyContext,
+        metrics: Metrics,
+        recorder: Recorder | None = None,
+        greeting: WireModel | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._phone = phone
+        self._connect = connect
+        self._settings = settings
+        self._context = context
+        self._metrics = metrics
+        self._recorder = recorder
+        self._greeting = greeting
+        self._clock = clock
+        self._inbound = InboundAudio(
+            resampler=make_resampler(settings.resampler),
+            frame_ms=settings.frame_ms,
+            max_frame_bytes=settings.max_frame_bytes,
+        )
+        self._to_model: BoundedBuffer[str] = BoundedBuffer(
+            settings.soft_limit_bytes, settings.hard_limit_bytes
+        )
+        self._to_phone: BoundedBuffer[bytes | WireModel] = BoundedBuffer(
+            settings.soft_limit_bytes, settings.hard_limit_bytes
+        )
+        self._model_wakeup = asyncio.Event()
+        self._phone_wakeup = asyncio.Event()
+        self._tracker = PlaybackTracker()
+        self._cancelled: set[str] = set()
+        self._throttle = Throttle(settings.context_interval_seconds)
+        self._context_due = asyncio.Event()
+        self._conn: AsyncRealtimeConnection | None = None
+        self.connected = asyncio.Event()
+        self._closing: str | None = None
+        self._done = asyncio.Event()
+        self._flush_phone = False
+
+    # --- from the phone ---------------------------------------------------------------------
+
+    def phone_audio(self, data: bytes) -> None:
+        """A binary frame from the phone; a bad one is answered with `error` and dropped."""
+        try:
+            chunks = self._inbound.feed(data)
+        except BadAudioFrame as exc:
+            self._metrics.voice_bad_frames.inc()
+            self._event(ErrorEvent(code="bad_audio_frame", message=str(exc)))
+            return
+        if self._recorder is not None:
+            self._recorder.phone(data)
+        try:
+            for chunk in chunks:
+                self._to_model.put(chunk, len(chunk))
+        except Backpressure as exc:
+            self.close("backpressure", detail=f"model link stalled: {exc}")
+        self._count_drops()
+        self._model_wakeup.set()
+
+    def phone_played(self, item_id: str | None, played_ms: int) -> None:
+        """The phone's playback report."""
+        self._tracker.played(item_id, played_ms)
+
+    def phone_event(self, event: WireModel) -> None:
+        """Queue an event for the phone, in order with its audio."""
+        self._event(event)
+
+    def context_changed(self) -> None:
+        """The camera saw a new topic: refresh the tutor's instructions soon."""
+        self._context_due.set()
+
+    def close(self, reason: str, detail: str = "") -> None:
+        """End the relay: tell the phone why, stop the pumps and the link."""
+        if self._closing is not None:
+            return
+        self._closing = reason
+        log.info("voice session closing: %s %s", reason, detail)
+        self._done.set()
+
+    @property
+    def closing_reason(self) -> str | None:
+        """Why the relay ended, once it has."""
+        return self._closing
+
+    # --- running ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until closed; every task is owned here and awaited."""
+        self._metrics.voice_sessions.inc()
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                link = tasks.create_task(self._link_loop(), name="voice:link")
+                to_model = tasks.create_task(self._pump_to_model(), name="voice:to-model")
+                to_phone = tasks.create_task(self._pump_to_phone(), name="voice:to-phone")
+                context = tasks.create_task(self._context_loop(), name="voice:context")
+                await self._done.wait()
+                for task in (link, to_model, context):
+                    task.cancel()
+                await asyncio.wait({link, to_model, context})
+                # Last words to the phone, after the audio still queued for it, unless the
+                # phone is what stalled.
+                if self._closing == "backpressure":
+                    self._to_phone.clear_audio()
+                self._to_phone.put(Closing(reason=self._closing or "closed"), 0, droppable=False)
+                self._flush_phone = True
+                self._phone_wakeup.set()
+                try:
+                    async with asyncio.timeout(FAREWELL_SECONDS):
+                        await asyncio.shield(to_phone)
+                except TimeoutError:
+                    to_phone.cancel()
+        finally:
+            if self._recorder is not None:
+                await asyncio.to_thread(self._recorder.close)
+            self._metrics.voice_sessions.dec()
+
+    async def _link_loop(self) -> None:
+        """Keep a Realtime session open for as long as the phone is here.
+
+        Renews the session before the provider's time cap and reconnects after a recoverable
+        close, re-sending instructions and study context each time; gives up after a few quick
+        failures in a row.
+        """
+        failures = 0
+        while True:
+            started = self._clock()
+            try:
+                await self._session()
+                log.info("realtime session ended by the provider; reconnecting")
+            except TimeoutError:
+                log.info("renewing the realtime session before the provider's time cap")
+                self._metrics.voice_reconnects.labels("renewal").inc()
+                failures = 0
+                continue
+            except InvalidStatus as exc:
+                if exc.response.status_code in (401, 403):
+                    self.close("voice_rejected", detail="the provider refused the API key")
+                    return
+                log.warning("realtime handshake failed: %s", exc)
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd is not None else 1006
+                if code not in RECOVERABLE:
+                    self.close("model_closed", detail=f"close code {code}")
+                    return
+                log.warning("realtime link closed with %d; reconnecting", code)
+            except (OSError, OpenAIError, InvalidHandshake) as exc:
+                log.warning("realtime link failed: %s", exc)
+            if self._clock() - started > STABLE_SECONDS:
+                failures = 0
+            failures += 1
+            if failures > self._settings.reconnect_attempts:
+                self.close("model_unavailable", detail="the realtime link keeps failing")
+                return
+            self._metrics.voice_reconnects.labels("lost").inc()
+            await asyncio.sleep(min(8.0, 0.25 * 2**failures))
+
+    async def _session(self) -> None:
+        """One Realtime session, from `session.update` until it ends or times out."""
+        try:
+            async with self._connect() as conn:
+                self._conn = conn
+                await conn.session.update(
+                    session=session_config(  # type: ignore[arg-type]
+                        self._settings.link, tutor_instructions(self._context)
+                    )
+                )
+                self._throttle.sent(self._clock())
+                self._tracker.response_ended(None)
+                self.connected.set()
+                self._model_wakeup.set()
+                if self._greeting is not None:  # first connection only: the phone may talk
+                    self._event(self._greeting)
+                    self._greeting = None
+                async with asyncio.timeout(self._settings.session_max_seconds):
+                    async for event in conn:
+                        try:
+                            await self._model_event(conn, event)
+                        except (ConnectionClosed, OSError):
+                            raise
+                        except Exception:
+                            # One odd event must not end the conversation.
+                            self._metrics.voice_event_failures.inc()
+                            log.exception("could not handle realtime event %r", event.type)
+        finally:
+            self._conn = None
+            self.connected.clear()
+
+    async def _pump_to_model(self) -> None:
+        while True:
+            await self.connected.wait()
+            chunk = self._to_model.take()
+            conn = self._conn
+            if chunk is None or conn is None:
+                self._model_wakeup.clear()
+                await self._model_wakeup.wait()
+                continue
+            try:
+                await conn.input_audio_buffer.append(audio=chunk)
+            except (ConnectionClosed, OSError, OpenAIError) as exc:
+                log.info("append lost with the link (%s); the link loop reconnects", exc)
+
+    async def _pump_to_phone(self) -> None:
+        while True:
+            item = self._to_phone.take()
+            if item is None:
+                if self._flush_phone:
+                    return
+                self._phone_wakeup.clear()
+                await self._phone_wakeup.wait()
+                continue
+            try:
+                if isinstance(item, bytes):
+                    await self._phone.send_audio(item)
+                else:
+                    await self._phone.send_event(item)
+            except (ConnectionError, RuntimeError) as exc:  # the phone went away
+                self.close("phone_gone", detail=str(exc))
+                return
+
+    async def _context_loop(self) -> None:
+        while True:
+            await self._context_due.wait()
+            await asyncio.sleep(self._throttle.delay(self._clock()))
+            self._context_due.clear()
+            conn = self._conn
+            if conn is None:
+                continue  # the next connection sends the fresh context anyway
+            instructions = tutor_instructions(self._context)
+            await conn.session.update(session={"type": "realtime", "instructions": instructions})
+            self._throttle.sent(self._clock())
+
+    # --- from the model ---------------------------------------------------------------------
+
+    async def _model_event(self, conn: AsyncRealtimeConnection, event: Any) -> None:
+        kind = event.type
+        if kind == "response.output_audio.delta":
+            if event.response_id in self._cancelled:
+                return
+            pcm = base64.b64decode(event.delta)
+            self._tracker.sent(event.item_id, len(pcm))
+            if self._recorder is not None:
+                self._recorder.model(pcm)
+            self._to_phone_put(pcm, len(pcm))
+        elif kind == "input_audio_buffer.speech_started":
+            await self._barge_in(conn)
+        elif kind == "response.created":
+            self._tracker.response_started(event.response.id)
+        elif kind == "response.done":
+            self._tracker.response_ended(event.response.id)
+        elif kind == "conversation.item.input_audio_transcription.delta":
+            self._event(
+                Transcript(role="user", text=event.delta, final=False, item_id=event.item_id)
+            )
+        elif kind == "conversation.item.input_audio_transcription.completed":
+            self._event(
+                Transcript(role="user", text=event.transcript, final=True, item_id=event.item_id)
+            )
+        elif kind == "response.output_audio_transcript.delta":
+            self._event(
+                Transcript(role="assistant", text=event.delta, final=False, item_id=event.item_id)
+            )
+        elif kind == "response.output_audio_transcript.done":
+            self._event(
+                Transcript(
+                    role="assistant", text=event.transcript, final=True, item_id=event.item_id
+                )
+            )
+        elif kind == "error":
+            if getattr(event.error, "code", None) == "response_cancel_not_active":
+                return  # a cancel raced the response's end: expected, harmless
+            log.warning("realtime error: %s", event.error)
+            self._event(ErrorEvent(code="model_error", message=str(event.error.message)))
+
+    async def _barge_in(self, conn: AsyncRealtimeConnection) -> None:
+        """The student started speaking: stop the tutor, cut its item at what was heard."""
+        self._metrics.voice_barge_ins.inc()
+        if self._tracker.active_response is not None:
+            self._cancelled.add(self._tracker.active_response)
+            await conn.response.cancel()
+        cut = self._tracker.interrupt()
+        if cut is not None:
+            await conn.conversation.item.truncate(
+                item_id=cut.item_id, content_index=0, audio_end_ms=cut.audio_end_ms
+            )
+        self._to_phone.clear_audio()
+        self._event(Interrupt(item_id=cut.item_id if cut else self._tracker.current_item))
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _event(self, event: WireModel) -> None:
+        self._to_phone_put(event, 0, droppable=False)
+
+    def _to_phone_put(self, item: bytes | WireModel, size: int, droppable: bool = True) -> None:
+        try:
+            self._to_phone.put(item, size, droppable=droppable)
+        except Backpressure as exc:
+            self.close("backpressure", detail=f"phone stalled: {exc}")
+        self._count_drops()
+        self._phone_wakeup.set()
+
+    def _count_drops(self) -> None:
+        for direction, buffer in (("to_model", self._to_model), ("to_phone", self._to_phone)):
+            if buffer.dropped:
+                self._metrics.voice_dropped.labels(direction).inc(buffer.dropped)
+                buffer.dropped = 0
