@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from edge.cli import config, daemon, sessions, stats
+from edge.cli import config, daemon, sessions, stats, voice
 
 app = typer.Typer(
     name="studylens-edge",
@@ -17,6 +17,8 @@ app.command(help="Ask the running daemon how it is doing.")(daemon.status)
 app.add_typer(config.app, name="config")
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(stats.app, name="stats")
+app.command(help="Talk to the tutor with this computer's microphone and speaker.")(voice.voice)
+app.add_typer(voice.audio_app, name="audio")
 
 
 def main() -> None:

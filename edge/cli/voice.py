@@ -1,0 +1,86 @@
+"""`voice --local` and `audio devices`: the tutor on this computer's microphone and speaker."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from edge.app import make_voice_connect, relay_settings
+from edge.cli.options import ConfigOption, settings_or_exit
+from edge.metrics import Metrics
+from edge.voice.context import StudyContext
+from edge.voice.local import (
+    AudioUnavailable,
+    LocalPhone,
+    SoundDeviceStreams,
+    list_devices,
+    run_local,
+)
+from edge.voice.relay import VoiceRelay
+
+audio_app = typer.Typer(help="This computer's sound devices.", no_args_is_help=True)
+
+
+@audio_app.command("devices", help="List the microphones and speakers PortAudio sees.")
+def devices() -> None:
+    """Print the sound devices."""
+    try:
+        found = list_devices()
+    except AudioUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    table = Table(title="Sound devices")
+    for column in ("index", "name", "inputs", "outputs", "default rate"):
+        table.add_column(column)
+    for d in found:
+        table.add_row(str(d.index), d.name, str(d.inputs), str(d.outputs), f"{d.default_rate:.0f}")
+    Console().print(table)
+
+
+def voice(
+    local: Annotated[
+        bool, typer.Option("--local", help="Use this computer's microphone and speaker.")
+    ] = False,
+    input_device: Annotated[
+        int | None, typer.Option("--input-device", help="Microphone index (audio devices).")
+    ] = None,
+    output_device: Annotated[
+        int | None, typer.Option("--output-device", help="Speaker index (audio devices).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Talk to the tutor here; Ctrl-C ends."""
+    if not local:
+        typer.echo("error: only --local is supported here; phones connect to WS /ws.", err=True)
+        raise typer.Exit(2)
+    settings = settings_or_exit(config)
+    connect = make_voice_connect(settings)
+    if connect is None:
+        typer.echo("error: set STUDYLENS_OPENAI_API_KEY (or OPENAI_API_KEY) first.", err=True)
+        raise typer.Exit(1)
+    try:
+        streams = SoundDeviceStreams(input_device, output_device)
+    except AudioUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    phone = LocalPhone()
+
+    async def talk() -> None:
+        relay = VoiceRelay(
+            phone=phone,
+            connect=connect,
+            settings=relay_settings(settings),
+            context=StudyContext(settings.topics),
+            metrics=Metrics(),
+        )
+        await run_local(relay, phone, streams)
+
+    typer.echo("Listening; speak to the tutor. Ctrl-C to stop.")
+    try:
+        asyncio.run(talk())
+    except KeyboardInterrupt:
+        typer.echo("bye")
