@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from edge.app import create_app
 from edge.settings import EdgeSettings, load_settings
 from tests.fakes.openai_peer import FakeOpenAI
+from tests.fakes.realtime_peer import FakeRealtime
 from tests.support import ZONE_NAME, AppClient, FakeClock, StartApp, berlin
 
 
@@ -105,4 +106,24 @@ async def vision_client(start_app: StartApp, openai_peer: FakeOpenAI) -> AppClie
         openai_api_key=SecretStr("sk-test-not-a-real-key"),
         openai_base_url=openai_peer.base_url,
         vision_timeout_seconds=5,
+    )
+
+
+@pytest.fixture
+async def realtime_peer() -> AsyncIterator[FakeRealtime]:
+    """A fake OpenAI Realtime API on loopback; fails the test on any invalid client event."""
+    peer = FakeRealtime()
+    await peer.start()
+    yield peer
+    await peer.stop()
+    peer.assert_valid()
+
+
+@pytest.fixture
+async def voice_client(start_app: StartApp, realtime_peer: FakeRealtime) -> AppClient:
+    """The edge app with its voice tutor pointed at the fake Realtime peer."""
+    return await start_app(
+        openai_api_key=SecretStr("sk-test-not-a-real-key"),
+        realtime_url=realtime_peer.websocket_base_url,
+        voice_context_interval_seconds=0.0,
     )
