@@ -19,8 +19,13 @@ PHONE_RATE = 16_000
 MODEL_RATE = 24_000
 
 # PCM16 full scale. Dividing by 32768 and multiplying back makes the int16 -> float -> int16
-# round trip exact; +1.0 clips to 32767, as every PCM16 converter does.
-_PCM16_SCALE = 32_768.0
+# round trip exact; +1.0 clips to 32767, as every PCM16 converter does. float32 scalars keep
+# the arithmetic in float32 and spare numpy a scalar conversion per call.
+_SCALE = np.float32(32_768)
+_PCM16_MIN = np.float32(-32_768)
+_PCM16_MAX = np.float32(32_767)
+_ONE = np.float32(1)
+_MINUS_ONE = np.float32(-1)
 _PCM16_LE = np.dtype("<i2")
 _FLOAT32_LE = np.dtype("<f4")
 
@@ -53,11 +58,12 @@ def decode_phone_frame(data: bytes, max_bytes: int) -> npt.NDArray[np.float32]:
         )
     # astype copies: frombuffer is read-only, and the copy is native-endian on any host.
     samples = np.frombuffer(data, dtype=_FLOAT32_LE).astype(np.float32)
-    finite = np.isfinite(samples)
-    # One NaN would poison the resampler's filter state for the rest of the stream.
-    if not finite.all():
-        samples[~finite] = 0.0
-    np.clip(samples, -1.0, 1.0, out=samples)
+    # Fast path for the usual frame: min and max propagate NaN, so one range check covers NaN,
+    # ±Inf and overshoot, and skips two writes per frame (a third of decoding, measured).
+    if not (np.minimum.reduce(samples) >= _MINUS_ONE and np.maximum.reduce(samples) <= _ONE):
+        # One NaN would poison the resampler's filter state for the rest of the stream.
+        samples[~np.isfinite(samples)] = 0.0
+        np.clip(samples, _MINUS_ONE, _ONE, out=samples)
     return samples
 
 
@@ -82,7 +88,8 @@ class _SoxrResampler:
         )
 
     def process(self, samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        return np.asarray(self._stream.resample_chunk(samples), dtype=np.float32)
+        out: npt.NDArray[np.float32] = self._stream.resample_chunk(samples)  # float32 in, out
+        return out
 
     def flush(self) -> npt.NDArray[np.float32]:
         tail = np.asarray(
@@ -157,10 +164,13 @@ def make_resampler(
 
 def to_pcm16(samples: npt.NDArray[np.float32]) -> bytes:
     """Float samples in [-1, 1] as PCM16LE: rounded, clipped to int16."""
-    scaled: npt.NDArray[np.float32] = np.rint(samples * np.float32(_PCM16_SCALE))
+    scaled = samples * _SCALE
+    np.rint(scaled, out=scaled)
     # Clip before the cast: the resampler's ringing can overshoot 1.0 on a full-scale input,
-    # and an unclipped cast would wrap +32768 to -32768 (a loud click).
-    np.clip(scaled, -32_768, 32_767, out=scaled)
+    # and an unclipped cast would wrap +32768 to -32768 (a loud click). Two ufuncs with float32
+    # scalars cost half of np.clip's Python wrapper on a 480-sample chunk (numpy 2.4, measured).
+    np.maximum(scaled, _PCM16_MIN, out=scaled)
+    np.minimum(scaled, _PCM16_MAX, out=scaled)
     return scaled.astype(_PCM16_LE).tobytes()
 
 
@@ -171,7 +181,7 @@ def pcm16_to_float(data: bytes) -> npt.NDArray[np.float32]:
             f"PCM16 audio of {len(data)} bytes is not a whole number of 2-byte samples."
         )
     samples = np.frombuffer(data, dtype=_PCM16_LE).astype(np.float32)
-    samples /= np.float32(_PCM16_SCALE)
+    samples /= _SCALE
     return samples
 
 
@@ -224,9 +234,11 @@ class InboundAudio:
         """Base64 chunks ready to send; raises BadAudioFrame (state untouched) for a bad frame."""
         # Validation comes first and is the only step that raises, so a bad frame is dropped
         # without feeding the resampler half a frame.
-        samples = decode_phone_frame(data, self._max_frame_bytes)
-        pcm = to_pcm16(self._resampler.process(samples))
-        return [_b64(frame) for frame in self._framer.push(pcm)]
+        resampled = self._resampler.process(decode_phone_frame(data, self._max_frame_bytes))
+        if not len(resampled):
+            # soxr works in blocks: at HQ, 16 -> 24 kHz, every other 20 ms frame yields nothing.
+            return []
+        return [_b64(frame) for frame in self._framer.push(to_pcm16(resampled))]
 
     def flush(self) -> list[str]:
         """Resampler tail + framer remainder, at end of stream; then ready for a new stream."""

@@ -350,16 +350,19 @@ class VoiceRelay:
 
     async def _barge_in(self, conn: AsyncRealtimeConnection) -> None:
         """The student started speaking: stop the tutor, cut its item at what was heard."""
-        self._metrics.voice_barge_ins.inc()
-        if self._tracker.active_response is not None:
-            self._cancelled.add(self._tracker.active_response)
+        speaking = self._tracker.active_response
+        if speaking is not None:
+            self._cancelled.add(speaking)
             await conn.response.cancel()
         cut = self._tracker.interrupt()
         if cut is not None:
             await conn.conversation.item.truncate(
                 item_id=cut.item_id, content_index=0, audio_end_ms=cut.audio_end_ms
             )
-        self._to_phone.clear_audio()
+        dropped = self._to_phone.clear_audio()
+        if speaking is None and cut is None and not dropped:
+            return  # the tutor was silent: nothing to interrupt
+        self._metrics.voice_barge_ins.inc()
         self._event(Interrupt(item_id=cut.item_id if cut else self._tracker.current_item))
 
     # --- helpers ----------------------------------------------------------------------------
