@@ -20,7 +20,7 @@ from edge.metrics import Metrics
 from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import Store
-from edge.tasks import Supervisor, every
+from edge.tasks import Supervisor, every, watch_loop_lag
 from edge.vision.openai_vision import OpenAIVision
 from edge.vision.port import VisionAnalyser
 from edge.voice.hub import VoiceHub
@@ -97,6 +97,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         supervisor.start(
             "idle-sessions", lambda: every(settings.idle_check_seconds, session_service.end_idle)
         )
+        supervisor.start("loop-lag", lambda: watch_loop_lag(meters.loop_lag.observe))
         log.info("store open at %s", settings.database_path)
         try:
             yield

@@ -77,6 +77,21 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.voice_latency = Histogram(
+            "studylens_voice_relay_latency_seconds",
+            "Time audio spends in the relay: phone frame in -> append sent (to_model), "
+            "model delta in -> phone frame sent (to_phone).",
+            ["direction"],
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.05, 0.1, 0.25, 1),
+            registry=self.registry,
+        )
+        self.loop_lag = Histogram(
+            "studylens_event_loop_lag_seconds",
+            "How late the event loop wakes a 50 ms timer: time it could not serve anyone.",
+            buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+            registry=self.registry,
+        )
+
     def exposition(self) -> bytes:
         """The text format Prometheus scrapes."""
         return generate_latest(self.registry)

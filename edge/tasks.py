@@ -94,3 +94,12 @@ async def every(seconds: float, work: Callable[[], Awaitable[object]]) -> None:
     while True:
         await work()
         await asyncio.sleep(seconds)
+
+
+async def watch_loop_lag(observe: Callable[[float], None], interval: float = 0.05) -> None:
+    """Measure, forever, how late the loop wakes a timer: work that blocked everyone else."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + interval
+        await asyncio.sleep(interval)
+        observe(max(0.0, loop.time() - due))

@@ -96,10 +96,11 @@ class VoiceRelay:
             frame_ms=settings.frame_ms,
             max_frame_bytes=settings.max_frame_bytes,
         )
-        self._to_model: BoundedBuffer[str] = BoundedBuffer(
+        # Each item carries the loop time it arrived at, for the latency the relay adds.
+        self._to_model: BoundedBuffer[tuple[str, float]] = BoundedBuffer(
             settings.soft_limit_bytes, settings.hard_limit_bytes
         )
-        self._to_phone: BoundedBuffer[bytes | WireModel] = BoundedBuffer(
+        self._to_phone: BoundedBuffer[tuple[bytes | WireModel, float]] = BoundedBuffer(
             settings.soft_limit_bytes, settings.hard_limit_bytes
         )
         self._model_wakeup = asyncio.Event()
@@ -126,9 +127,10 @@ class VoiceRelay:
             return
         if self._recorder is not None:
             self._recorder.phone(data)
+        arrived = time.perf_counter()
         try:
             for chunk in chunks:
-                self._to_model.put(chunk, len(chunk))
+                self._to_model.put((chunk, arrived), len(chunk))
         except Backpressure as exc:
             self.close("backpressure", detail=f"model link stalled: {exc}")
         self._count_drops()
@@ -178,7 +180,11 @@ class VoiceRelay:
                 # phone is what stalled.
                 if self._closing == "backpressure":
                     self._to_phone.clear_audio()
-                self._to_phone.put(Closing(reason=self._closing or "closed"), 0, droppable=False)
+                self._to_phone.put(
+                    (Closing(reason=self._closing or "closed"), time.perf_counter()),
+                    0,
+                    droppable=False,
+                )
                 self._flush_phone = True
                 self._phone_wakeup.set()
                 try:
@@ -265,29 +271,36 @@ class VoiceRelay:
     async def _pump_to_model(self) -> None:
         while True:
             await self.connected.wait()
-            chunk = self._to_model.take()
             conn = self._conn
-            if chunk is None or conn is None:
+            entry = self._to_model.take() if conn is not None else None
+            if conn is None or entry is None:
                 self._model_wakeup.clear()
                 await self._model_wakeup.wait()
                 continue
+            chunk, arrived = entry
             try:
                 await conn.input_audio_buffer.append(audio=chunk)
             except (ConnectionClosed, OSError, OpenAIError) as exc:
                 log.info("append lost with the link (%s); the link loop reconnects", exc)
+                continue
+            self._metrics.voice_latency.labels("to_model").observe(time.perf_counter() - arrived)
 
     async def _pump_to_phone(self) -> None:
         while True:
-            item = self._to_phone.take()
-            if item is None:
+            entry = self._to_phone.take()
+            if entry is None:
                 if self._flush_phone:
                     return
                 self._phone_wakeup.clear()
                 await self._phone_wakeup.wait()
                 continue
+            item, arrived = entry
             try:
                 if isinstance(item, bytes):
                     await self._phone.send_audio(item)
+                    self._metrics.voice_latency.labels("to_phone").observe(
+                        time.perf_counter() - arrived
+                    )
                 else:
                     await self._phone.send_event(item)
             except (ConnectionError, RuntimeError) as exc:  # the phone went away
@@ -372,7 +385,7 @@ class VoiceRelay:
 
     def _to_phone_put(self, item: bytes | WireModel, size: int, droppable: bool = True) -> None:
         try:
-            self._to_phone.put(item, size, droppable=droppable)
+            self._to_phone.put((item, time.perf_counter()), size, droppable=droppable)
         except Backpressure as exc:
             self.close("backpressure", detail=f"phone stalled: {exc}")
         self._count_drops()

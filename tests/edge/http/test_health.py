@@ -81,12 +81,13 @@ async def test_health_does_not_count_an_ended_session(client: AppClient) -> None
     assert health["activeSessions"] == 0
 
 
-async def test_health_reports_the_idle_sessions_task_running(client: AppClient) -> None:
-    """The idle-sessions background task is running and has not failed."""
+async def test_health_reports_the_background_tasks_running(client: AppClient) -> None:
+    """The idle-sessions and loop-lag background tasks are running and have not failed."""
     health = await health_of(client)
 
     assert health["tasks"] == {
         "idle-sessions": {"running": True, "failures": 0, "lastError": None},
+        "loop-lag": {"running": True, "failures": 0, "lastError": None},
     }
 
 
