@@ -103,6 +103,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
             yield
         finally:
             await supervisor.stop()
+            await pipeline.close()
             if vision is not None:
                 await vision.close()
             await store.close()

@@ -88,7 +88,7 @@ class Metrics:
         self.loop_lag = Histogram(
             "studylens_event_loop_lag_seconds",
             "How late the event loop wakes a 50 ms timer: time it could not serve anyone.",
-            buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+            buckets=(0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.0075, 0.01, 0.025, 0.1),
             registry=self.registry,
         )
 

@@ -25,6 +25,7 @@ from edge.frames.images import PreparedFrame, prepare, sniff
 from edge.frames.normalise import normalise
 from edge.frames.originals import OriginalStore, image_key
 from edge.frames.records import FrameEvent
+from edge.frames.workers import frame_executor
 from edge.metrics import Metrics
 from edge.sessions.service import SessionService
 from edge.store import Store
@@ -88,6 +89,7 @@ class FramePipeline:
         self._limits = limits
         self._metrics = metrics
         self._hooks: dict[str, FrameHook] = {}
+        self._executor = frame_executor()
 
     def add_hook(self, name: str, hook: FrameHook) -> None:
         """Call `hook` with every analysed or reused frame (voice context, sync, dashboard)."""
@@ -104,7 +106,7 @@ class FramePipeline:
             self._metrics.frames.labels("rejected").inc()
             raise
         # Writing the original overlaps the model call, the one slow step.
-        keeping = asyncio.create_task(asyncio.to_thread(self._originals.save, key, data))
+        keeping = asyncio.ensure_future(self._in_thread(self._originals.save, key, data))
         try:
             analysis, source, reused, model_seconds = await self._analyse(
                 session_id, prepared, key, uploaded_at
@@ -145,15 +147,17 @@ class FramePipeline:
         fmt = sniff(data)
         limits = self._limits
         # Hashing 3 MB and decoding it are independent: two threads, two cores.
-        hashing = asyncio.ensure_future(asyncio.to_thread(image_key, data, fmt))
+        hashing = asyncio.ensure_future(self._in_thread(image_key, data, fmt))
         try:
-            prepared = await asyncio.to_thread(
-                prepare,
-                data,
-                fmt,
-                short_side=limits.short_side,
-                max_pixels=limits.max_pixels,
-                quality=limits.quality,
+            prepared = await self._in_thread(
+                functools.partial(
+                    prepare,
+                    data,
+                    fmt,
+                    short_side=limits.short_side,
+                    max_pixels=limits.max_pixels,
+                    quality=limits.quality,
+                )
             )
         finally:
             key = await hashing
@@ -207,6 +211,14 @@ class FramePipeline:
         )
         await self._effect("event", lambda: self._save(event))
         await self._effect("activity", lambda: self._sessions.touch(session_id))
+
+    async def _in_thread(self, work: Callable[..., T], *args: object) -> T:
+        """Run CPU work on the frame threads (below the loop's priority)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+
+    async def close(self) -> None:
+        """Stop the frame threads once their work is done."""
+        await asyncio.to_thread(self._executor.shutdown)
 
     async def _save(self, event: FrameEvent) -> str:
         return await self._store.run(lambda db: records.save_event(db, event))
