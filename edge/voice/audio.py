@@ -248,3 +248,12 @@ class InboundAudio:
         if rest:
             chunks.append(_b64(rest))
         return chunks
+
+
+def append_event(chunk: str) -> str:
+    """The `input_audio_buffer.append` event for one base64 chunk, as JSON text.
+
+    Built directly: base64 needs no JSON escaping, and this runs 50 times a second per phone
+    (json.dumps took a fifth of the inbound path's time, measured).
+    """
+    return f'{{"type":"input_audio_buffer.append","audio":"{chunk}"}}'

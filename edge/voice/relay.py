@@ -22,7 +22,13 @@ from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from edge.metrics import Metrics
-from edge.voice.audio import BadAudioFrame, InboundAudio, ResamplerKind, make_resampler
+from edge.voice.audio import (
+    BadAudioFrame,
+    InboundAudio,
+    ResamplerKind,
+    append_event,
+    make_resampler,
+)
 from edge.voice.backpressure import Backpressure, BoundedBuffer
 from edge.voice.context import StudyContext, Throttle, tutor_instructions
 from edge.voice.link import Connect, LinkSettings, session_config
@@ -281,8 +287,8 @@ class VoiceRelay:
             try:
                 # 50 appends a second per phone: the SDK's typed send runs a transform over the
                 # whole client-event union each time (about 1 ms, measured), so the hot path
-                # sends the same JSON itself. base64 needs no JSON escaping.
-                await conn.send_raw(f'{{"type":"input_audio_buffer.append","audio":"{chunk}"}}')
+                # sends the same JSON itself.
+                await conn.send_raw(append_event(chunk))
             except (ConnectionClosed, OSError, OpenAIError) as exc:
                 log.info("append lost with the link (%s); the link loop reconnects", exc)
                 continue
