@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -186,11 +187,12 @@ class VoiceRelay:
                 # phone is what stalled.
                 if self._closing == "backpressure":
                     self._to_phone.clear_audio()
-                self._to_phone.put(
-                    (Closing(reason=self._closing or "closed"), time.perf_counter()),
-                    0,
-                    droppable=False,
-                )
+                with contextlib.suppress(Backpressure):  # queued all the same
+                    self._to_phone.put(
+                        (Closing(reason=self._closing or "closed"), time.perf_counter()),
+                        0,
+                        droppable=False,
+                    )
                 self._flush_phone = True
                 self._phone_wakeup.set()
                 try:
