@@ -108,6 +108,11 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
                 await vision.close()
             await store.close()
 
+    async def end_voice(app: web.Application) -> None:
+        # Before the handlers are waited for: open sockets would otherwise hold shutdown up.
+        hub.close_all("shutdown")
+
+    app.on_shutdown.append(end_voice)
     app.cleanup_ctx.append(lifecycle)
     return app
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aiohttp import WSMsgType, web
@@ -136,20 +135,20 @@ async def _converse(
         greeting=Ready(session_id=session_id, input_rate=PHONE_RATE, output_rate=MODEL_RATE),
     )
     s.voice.attach(session_id, relay)
+    runner = asyncio.create_task(relay.run(), name="voice:relay")
+    reader = asyncio.create_task(_read_phone(socket, phone, relay), name="voice:reader")
     try:
-        runner = asyncio.create_task(relay.run(), name="voice:relay")
-        reader = asyncio.create_task(_read_phone(socket, phone, relay), name="voice:reader")
         await asyncio.wait({runner, reader}, return_when=asyncio.FIRST_COMPLETED)
-        relay.close("phone_closed")  # no-op when the relay ended first
-        try:
-            await runner
-        except Exception:
-            log.exception("voice relay failed")
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
     finally:
+        # Also when this handler is cancelled (client gone, daemon stopping): end the relay
+        # and wait for both tasks, so no Realtime session outlives its phone.
+        relay.close("phone_closed")  # no-op when the relay ended first
+        reader.cancel()
+        results = await asyncio.gather(runner, reader, return_exceptions=True)
         s.voice.detach(session_id, relay)
+        for result in results:
+            if isinstance(result, Exception):
+                log.error("voice task failed", exc_info=result)
 
 
 async def _read_phone(

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 from string import Template
 
+from shared.topics import OTHER, UNKNOWN
+
 #: How many recent topics the tutor is told about.
 WINDOW = 5
 #: Characters of extracted text kept per entry: enough to name the page, short for the prompt.
@@ -35,7 +37,7 @@ class StudyContext:
         Other, Unknown and anything outside the configured list never enter: the tutor should
         not be steered by what the student merely glanced at.
         """
-        if topic.lower() not in self._allowed:
+        if topic.lower() not in self._allowed or topic in (OTHER, UNKNOWN):
             return False
         seen = Seen(topic, subtopic, " ".join(text.split())[:SNIPPET_CHARS])
         if self._seen and (self._seen[-1].topic, self._seen[-1].subtopic) == (topic, subtopic):

@@ -41,6 +41,12 @@ class VoiceHub:
             if not relays:
                 del self._live[session_id]
 
+    def close_all(self, reason: str) -> None:
+        """End every live relay (the daemon is stopping)."""
+        for relays in list(self._live.values()):
+            for relay in list(relays):
+                relay.close(reason)
+
     @property
     def live(self) -> int:
         """Live relays."""

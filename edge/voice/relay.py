@@ -48,6 +48,10 @@ FAREWELL_SECONDS = 2.0
 STABLE_SECONDS = 30.0
 
 
+class SessionRenewal(Exception):
+    """The Realtime session reached the age at which it is renewed."""
+
+
 class PhoneSide(Protocol):
     """Where the relay's output goes: a WebSocket to the phone, or the local speaker."""
 
@@ -218,7 +222,7 @@ class VoiceRelay:
             try:
                 await self._session()
                 log.info("realtime session ended by the provider; reconnecting")
-            except TimeoutError:
+            except SessionRenewal:
                 log.info("renewing the realtime session before the provider's time cap")
                 self._metrics.voice_reconnects.labels("renewal").inc()
                 failures = 0
@@ -234,8 +238,8 @@ class VoiceRelay:
                     self.close("model_closed", detail=f"close code {code}")
                     return
                 log.warning("realtime link closed with %d; reconnecting", code)
-            except (OSError, OpenAIError, InvalidHandshake) as exc:
-                log.warning("realtime link failed: %s", exc)
+            except (OSError, OpenAIError, InvalidHandshake, TimeoutError) as exc:
+                log.warning("realtime link failed: %r", exc)
             if self._clock() - started > STABLE_SECONDS:
                 failures = 0
             failures += 1
@@ -262,16 +266,14 @@ class VoiceRelay:
                 if self._greeting is not None:  # first connection only: the phone may talk
                     self._event(self._greeting)
                     self._greeting = None
-                async with asyncio.timeout(self._settings.session_max_seconds):
-                    async for event in conn:
-                        try:
-                            await self._model_event(conn, event)
-                        except (ConnectionClosed, OSError):
-                            raise
-                        except Exception:
-                            # One odd event must not end the conversation.
-                            self._metrics.voice_event_failures.inc()
-                            log.exception("could not handle realtime event %r", event.type)
+                try:
+                    async with asyncio.timeout(self._settings.session_max_seconds) as cap:
+                        async for event in conn:
+                            await self._handle(conn, event)
+                except TimeoutError:
+                    if cap.expired():
+                        raise SessionRenewal from None
+                    raise  # some other timeout inside, e.g. a send
         finally:
             self._conn = None
             self.connected.clear()
@@ -331,6 +333,16 @@ class VoiceRelay:
             self._throttle.sent(self._clock())
 
     # --- from the model ---------------------------------------------------------------------
+
+    async def _handle(self, conn: AsyncRealtimeConnection, event: Any) -> None:
+        try:
+            await self._model_event(conn, event)
+        except (ConnectionClosed, OSError):
+            raise
+        except Exception:
+            # One odd event must not end the conversation.
+            self._metrics.voice_event_failures.inc()
+            log.exception("could not handle realtime event %r", event.type)
 
     async def _model_event(self, conn: AsyncRealtimeConnection, event: Any) -> None:
         kind = event.type

@@ -73,7 +73,11 @@ async def test_tutor_answers_with_audio_and_transcripts(
                 received += len(message.data)
             elif message.type == WSMsgType.TEXT:
                 event = json.loads(message.data)
-                if event["type"] == "transcript" and event["role"] == "assistant" and event["final"]:
+                if (
+                    event["type"] == "transcript"
+                    and event["role"] == "assistant"
+                    and event["final"]
+                ):
                     final = event
                     break
         assert final is not None
