@@ -13,10 +13,13 @@ from openai import AsyncOpenAI
 from edge.frames.dedupe import DuplicateGate
 from edge.frames.originals import OriginalStore
 from edge.frames.pipeline import FrameLimits, FramePipeline
-from edge.http import analytics, frames, health, metrics, moments, sessions, voice
+from edge.http import analytics, frames, health, metrics, moments, pairing, sessions, voice
+from edge.http.auth import HostGuard, auth_middleware
 from edge.http.context import SERVICES, Services
 from edge.http.envelope import envelope_middleware, timing_middleware
+from edge.lockout import Lockout
 from edge.metrics import Metrics
+from edge.pairing import revoked_ids
 from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import Store
@@ -62,7 +65,11 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     hub = VoiceHub(settings.topics)
     pipeline.add_hook("voice", hub.on_frame)
     app = web.Application(
-        middlewares=[timing_middleware, envelope_middleware],
+        middlewares=[
+            timing_middleware,
+            envelope_middleware,
+            auth_middleware(store, HostGuard(settings.allowed_hosts)),
+        ],
         client_max_size=settings.max_json_body_bytes,
     )
     app[SERVICES] = Services(
@@ -79,10 +86,12 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         voice=hub,
         voice_connect=make_voice_connect(settings),
         relay_settings=relay_settings(settings),
+        lockout=Lockout(),
     )
     for table in (
         health.routes,
         metrics.routes,
+        pairing.routes,
         sessions.routes,
         analytics.routes,
         moments.routes,
@@ -91,6 +100,10 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     ):
         app.router.add_routes(table)
 
+    async def end_revoked_voice() -> None:
+        # Revocation may come from the CLI, another process: look, once a second.
+        hub.close_devices(await store.run(revoked_ids), "revoked")
+
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await store.open()
         await session_service.load()
@@ -98,6 +111,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
             "idle-sessions", lambda: every(settings.idle_check_seconds, session_service.end_idle)
         )
         supervisor.start("loop-lag", lambda: watch_loop_lag(meters.loop_lag.observe))
+        supervisor.start("revocations", lambda: every(1.0, end_revoked_voice))
         log.info("store open at %s", settings.database_path)
         try:
             yield

@@ -11,10 +11,17 @@ class EdgeError(Exception):
     http_status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, *, details: list[FieldProblem] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: list[FieldProblem] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        self.headers = headers
 
 
 class InvalidRequest(EdgeError):
@@ -71,3 +78,24 @@ class StoreError(EdgeError):
 
     http_status = 503
     code = "store_unavailable"
+
+
+class Unauthorized(EdgeError):
+    """No valid device token: pair the phone first."""
+
+    http_status = 401
+    code = "unauthorized"
+
+
+class HostNotAllowed(EdgeError):
+    """The Host header names someone else (a DNS-rebinding page, say)."""
+
+    http_status = 403
+    code = "host_not_allowed"
+
+
+class PairingLocked(EdgeError):
+    """Too many wrong codes: wait."""
+
+    http_status = 429
+    code = "pairing_locked"

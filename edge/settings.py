@@ -120,6 +120,13 @@ class EdgeSettings(BaseSettings):
         6, ge=0, le=64, description="Most dHash bits two frames may differ by to count as same."
     )
 
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Extra host names the daemon answers to (its own names and IPs always).",
+    )
+    pairing_code_minutes: float = Field(
+        5, gt=0, le=60, description="How long a pairing code stays valid."
+    )
     realtime_model: str = Field("gpt-realtime", description="Model of the voice tutor.")
     realtime_url: str | None = Field(
         None,

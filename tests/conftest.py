@@ -20,7 +20,7 @@ from edge.app import create_app
 from edge.settings import EdgeSettings, load_settings
 from tests.fakes.openai_peer import FakeOpenAI
 from tests.fakes.realtime_peer import FakeRealtime
-from tests.support import ZONE_NAME, AppClient, FakeClock, StartApp, berlin
+from tests.support import ZONE_NAME, AppClient, FakeClock, StartApp, authorized, berlin, pair_device
 
 
 @pytest.fixture(autouse=True)
@@ -74,7 +74,10 @@ async def start_app(settings: EdgeSettings, clock: FakeClock) -> AsyncIterator[S
 
     async def start(**overrides: Any) -> AppClient:
         effective = settings.model_copy(update=overrides) if overrides else settings
-        client: AppClient = TestClient(TestServer(create_app(effective, clock)))
+        token = pair_device(effective)
+        client: AppClient = TestClient(
+            TestServer(create_app(effective, clock)), headers=authorized(token)
+        )
         await client.start_server()
         clients.append(client)
         return client

@@ -11,7 +11,10 @@ from zoneinfo import ZoneInfo
 from aiohttp import ClientResponse, FormData, web
 from aiohttp.test_utils import TestClient
 
+from edge import pairing
 from edge.http.context import SERVICES, Services
+from edge.settings import EdgeSettings
+from edge.store import open_database
 from edge.topics.tracker import FrameFlags
 
 #: A zone with an offset and DST, so local midnight is never UTC midnight.
@@ -96,3 +99,19 @@ async def upload(client: AppClient, data: bytes, session_id: str | None = None) 
     return await data_of(
         await client.post("/api/upload-and-analyze", data=form(data), headers=headers)
     )
+
+
+def pair_device(settings: EdgeSettings, name: str = "test phone") -> str:
+    """Pair a device straight in the data dir, as `studylens-edge pair` + the phone would."""
+    db = open_database(settings.database_path)
+    try:
+        now = datetime.now(UTC)
+        code = pairing.new_code(db, now, timedelta(minutes=5))
+        return pairing.redeem(db, code.code, name, now).token
+    finally:
+        db.close()
+
+
+def authorized(token: str) -> dict[str, str]:
+    """The header a paired device sends."""
+    return {"Authorization": f"Bearer {token}"}

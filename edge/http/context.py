@@ -9,6 +9,7 @@ from aiohttp import web
 
 from edge.frames.originals import OriginalStore
 from edge.frames.pipeline import FramePipeline
+from edge.lockout import Lockout
 from edge.metrics import Metrics
 from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
@@ -37,6 +38,7 @@ class Services:
     voice: VoiceHub
     voice_connect: Connect | None
     relay_settings: RelaySettings
+    lockout: Lockout
 
 
 SERVICES = web.AppKey("services", Services)

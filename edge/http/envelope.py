@@ -77,7 +77,7 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
         return await handler(request)
     except EdgeError as exc:
         body = ErrorBody(code=exc.code, message=exc.message, details=exc.details)
-        return error_response(exc.http_status, body)
+        return error_response(exc.http_status, body, exc.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

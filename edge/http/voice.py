@@ -8,6 +8,7 @@ import logging
 from aiohttp import WSMsgType, web
 
 from edge.errors import EdgeError
+from edge.http.auth import DEVICE_ID
 from edge.http.context import Services, services
 from edge.voice.audio import MODEL_RATE, PHONE_RATE
 from edge.voice.protocol import (
@@ -58,7 +59,7 @@ async def voice_socket(request: web.Request) -> web.WebSocketResponse:
     try:
         start = await _wait_for_start(socket, phone)
         if start is not None:
-            await _converse(s, socket, phone, start)
+            await _converse(s, socket, phone, start, request.get(DEVICE_ID))
     finally:
         await socket.close()
     return socket
@@ -94,7 +95,11 @@ async def _wait_for_start(
 
 
 async def _converse(
-    s: Services, socket: web.WebSocketResponse, phone: WebSocketPhone, start: StartMessage
+    s: Services,
+    socket: web.WebSocketResponse,
+    phone: WebSocketPhone,
+    start: StartMessage,
+    request_device: str | None,
 ) -> None:
     connect = s.voice_connect
     if connect is None:
@@ -134,7 +139,7 @@ async def _converse(
         recorder=recorder,
         greeting=Ready(session_id=session_id, input_rate=PHONE_RATE, output_rate=MODEL_RATE),
     )
-    s.voice.attach(session_id, relay)
+    s.voice.attach(session_id, relay, request_device)
     runner = asyncio.create_task(relay.run(), name="voice:relay")
     reader = asyncio.create_task(_read_phone(socket, phone, relay), name="voice:reader")
     try:

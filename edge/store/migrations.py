@@ -142,10 +142,37 @@ def _seed(db: sqlite_utils.Database) -> None:
     db.table("topics").insert_all(({"name": name} for name in KNOWN_TOPICS), ignore=True)
 
 
+def _pairing(db: sqlite_utils.Database) -> None:
+    # Tokens and codes are stored only as SHA-256 hex: a copied database opens nothing.
+    for statement in [
+        """CREATE TABLE daemon_identity (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )""",
+        """CREATE TABLE devices (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT,
+            revoked_at TEXT
+        )""",
+        """CREATE TABLE pairing_codes (
+            code_hash TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        )""",
+    ]:
+        db.execute(statement)
+    db.table("daemon_identity").insert({"key": "device_id", "value": str(uuid.uuid4())})
+
+
 #: Append only: a released migration is never edited, renamed or reordered.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial_schema", _initial_schema),
     ("0002_seed_local_user_and_topics", _seed),
+    ("0003_pairing", _pairing),
 ]
 
 

@@ -20,6 +20,7 @@ class VoiceHub:
         self._allowed = list(allowed_topics)
         self._contexts: OrderedDict[str, StudyContext] = OrderedDict()
         self._live: dict[str, set[VoiceRelay]] = {}
+        self._devices: dict[VoiceRelay, str] = {}
 
     def context(self, session_id: str) -> StudyContext:
         """The study context of a session (made on first use)."""
@@ -29,12 +30,15 @@ class VoiceHub:
             self._contexts.popitem(last=False)
         return context
 
-    def attach(self, session_id: str, relay: VoiceRelay) -> None:
-        """A relay went live for a study session."""
+    def attach(self, session_id: str, relay: VoiceRelay, device_id: str | None = None) -> None:
+        """A relay went live for a study session (for a paired device)."""
         self._live.setdefault(session_id, set()).add(relay)
+        if device_id is not None:
+            self._devices[relay] = device_id
 
     def detach(self, session_id: str, relay: VoiceRelay) -> None:
         """A relay ended."""
+        self._devices.pop(relay, None)
         relays = self._live.get(session_id)
         if relays is not None:
             relays.discard(relay)
@@ -45,6 +49,12 @@ class VoiceHub:
         """End every live relay (the daemon is stopping)."""
         for relays in list(self._live.values()):
             for relay in list(relays):
+                relay.close(reason)
+
+    def close_devices(self, device_ids: set[str], reason: str) -> None:
+        """End the relays of these devices (their tokens were revoked)."""
+        for relay, device in list(self._devices.items()):
+            if device in device_ids:
                 relay.close(reason)
 
     @property

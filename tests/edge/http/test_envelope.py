@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from edge.app import create_app
 from edge.settings import EdgeSettings
-from tests.support import AppClient, FakeClock, StartApp, error_of
+from tests.support import AppClient, FakeClock, StartApp, authorized, error_of, pair_device
 
 SMALL_LIMIT = 2048
 BOOM_MESSAGE = "secret-internal-detail-42"
@@ -34,7 +34,7 @@ async def boom_client(settings: EdgeSettings, clock: FakeClock) -> AsyncIterator
 
     app = create_app(settings, clock)
     app.router.add_get("/boom", boom)
-    client: AppClient = TestClient(TestServer(app))
+    client: AppClient = TestClient(TestServer(app), headers=authorized(pair_device(settings)))
     await client.start_server()
     try:
         yield client

@@ -82,12 +82,13 @@ async def test_health_does_not_count_an_ended_session(client: AppClient) -> None
 
 
 async def test_health_reports_the_background_tasks_running(client: AppClient) -> None:
-    """The idle-sessions and loop-lag background tasks are running and have not failed."""
+    """The daemon's background tasks are running and have not failed."""
     health = await health_of(client)
 
     assert health["tasks"] == {
         "idle-sessions": {"running": True, "failures": 0, "lastError": None},
         "loop-lag": {"running": True, "failures": 0, "lastError": None},
+        "revocations": {"running": True, "failures": 0, "lastError": None},
     }
 
 

@@ -1,0 +1,60 @@
+"""`POST /api/pair`: a pairing code in, a device token out."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import Field
+
+from edge.errors import PairingLocked
+from edge.http.context import services
+from edge.http.envelope import ok, read_json
+from edge.pairing import PairingFailed, daemon_id, redeem
+from shared.schemas import RequestModel, WireModel
+
+routes = web.RouteTableDef()
+
+
+class PairRequest(RequestModel):
+    """Body of `POST /api/pair`."""
+
+    code: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+    device_name: Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class PairedDevice(WireModel):
+    """The new device's credentials; the token is shown this once."""
+
+    device_id: str
+    token: str
+    daemon_id: str
+    tls_fingerprint: str | None = None
+
+
+@routes.post("/api/pair")
+async def pair(request: web.Request) -> web.Response:
+    """Exchange the code shown on the laptop for a device token (rate-limited)."""
+    s = services(request)
+    client = request.remote or "unknown"
+    wait = s.lockout.retry_after(client, time.monotonic())
+    if wait > 0:
+        raise PairingLocked(
+            f"Too many wrong codes; try again in {math.ceil(wait)} s.",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+    body = await read_json(request, PairRequest)
+    now = s.clock.now()
+    try:
+        paired = await s.store.run(lambda db: redeem(db, body.code, body.device_name, now))
+    except PairingFailed:
+        s.lockout.failed(client, time.monotonic())
+        raise
+    s.lockout.succeeded(client)
+    identity = await s.store.run(daemon_id)
+    return ok(
+        PairedDevice(device_id=paired.device_id, token=paired.token, daemon_id=identity),
+        status=201,
+    )
