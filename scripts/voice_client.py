@@ -1,7 +1,9 @@
 """A sample voice client: speak a WAV file (or a test tone) to the tutor, save what it answers.
 
-    .venv/bin/python scripts/voice_client.py --url ws://127.0.0.1:8765/ws --wav question.wav
-    .venv/bin/python scripts/voice_client.py --tone 2   # two seconds of a 440 Hz tone
+    .venv/bin/python scripts/voice_client.py --token T --wav question.wav
+    .venv/bin/python scripts/voice_client.py --token T --tone 2   # 2 s of a 440 Hz tone
+
+T is a device token (pair first: `studylens-edge pair`, then POST /api/pair).
 
 Input WAVs must be mono; they are converted to Float32 16 kHz with soxr. The tutor's answer is
 written to answer.wav (PCM16 24 kHz) and transcripts are printed.
@@ -37,10 +39,10 @@ def load(path: Path | None, tone_seconds: float) -> np.ndarray:
         return resampled.astype(np.float32)
 
 
-async def talk(url: str, samples: np.ndarray, out: Path, listen: float) -> int:
+async def talk(url: str, token: str, samples: np.ndarray, out: Path, listen: float) -> int:
     """Send the samples in real time, collect the answer for `listen` seconds after."""
     answer = bytearray()
-    async with ClientSession() as session, session.ws_connect(url) as ws:
+    async with ClientSession() as session, session.ws_connect(url, params={"token": token}) as ws:
         await ws.send_json({"type": "start"})
 
         async def receive() -> None:
@@ -76,12 +78,13 @@ def main() -> int:
     """Parse arguments and talk."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="ws://127.0.0.1:8765/ws")
+    parser.add_argument("--token", required=True, help="device token from POST /api/pair")
     parser.add_argument("--wav", type=Path, help="mono 16-bit WAV to say (default: a tone)")
     parser.add_argument("--tone", type=float, default=2.0, help="seconds of tone without --wav")
     parser.add_argument("--listen", type=float, default=8.0, help="seconds to wait for answers")
     parser.add_argument("--out", type=Path, default=Path("answer.wav"))
     args = parser.parse_args()
-    return asyncio.run(talk(args.url, load(args.wav, args.tone), args.out, args.listen))
+    return asyncio.run(talk(args.url, args.token, load(args.wav, args.tone), args.out, args.listen))
 
 
 if __name__ == "__main__":

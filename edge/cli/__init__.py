@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from edge.cli import config, daemon, sessions, stats, voice
+from edge.cli import config, daemon, pairing, sessions, stats, voice
 
 app = typer.Typer(
     name="studylens-edge",
@@ -19,6 +19,8 @@ app.add_typer(sessions.app, name="sessions")
 app.add_typer(stats.app, name="stats")
 app.command(help="Talk to the tutor with this computer's microphone and speaker.")(voice.voice)
 app.add_typer(voice.audio_app, name="audio")
+app.command(help="Show a one-time code to pair a phone.")(pairing.pair)
+app.add_typer(pairing.devices_app, name="devices")
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from edge import pairing
 from edge.frames.images import draft_factor
 from edge.settings import EdgeSettings
+from edge.store import open_database
 from tests.fakes.openai_peer import FakeOpenAI
 
 MODEL_SHORT_SIDE = EdgeSettings.model_fields["model_image_short_side"].default
@@ -70,7 +73,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def post_frames(
-    url: str, data: bytes, count: int
+    url: str, data: bytes, count: int, token: str = ""
 ) -> tuple[list[float], list[float], list[float]]:
     """Post the frame `count` times, one after another.
 
@@ -80,7 +83,7 @@ async def post_frames(
     times: list[float] = []
     daemon: list[float] = []
     model: list[float] = []
-    async with ClientSession() as session:
+    async with ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
         for _ in range(count):
             form = FormData()
             form.add_field("image", io.BytesIO(data), filename="f.jpg", content_type="image/jpeg")
@@ -114,6 +117,17 @@ async def wait_until_up(base: str, daemon: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the daemon did not start in 10 s")
 
 
+def device_token(data_dir: Path) -> str:
+    """Pair a bench "phone" straight in the daemon's data dir (as `pair` + POST /api/pair)."""
+    db = open_database(data_dir / "studylens.db")
+    try:
+        now = datetime.now(UTC)
+        code = pairing.new_code(db, now, timedelta(minutes=5))
+        return pairing.redeem(db, code.code, "bench", now).token
+    finally:
+        db.close()
+
+
 def free_port() -> int:
     """An unused loopback port."""
     with socket.socket() as probe:
@@ -142,14 +156,17 @@ async def run(requests: int, slow_requests: int) -> None:
         )
         try:
             await wait_until_up(base, daemon)
-            await measure(f"{base}/api/upload-and-analyze", peer, requests, slow_requests)
+            token = device_token(Path(tmp))
+            await measure(f"{base}/api/upload-and-analyze", token, peer, requests, slow_requests)
         finally:
             daemon.terminate()
             daemon.wait(timeout=20)
     await peer.stop()
 
 
-async def measure(url: str, peer: FakeOpenAI, requests: int, slow_requests: int) -> None:
+async def measure(
+    url: str, token: str, peer: FakeOpenAI, requests: int, slow_requests: int
+) -> None:
     """Post each frame size, then the slow-model case; print markdown."""
     frames = {
         "12 MP photo-like JPEG": photo_like_jpeg(4000, 3000),
@@ -163,7 +180,7 @@ async def measure(url: str, peer: FakeOpenAI, requests: int, slow_requests: int)
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, data in frames.items():
-        await post_frames(url, data, 3)  # warm up
+        await post_frames(url, data, 3, token)  # warm up
         # Floor and daemon samples alternate, so drift in this shared machine's speed hits both.
         floor: list[float] = []
         daemon: list[float] = []
@@ -172,7 +189,7 @@ async def measure(url: str, peer: FakeOpenAI, requests: int, slow_requests: int)
         round_trips: list[float] = []
         for _ in range(requests):
             floor += draft_decode_ms(data, MODEL_SHORT_SIDE, 1)
-            app, waited, trip = await post_frames(url, data, 1)
+            app, waited, trip = await post_frames(url, data, 1, token)
             daemon += app
             model += waited
             own.append(app[0] - waited[0])
@@ -188,7 +205,7 @@ async def measure(url: str, peer: FakeOpenAI, requests: int, slow_requests: int)
             f"| {statistics.median(round_trips):.1f} | {to_model:,} ({len(encoded):,}) |"
         )
     peer.delay = 2.0
-    _, _, slow = await post_frames(url, frames["1280x960 JPEG"], slow_requests)
+    _, _, slow = await post_frames(url, frames["1280x960 JPEG"], slow_requests, token)
     print(
         f"\nModel answering after 2 s, 1280x960, {slow_requests} requests: end-to-end p50 "
         f"{statistics.median(slow):.0f} ms (over the model: "

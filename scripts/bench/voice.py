@@ -25,7 +25,7 @@ from aiohttp import ClientSession, FormData, WSMsgType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scripts.bench.frames import free_port, photo_like_jpeg, wait_until_up
+from scripts.bench.frames import device_token, free_port, photo_like_jpeg, wait_until_up
 from tests.fakes.openai_peer import FakeOpenAI
 from tests.fakes.realtime_peer import FakeRealtime
 
@@ -41,11 +41,11 @@ def speech_pattern(seconds: float) -> np.ndarray:
     return np.tile(cycle, repeats)[: int(seconds * 16_000)].astype(np.float32)
 
 
-async def phone(url: str, seconds: float) -> int:
+async def phone(url: str, seconds: float, token: str) -> int:
     """Stream audio in real time; return the bytes of tutor audio received."""
     received = 0
     samples = speech_pattern(seconds)
-    async with ClientSession() as session, session.ws_connect(url) as ws:
+    async with ClientSession() as session, session.ws_connect(f"{url}?token={token}") as ws:
         await ws.send_json({"type": "start"})
 
         async def listen() -> None:
@@ -65,11 +65,11 @@ async def phone(url: str, seconds: float) -> int:
     return received
 
 
-async def uploader(url: str, seconds: float) -> int:
+async def uploader(url: str, seconds: float, token: str) -> int:
     """Upload a 1280x960 frame every half second; return how many were answered."""
     data = [photo_like_jpeg(1280, 960, seed) for seed in range(4)]
     done = 0
-    async with ClientSession() as session:
+    async with ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
         for n in range(int(seconds * 2)):
             form = FormData()
             form.add_field(
@@ -119,11 +119,16 @@ async def run(seconds: float, phones: int, uploads: bool = True) -> None:
         )
         try:
             await wait_until_up(base, daemon)
+            token = device_token(Path(tmp))
             results = await asyncio.gather(
-                *(phone(f"ws://127.0.0.1:{port}/ws", seconds) for _ in range(phones)),
-                uploader(f"{base}/api/upload-and-analyze", seconds if uploads else 0),
+                *(phone(f"ws://127.0.0.1:{port}/ws", seconds, token) for _ in range(phones)),
+                uploader(f"{base}/api/upload-and-analyze", seconds if uploads else 0, token),
             )
-            async with ClientSession() as session, session.get(f"{base}/metrics") as response:
+            headers = {"Authorization": f"Bearer {token}"}
+            async with (
+                ClientSession(headers=headers) as session,
+                session.get(f"{base}/metrics") as response,
+            ):
                 metrics = await response.text()
         finally:
             daemon.terminate()
