@@ -24,6 +24,7 @@ from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import Store
 from edge.tasks import Supervisor, every, watch_loop_lag
+from edge.tls import ensure_certificate
 from edge.vision.openai_vision import OpenAIVision
 from edge.vision.port import VisionAnalyser
 from edge.voice.hub import VoiceHub
@@ -87,6 +88,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         voice_connect=make_voice_connect(settings),
         relay_settings=relay_settings(settings),
         lockout=Lockout(),
+        certificate=ensure_certificate(settings.data_dir) if settings.tls else None,
     )
     for table in (
         health.routes,

@@ -124,6 +124,9 @@ class EdgeSettings(BaseSettings):
         default_factory=list,
         description="Extra host names the daemon answers to (its own names and IPs always).",
     )
+    tls: bool = Field(
+        False, description="Serve HTTPS/WSS with a self-signed certificate kept in the data dir."
+    )
     pairing_code_minutes: float = Field(
         5, gt=0, le=60, description="How long a pairing code stays valid."
     )

@@ -14,6 +14,8 @@ from rich.table import Table
 
 from edge.app import create_app
 from edge.cli.options import ConfigOption, DataDirOption, settings_or_exit
+from edge.http.context import SERVICES
+from edge.tls import server_context
 
 HostOption = Annotated[
     str | None, typer.Option("--host", help="Address to listen on (0.0.0.0 for the phone).")
@@ -26,9 +28,13 @@ def serve(
     port: PortOption = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
+    tls: Annotated[
+        bool | None,
+        typer.Option("--tls/--no-tls", help="HTTPS/WSS with a self-signed, pinned certificate."),
+    ] = None,
 ) -> None:
     """Run the daemon in the foreground until interrupted."""
-    settings = settings_or_exit(config, host=host, port=port, data_dir=data_dir)
+    settings = settings_or_exit(config, host=host, port=port, data_dir=data_dir, tls=tls)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -39,8 +45,17 @@ def serve(
         settings.port,
         settings.data_dir,
     )
+    app = create_app(settings)
+    certificate = app[SERVICES].certificate
+    if certificate is not None:
+        log.info("TLS on; certificate fingerprint (SHA-256) %s", certificate.fingerprint)
     web.run_app(
-        create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        ssl_context=server_context(certificate) if certificate else None,
     )
 
 

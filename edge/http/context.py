@@ -15,6 +15,7 @@ from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import Store
 from edge.tasks import Supervisor
+from edge.tls import Certificate
 from edge.voice.hub import VoiceHub
 from edge.voice.link import Connect
 from edge.voice.relay import RelaySettings
@@ -39,6 +40,7 @@ class Services:
     voice_connect: Connect | None
     relay_settings: RelaySettings
     lockout: Lockout
+    certificate: Certificate | None
 
 
 SERVICES = web.AppKey("services", Services)

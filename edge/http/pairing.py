@@ -55,6 +55,11 @@ async def pair(request: web.Request) -> web.Response:
     s.lockout.succeeded(client)
     identity = await s.store.run(daemon_id)
     return ok(
-        PairedDevice(device_id=paired.device_id, token=paired.token, daemon_id=identity),
+        PairedDevice(
+            device_id=paired.device_id,
+            token=paired.token,
+            daemon_id=identity,
+            tls_fingerprint=s.certificate.fingerprint if s.certificate else None,
+        ),
         status=201,
     )
