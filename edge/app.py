@@ -104,7 +104,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
 
     async def end_revoked_voice() -> None:
         # Revocation may come from the CLI, another process: look, once a second.
-        hub.close_devices(await store.run(revoked_ids), "revoked")
+        await hub.close_devices(await store.run(revoked_ids), "revoked")
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await store.open()

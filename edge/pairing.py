@@ -162,3 +162,9 @@ def revoke(db: sqlite_utils.Database, device_id: str, now: datetime) -> None:
 def revoked_ids(db: sqlite_utils.Database) -> set[str]:
     """Ids of revoked devices."""
     return {r[0] for r in db.execute("SELECT id FROM devices WHERE revoked_at IS NOT NULL")}
+
+
+def is_revoked(db: sqlite_utils.Database, device_id: str) -> bool:
+    """Whether a device's token has been withdrawn."""
+    row = db.execute("SELECT revoked_at FROM devices WHERE id = ?", [device_id]).fetchone()
+    return row is None or row[0] is not None

@@ -12,7 +12,7 @@ from pydantic import Field
 from edge.errors import PairingLocked
 from edge.http.context import services
 from edge.http.envelope import ok, read_json
-from edge.pairing import PairingFailed, daemon_id, redeem
+from edge.pairing import daemon_id, redeem
 from shared.schemas import RequestModel, WireModel
 
 routes = web.RouteTableDef()
@@ -45,13 +45,12 @@ async def pair(request: web.Request) -> web.Response:
             f"Too many wrong codes; try again in {math.ceil(wait)} s.",
             headers={"Retry-After": str(math.ceil(wait))},
         )
+    # Counted as a failure before the first await, so parallel guesses cannot all slip in
+    # under the limit; a right code clears it again.
+    s.lockout.failed(client, time.monotonic())
     body = await read_json(request, PairRequest)
     now = s.clock.now()
-    try:
-        paired = await s.store.run(lambda db: redeem(db, body.code, body.device_name, now))
-    except PairingFailed:
-        s.lockout.failed(client, time.monotonic())
-        raise
+    paired = await s.store.run(lambda db: redeem(db, body.code, body.device_name, now))
     s.lockout.succeeded(client)
     identity = await s.store.run(daemon_id)
     return ok(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiohttp import WSMsgType, web
@@ -10,6 +11,7 @@ from aiohttp import WSMsgType, web
 from edge.errors import EdgeError
 from edge.http.auth import DEVICE_ID
 from edge.http.context import Services, services
+from edge.pairing import is_revoked
 from edge.voice.audio import MODEL_RATE, PHONE_RATE
 from edge.voice.protocol import (
     BadPhoneMessage,
@@ -56,11 +58,21 @@ async def voice_socket(request: web.Request) -> web.WebSocketResponse:
     )
     await socket.prepare(request)
     phone = WebSocketPhone(socket)
+    device = request.get(DEVICE_ID)
+
+    async def revoked() -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await phone.send_event(Closing(reason="revoked"))
+        await socket.close()
+
+    if device is not None:
+        s.voice.wait(device, revoked)
     try:
         start = await _wait_for_start(socket, phone)
-        if start is not None:
-            await _converse(s, socket, phone, start, request.get(DEVICE_ID))
+        if start is not None and not socket.closed:
+            await _converse(s, socket, phone, start, device)
     finally:
+        s.voice.unwait(revoked)
         await socket.close()
     return socket
 
@@ -101,6 +113,9 @@ async def _converse(
     start: StartMessage,
     request_device: str | None,
 ) -> None:
+    if request_device is not None and await s.store.run(lambda db: is_revoked(db, request_device)):
+        await phone.send_event(Closing(reason="revoked"))
+        return
     connect = s.voice_connect
     if connect is None:
         await phone.send_event(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from edge.frames.records import FrameEvent
 from edge.voice.context import StudyContext
@@ -21,6 +21,7 @@ class VoiceHub:
         self._contexts: OrderedDict[str, StudyContext] = OrderedDict()
         self._live: dict[str, set[VoiceRelay]] = {}
         self._devices: dict[VoiceRelay, str] = {}
+        self._waiting: dict[Callable[[], Awaitable[None]], str] = {}
 
     def context(self, session_id: str) -> StudyContext:
         """The study context of a session (made on first use)."""
@@ -51,11 +52,23 @@ class VoiceHub:
             for relay in list(relays):
                 relay.close(reason)
 
-    def close_devices(self, device_ids: set[str], reason: str) -> None:
-        """End the relays of these devices (their tokens were revoked)."""
+    def wait(self, device_id: str, on_revoke: Callable[[], Awaitable[None]]) -> None:
+        """A socket of this device is open but not relaying yet: call `on_revoke` if revoked."""
+        self._waiting[on_revoke] = device_id
+
+    def unwait(self, on_revoke: Callable[[], Awaitable[None]]) -> None:
+        """The socket started relaying or closed."""
+        self._waiting.pop(on_revoke, None)
+
+    async def close_devices(self, device_ids: set[str], reason: str) -> None:
+        """End the relays and close the waiting sockets of these devices (tokens revoked)."""
         for relay, device in list(self._devices.items()):
             if device in device_ids:
                 relay.close(reason)
+        for on_revoke, device in list(self._waiting.items()):
+            if device in device_ids:
+                self._waiting.pop(on_revoke, None)
+                await on_revoke()
 
     @property
     def live(self) -> int:
