@@ -47,14 +47,18 @@ async def phone(url: str, seconds: float, token: str) -> int:
     samples = speech_pattern(seconds)
     async with ClientSession() as session, session.ws_connect(f"{url}?token={token}") as ws:
         await ws.send_json({"type": "start"})
+        ready = asyncio.Event()
 
         async def listen() -> None:
             nonlocal received
             async for message in ws:
                 if message.type == WSMsgType.BINARY:
                     received += len(message.data)
+                elif '"ready"' in message.data:
+                    ready.set()
 
         listener = asyncio.create_task(listen())
+        await asyncio.wait_for(ready.wait(), 10)  # as the protocol says: talk after `ready`
         loop = asyncio.get_running_loop()
         started = loop.time()
         for n, start in enumerate(range(0, len(samples), FRAME)):
