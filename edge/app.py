@@ -7,9 +7,11 @@ import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import sqlite_utils
 from aiohttp import web
 from openai import AsyncOpenAI
 
+from edge.discovery import Advert, Advertiser, advertise_interfaces, default_instance_name
 from edge.frames.dedupe import DuplicateGate
 from edge.frames.originals import OriginalStore
 from edge.frames.pipeline import FrameLimits, FramePipeline
@@ -19,7 +21,7 @@ from edge.http.context import SERVICES, Services
 from edge.http.envelope import envelope_middleware, timing_middleware
 from edge.lockout import Lockout
 from edge.metrics import Metrics
-from edge.pairing import revoked_ids
+from edge.pairing import daemon_id, pairing_open, revoked_ids
 from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import Store
@@ -106,7 +108,24 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         # Revocation may come from the CLI, another process: look, once a second.
         await hub.close_devices(await store.run(revoked_ids), "revoked")
 
+    certificate = app[SERVICES].certificate
+    advertiser: Advertiser | None = None
+
+    async def current_advert() -> Advert:
+        def read(db: sqlite_utils.Database) -> tuple[str, bool]:
+            return daemon_id(db), pairing_open(db, clock.now())
+
+        device, open_ = await store.run(read)
+        return Advert(
+            instance=settings.mdns_name or default_instance_name(),
+            port=settings.port,
+            device_id=device,
+            pairing_open=open_,
+            tls_fingerprint=certificate.fingerprint if certificate else None,
+        )
+
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        nonlocal advertiser
         await store.open()
         await session_service.load()
         supervisor.start(
@@ -114,11 +133,20 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         )
         supervisor.start("loop-lag", lambda: watch_loop_lag(meters.loop_lag.observe))
         supervisor.start("revocations", lambda: every(1.0, end_revoked_voice))
+        if settings.mdns:
+            mdns = Advertiser(
+                await current_advert(), interfaces=advertise_interfaces(settings.host)
+            )
+            advertiser = mdns
+            # Re-reads addresses and the pairing state every 10 s (a code opened by the CLI).
+            supervisor.start("mdns", lambda: mdns.watch(10.0, current_advert))
         log.info("store open at %s", settings.database_path)
         try:
             yield
         finally:
             await supervisor.stop()
+            if advertiser is not None:
+                await advertiser.stop()
             await pipeline.close()
             if vision is not None:
                 await vision.close()

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import ifaddr
-from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
+from zeroconf import DNSQuestionType, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 log = logging.getLogger(__name__)
@@ -100,15 +100,49 @@ def _ordered(addresses: list[str]) -> list[str]:
     return [str(a) for a in sorted(parsed, key=lambda a: (a.version, a))]
 
 
+Interfaces = list[str | int]
+
+
+def multicast_interfaces() -> Interfaces:
+    """Where to speak mDNS when told "everywhere": each IPv4 address and each IPv6 interface.
+
+    IPv4 loopback stays in, so tools on this computer find the daemon too; IPv6 loopback is
+    left out, as Linux has no multicast route on it and every send there would fail.
+    """
+    ipv4: set[str] = set()
+    ipv6: set[int] = set()
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str):
+                ipv4.add(ip.ip)
+            elif adapter.index is not None and not ipaddress.ip_address(ip.ip[0]).is_loopback:
+                ipv6.add(adapter.index)
+    return [*sorted(ipv4), *sorted(ipv6)]
+
+
+def _ip_version(interfaces: Interfaces) -> IPVersion:
+    has_v4 = any(isinstance(i, str) and ipaddress.ip_address(i).version == 4 for i in interfaces)
+    has_v6 = any(isinstance(i, int) or ipaddress.ip_address(i).version == 6 for i in interfaces)
+    if has_v4 and has_v6:
+        return IPVersion.All
+    return IPVersion.V6Only if has_v6 else IPVersion.V4Only
+
+
 def _open_zeroconf(interfaces: list[str] | None) -> AsyncZeroconf:
     """A zeroconf stack on the given addresses, or on every interface (IPv4 and IPv6)."""
-    if interfaces is not None:
-        return AsyncZeroconf(interfaces=list(interfaces))
+    chosen: Interfaces = list(interfaces) if interfaces is not None else multicast_interfaces()
     try:
-        return AsyncZeroconf(interfaces=InterfaceChoice.All, ip_version=IPVersion.All)
+        return AsyncZeroconf(interfaces=chosen, ip_version=_ip_version(chosen))
     except OSError as exc:
+        ipv4 = [i for i in chosen if isinstance(i, str) and ipaddress.ip_address(i).version == 4]
+        if not ipv4 or len(ipv4) == len(chosen):
+            raise
         log.warning("mDNS over IPv6 unavailable (%s); using IPv4 only", exc)
-        return AsyncZeroconf(interfaces=InterfaceChoice.All, ip_version=IPVersion.V4Only)
+        return AsyncZeroconf(interfaces=ipv4, ip_version=IPVersion.V4Only)
+
+
+def _ignore(**_: object) -> None:
+    """A browser handler for a browse whose only purpose is filling the cache."""
 
 
 def _server_name(device_id: str) -> str:
@@ -204,7 +238,17 @@ class Advertiser:
         info = self._service_info(wanted)
         if not self._addresses:
             log.warning("mDNS: no network address yet; advertising without one until it appears")
-        announced = await zc.async_register_service(info, allow_name_change=True)
+        # Browse with QM questions while zeroconf probes: their answers come back by multicast, so
+        # a daemon already using the name lands in the cache and the probe renames us. The probe's
+        # own QU answers are unicast, and a unicast datagram to port 5353 reaches only one of the
+        # sockets sharing it on this host (avahi's, another daemon's), maybe not ours.
+        listening = AsyncServiceBrowser(
+            zc.zeroconf, SERVICE_TYPE, handlers=[_ignore], question_type=DNSQuestionType.QM
+        )
+        try:
+            announced = await zc.async_register_service(info, allow_name_change=True)
+        finally:
+            await listening.async_cancel()
         self._info = info
         if info.name != wanted:
             log.info("mDNS: %r is taken on this network; advertising as %r", wanted, info.name)
@@ -245,7 +289,8 @@ class Advertiser:
             )
             if self._interfaces is None:
                 # Sockets for interfaces that came up; drops those that went away.
-                await self._zc.async_update_interfaces()
+                chosen = multicast_interfaces()
+                await self._zc.async_update_interfaces(chosen, _ip_version(chosen))
             self._addresses = addresses
             await self._republish(self._zc, self._info.name)
 

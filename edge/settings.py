@@ -124,6 +124,10 @@ class EdgeSettings(BaseSettings):
         default_factory=list,
         description="Extra host names the daemon answers to (its own names and IPs always).",
     )
+    mdns: bool = Field(True, description="Advertise the daemon on the local network (mDNS).")
+    mdns_name: str | None = Field(
+        None, description="mDNS instance name the phone shows (default: the host name)."
+    )
     tls: bool = Field(
         False, description="Serve HTTPS/WSS with a self-signed certificate kept in the data dir."
     )

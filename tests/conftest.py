@@ -64,7 +64,8 @@ def settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     for name in ("STUDYLENS_CONFIG", "STATE_DIRECTORY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    return load_settings(data_dir=data_dir, timezone=ZONE_NAME)
+    # mDNS off: tests must not announce themselves on the machine's networks.
+    return load_settings(data_dir=data_dir, timezone=ZONE_NAME, mdns=False)
 
 
 @pytest.fixture

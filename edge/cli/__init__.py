@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from edge.cli import config, daemon, pairing, sessions, stats, voice
+from edge.cli import config, daemon, discover, pairing, sessions, stats, voice
 
 app = typer.Typer(
     name="studylens-edge",
@@ -21,6 +21,7 @@ app.command(help="Talk to the tutor with this computer's microphone and speaker.
 app.add_typer(voice.audio_app, name="audio")
 app.command(help="Show a one-time code to pair a phone.")(pairing.pair)
 app.add_typer(pairing.devices_app, name="devices")
+app.command(help="Find StudyLens daemons on this network (mDNS).")(discover.discover)
 
 
 def main() -> None:

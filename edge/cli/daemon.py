@@ -32,9 +32,13 @@ def serve(
         bool | None,
         typer.Option("--tls/--no-tls", help="HTTPS/WSS with a self-signed, pinned certificate."),
     ] = None,
+    mdns: Annotated[
+        bool | None,
+        typer.Option("--mdns/--no-mdns", help="Advertise the daemon on the network by mDNS."),
+    ] = None,
 ) -> None:
     """Run the daemon in the foreground until interrupted."""
-    settings = settings_or_exit(config, host=host, port=port, data_dir=data_dir, tls=tls)
+    settings = settings_or_exit(config, host=host, port=port, data_dir=data_dir, tls=tls, mdns=mdns)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

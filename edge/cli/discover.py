@@ -7,6 +7,7 @@ import asyncio
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from edge.discovery import Found
 from edge.discovery import discover as browse
@@ -15,10 +16,20 @@ from edge.discovery import discover as browse
 _KNOWN_KEYS = ("v", "id", "pairing", "api", "ws", "tls")
 
 
-def _txt_lines(txt: dict[str, str]) -> str:
+def _shown(value: str) -> str:
+    """Anything on the network can advertise: escape control characters (no terminal tricks)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in value)
+
+
+def _cell(*lines: str) -> Text:
+    """Plain text: no rich markup or :emoji: codes read out of what a stranger advertised."""
+    return Text("\n".join(_shown(line) for line in lines))
+
+
+def _txt_lines(txt: dict[str, str]) -> list[str]:
     known = [k for k in _KNOWN_KEYS if k in txt]
     others = sorted(k for k in txt if k not in _KNOWN_KEYS)
-    return "\n".join(f"{key}={txt[key]}" for key in known + others)
+    return [f"{key}={txt[key]}" for key in known + others]
 
 
 def found_table(found: list[Found]) -> Table:
@@ -31,11 +42,11 @@ def found_table(found: list[Found]) -> Table:
     table.add_column("TXT records")
     for daemon in found:
         table.add_row(
-            daemon.instance,
-            daemon.host,
-            "\n".join(daemon.addresses) or "-",
+            _cell(daemon.instance),
+            _cell(daemon.host),
+            _cell(*daemon.addresses) if daemon.addresses else "-",
             str(daemon.port),
-            _txt_lines(daemon.txt),
+            _cell(*_txt_lines(daemon.txt)),
         )
     return table
 
