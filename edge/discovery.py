@@ -27,6 +27,7 @@ PROTOCOL_VERSION = "1"
 
 TXT_ENTRY_MAX_BYTES = 255  # RFC 6763 6.1: each key=value string is at most 255 bytes
 RESOLVE_TIMEOUT_MS = 1500  # how long `discover` waits for one found service's records
+LISTEN_BEFORE_PROBE_SECONDS = 0.5  # hear who already uses the service type before claiming a name
 
 
 @dataclass(frozen=True)
@@ -238,14 +239,17 @@ class Advertiser:
         info = self._service_info(wanted)
         if not self._addresses:
             log.warning("mDNS: no network address yet; advertising without one until it appears")
-        # Browse with QM questions while zeroconf probes: their answers come back by multicast, so
-        # a daemon already using the name lands in the cache and the probe renames us. The probe's
-        # own QU answers are unicast, and a unicast datagram to port 5353 reaches only one of the
-        # sockets sharing it on this host (avahi's, another daemon's), maybe not ours.
+        # Browse with QM questions before and while zeroconf probes: their answers come back by
+        # multicast, so a daemon already using the name lands in the cache and the probe renames
+        # us. The probe's own QU answers are unicast, and a unicast datagram to port 5353 reaches
+        # only one of the sockets sharing it on this host (avahi's, another daemon's), maybe not
+        # ours. A responder may hold its answer back a second (RFC 6762 section 14): the head
+        # start keeps that answer inside the probing window.
         listening = AsyncServiceBrowser(
             zc.zeroconf, SERVICE_TYPE, handlers=[_ignore], question_type=DNSQuestionType.QM
         )
         try:
+            await asyncio.sleep(LISTEN_BEFORE_PROBE_SECONDS)
             announced = await zc.async_register_service(info, allow_name_change=True)
         finally:
             await listening.async_cancel()
@@ -371,7 +375,11 @@ async def discover(
             names.add(name)
 
     try:
-        browser = AsyncServiceBrowser(aiozc.zeroconf, SERVICE_TYPE, handlers=[on_change])
+        # QM questions: answers come by multicast, so they reach us even when another program on
+        # this computer (avahi, a daemon) shares port 5353 and would catch a unicast answer.
+        browser = AsyncServiceBrowser(
+            aiozc.zeroconf, SERVICE_TYPE, handlers=[on_change], question_type=DNSQuestionType.QM
+        )
         try:
             await asyncio.sleep(timeout)
         finally:
@@ -384,7 +392,8 @@ async def discover(
 
 async def _resolve(zc: Zeroconf, name: str) -> Found | None:
     info = AsyncServiceInfo(SERVICE_TYPE, name)
-    if not await info.async_request(zc, RESOLVE_TIMEOUT_MS) or info.port is None:
+    resolved = await info.async_request(zc, RESOLVE_TIMEOUT_MS, DNSQuestionType.QM)
+    if not resolved or info.port is None:
         log.debug("mDNS: %s did not resolve", name)
         return None
     return Found(

@@ -56,8 +56,8 @@ class EdgeSettings(BaseSettings):
         description="Where the database and images live ($STATE_DIRECTORY, else XDG data home).",
     )
     host: str = Field(
-        "127.0.0.1",
-        description="Address to listen on; 0.0.0.0 lets the phone reach the daemon over Wi-Fi.",
+        "0.0.0.0",  # noqa: S104 - the phone is on the LAN; strangers get 401 (pairing)
+        description="Address to listen on; 127.0.0.1 keeps the daemon to this computer.",
     )
     port: int = Field(8765, ge=1, le=65535, description="TCP port of the HTTP/WebSocket server.")
     timezone: str | None = Field(

@@ -18,7 +18,7 @@ import pytest
 import typer
 from rich.console import Console
 from typer.testing import CliRunner
-from zeroconf import ServiceStateChange, Zeroconf
+from zeroconf import DNSQuestionType, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from edge.cli.discover import discover as discover_command
@@ -92,7 +92,7 @@ class Browser:
     async def resolve(self, instance: str) -> AsyncServiceInfo:
         """The instance's SRV, TXT and address records, asked over the network."""
         info = AsyncServiceInfo(SERVICE_TYPE, full_name(instance))
-        assert await info.async_request(self.aiozc.zeroconf, 3000)
+        assert await info.async_request(self.aiozc.zeroconf, 3000, DNSQuestionType.QM)
         return info
 
     async def txt(self, instance: str) -> dict[str, str | None]:
@@ -105,7 +105,9 @@ async def browser() -> AsyncIterator[Browser]:
     """A real zeroconf browser for the StudyLens service type, on loopback."""
     aiozc = AsyncZeroconf(interfaces=LOOPBACK)
     seen = Browser(aiozc)
-    service_browser = AsyncServiceBrowser(aiozc.zeroconf, SERVICE_TYPE, handlers=[seen.on_change])
+    service_browser = AsyncServiceBrowser(
+        aiozc.zeroconf, SERVICE_TYPE, handlers=[seen.on_change], question_type=DNSQuestionType.QM
+    )
     yield seen
     await service_browser.async_cancel()
     await aiozc.async_close()
@@ -260,8 +262,6 @@ async def test_two_advertisers_with_one_name_are_both_registered(
     """The second daemon with a taken instance name is renamed, and both are on the network."""
     name = unique("twin")
     first = await advertise(make_advert(name))
-    # Up for a moment: records multicast in the last second are answered only a second later.
-    await asyncio.sleep(1.1)
     second = await advertise(make_advert(name))
 
     assert first.instance == name
@@ -321,7 +321,7 @@ async def test_discover_returns_the_advertised_daemon(advertise: Advertise) -> N
     advert = make_advert(tls=FINGERPRINT)
     advertiser = await advertise(advert)
 
-    found = {f.instance: f for f in await discover(1.5, interfaces=LOOPBACK)}
+    found = {f.instance: f for f in await discover(2.5, interfaces=LOOPBACK)}
 
     daemon = found[advert.instance]
     assert daemon.port == advert.port
