@@ -283,6 +283,11 @@ class Advertiser:
         async with self._lock:
             if self._zc is None or self._info is None:
                 return
+            if self._interfaces is None:
+                # Sockets for interfaces that came up, none for those that went away; zeroconf
+                # re-announces on a new one and does nothing when the set is unchanged.
+                chosen = multicast_interfaces()
+                await self._zc.async_update_interfaces(chosen, _ip_version(chosen))
             addresses = self._read_addresses()
             if addresses == self._addresses:
                 return
@@ -291,10 +296,6 @@ class Advertiser:
                 ", ".join(self._addresses) or "none",
                 ", ".join(addresses) or "none",
             )
-            if self._interfaces is None:
-                # Sockets for interfaces that came up; drops those that went away.
-                chosen = multicast_interfaces()
-                await self._zc.async_update_interfaces(chosen, _ip_version(chosen))
             self._addresses = addresses
             await self._republish(self._zc, self._info.name)
 

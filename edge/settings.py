@@ -126,7 +126,10 @@ class EdgeSettings(BaseSettings):
     )
     mdns: bool = Field(True, description="Advertise the daemon on the local network (mDNS).")
     mdns_name: str | None = Field(
-        None, description="mDNS instance name the phone shows (default: the host name)."
+        None,
+        min_length=1,
+        max_length=63,  # a DNS label: zeroconf refuses longer instance names
+        description="mDNS instance name the phone shows (default: the host name).",
     )
     tls: bool = Field(
         False, description="Serve HTTPS/WSS with a self-signed certificate kept in the data dir."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from edge import pairing
 from edge.discovery import discover
 from tests.support import StartApp, services_of
@@ -9,10 +11,11 @@ from tests.support import StartApp, services_of
 
 async def test_running_daemon_is_found_with_its_id_and_pairing_state(start_app: StartApp) -> None:
     """A browser on loopback finds the daemon; its TXT carries the stable id and pairing state."""
-    client = await start_app(mdns=True, host="127.0.0.1")
+    # A name of its own: another run on this machine must not be mistaken for this daemon.
+    client = await start_app(mdns=True, host="127.0.0.1", mdns_name=f"t-{uuid.uuid4().hex[:8]}")
     store = services_of(client).store
     expected_id = await store.run(pairing.daemon_id)
-    found = await discover(2.0, interfaces=["127.0.0.1"])
+    found = await discover(4.0, interfaces=["127.0.0.1"])
     mine = [f for f in found if f.txt.get("id") == expected_id]
     assert mine, f"not found among {found}"
     assert mine[0].txt["pairing"] == "closed"
