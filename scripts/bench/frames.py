@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import io
 import os
 import socket
@@ -22,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -128,6 +131,41 @@ def device_token(data_dir: Path) -> str:
         db.close()
 
 
+@dataclass(frozen=True)
+class Daemon:
+    """A daemon process under test: where it listens, and a paired device's token."""
+
+    base: str
+    port: int
+    token: str
+
+
+@contextlib.asynccontextmanager
+async def running_daemon(settings: dict[str, str]) -> AsyncIterator[Daemon]:
+    """Run `studylens-edge serve` in its own process on a fresh data dir, as in production."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "STUDYLENS_OPENAI_API_KEY": "sk-bench",
+            "STUDYLENS_LOG_LEVEL": "WARNING",
+            "STUDYLENS_CONFIG": "",
+            "STUDYLENS_MDNS": "false",
+            **settings,
+        }
+        command = [str(Path(sys.executable).parent / "studylens-edge"), "serve"]
+        daemon = subprocess.Popen(  # noqa: S603, ASYNC220 - started once, before measuring
+            [*command, "--port", str(port), "--data-dir", tmp], env=env
+        )
+        try:
+            await wait_until_up(base, daemon)
+            yield Daemon(base, port, device_token(Path(tmp)))
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=20)
+
+
 def free_port() -> int:
     """An unused loopback port."""
     with socket.socket() as probe:
@@ -139,28 +177,13 @@ async def run(requests: int, slow_requests: int) -> None:
     """Measure and print a markdown report."""
     peer = FakeOpenAI()
     await peer.start()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            "STUDYLENS_OPENAI_API_KEY": "sk-bench",
-            "STUDYLENS_OPENAI_BASE_URL": peer.base_url,
-            "STUDYLENS_DEDUPE_FRAMES": "false",  # every frame takes the full path to the model
-            "STUDYLENS_LOG_LEVEL": "WARNING",
-            "STUDYLENS_CONFIG": "",
-        }
-        command = [str(Path(sys.executable).parent / "studylens-edge"), "serve"]
-        daemon = subprocess.Popen(  # noqa: S603, ASYNC220 - started once, before measuring
-            [*command, "--port", str(port), "--data-dir", tmp], env=env
-        )
-        try:
-            await wait_until_up(base, daemon)
-            token = device_token(Path(tmp))
-            await measure(f"{base}/api/upload-and-analyze", token, peer, requests, slow_requests)
-        finally:
-            daemon.terminate()
-            daemon.wait(timeout=20)
+    settings = {
+        "STUDYLENS_OPENAI_BASE_URL": peer.base_url,
+        "STUDYLENS_DEDUPE_FRAMES": "false",  # every frame takes the full path to the model
+    }
+    async with running_daemon(settings) as daemon:
+        url = f"{daemon.base}/api/upload-and-analyze"
+        await measure(url, daemon.token, peer, requests, slow_requests)
     await peer.stop()
 
 

@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import os
 import re
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +22,7 @@ from aiohttp import ClientSession, FormData, WSMsgType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scripts.bench.frames import device_token, free_port, photo_like_jpeg, wait_until_up
+from scripts.bench.frames import photo_like_jpeg, running_daemon
 from tests.fakes.openai_peer import FakeOpenAI
 from tests.fakes.realtime_peer import FakeRealtime
 
@@ -106,37 +103,26 @@ async def run(seconds: float, phones: int, uploads: bool = True) -> None:
     await vision.start()
     realtime.delta_interval = 0.04
     realtime.reply_audio_ms = 1500
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            "STUDYLENS_OPENAI_API_KEY": "sk-bench",
-            "STUDYLENS_OPENAI_BASE_URL": vision.base_url,
-            "STUDYLENS_REALTIME_URL": realtime.websocket_base_url,
-            "STUDYLENS_LOG_LEVEL": "WARNING",
-            "STUDYLENS_CONFIG": "",
-        }
-        command = [str(Path(sys.executable).parent / "studylens-edge"), "serve"]
-        daemon = subprocess.Popen(  # noqa: S603, ASYNC220 - started once, before measuring
-            [*command, "--port", str(port), "--data-dir", tmp], env=env
+    settings = {
+        "STUDYLENS_OPENAI_BASE_URL": vision.base_url,
+        "STUDYLENS_REALTIME_URL": realtime.websocket_base_url,
+    }
+    async with running_daemon(settings) as daemon:
+        results = await asyncio.gather(
+            *(
+                phone(f"ws://127.0.0.1:{daemon.port}/ws", seconds, daemon.token)
+                for _ in range(phones)
+            ),
+            uploader(
+                f"{daemon.base}/api/upload-and-analyze", seconds if uploads else 0, daemon.token
+            ),
         )
-        try:
-            await wait_until_up(base, daemon)
-            token = device_token(Path(tmp))
-            results = await asyncio.gather(
-                *(phone(f"ws://127.0.0.1:{port}/ws", seconds, token) for _ in range(phones)),
-                uploader(f"{base}/api/upload-and-analyze", seconds if uploads else 0, token),
-            )
-            headers = {"Authorization": f"Bearer {token}"}
-            async with (
-                ClientSession(headers=headers) as session,
-                session.get(f"{base}/metrics") as response,
-            ):
-                metrics = await response.text()
-        finally:
-            daemon.terminate()
-            daemon.wait(timeout=20)
+        headers = {"Authorization": f"Bearer {daemon.token}"}
+        async with (
+            ClientSession(headers=headers) as session,
+            session.get(f"{daemon.base}/metrics") as response,
+        ):
+            metrics = await response.text()
     await realtime.stop()
     await vision.stop()
     realtime.assert_valid()
