@@ -4,14 +4,15 @@ Frames come from image files (`--images DIR` or files) or are drawn on the spot 
 text, one topic after another, so the daemon and the model have something real to read.
 
 Examples:
-    .venv/bin/python scripts/simulate_phone.py --count 5 --interval 3
-    .venv/bin/python scripts/simulate_phone.py --url http://192.168.1.20:8765 --images ~/frames
+    .venv/bin/python scripts/simulate_phone.py --token T --count 5 --interval 3   # finds it by mDNS
+    .venv/bin/python scripts/simulate_phone.py --token T --url http://192.168.1.20:8765 --images ~/f
 
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import sys
 import time
@@ -81,17 +82,33 @@ def frames(sources: list[Path], count: int) -> Iterator[tuple[str, bytes]]:
             yield f"generated {topic} page", page(topic)
 
 
-def main() -> int:
+def find_daemon(timeout: float = 3.0) -> str:
+    """The base URL of the first daemon answering mDNS, else this computer's default port."""
+    from edge.discovery import discover
+
+    for found in asyncio.run(discover(timeout)):
+        if found.addresses:
+            scheme = "https" if found.txt.get("tls") else "http"
+            host = found.addresses[0]
+            host = f"[{host}]" if ":" in host else host
+            return f"{scheme}://{host}:{found.port}"
+    return "http://127.0.0.1:8765"
+
+
+def main(argv: list[str] | None = None) -> int:
     """Send the frames; return a process exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8765", help="the daemon's base URL")
+    parser.add_argument("--url", help="the daemon's base URL (default: found by mDNS)")
     parser.add_argument("--images", type=Path, nargs="*", default=[], help="files or folders")
     parser.add_argument("--count", type=int, default=6, help="how many frames to send")
     parser.add_argument("--interval", type=float, default=3.0, help="seconds between frames")
     parser.add_argument("--session-id", help="send to this session (default: the running one)")
     parser.add_argument("--token", help="device token, once the daemon requires pairing")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
+    if args.url is None:
+        args.url = find_daemon()
+        print(f"found a daemon at {args.url}")
     headers = {"X-Session-Id": args.session_id} if args.session_id else {}
     if args.token:
         headers["Authorization"] = f"Bearer {args.token}"
