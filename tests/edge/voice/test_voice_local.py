@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import numpy as np
 import numpy.typing as npt
@@ -24,26 +25,17 @@ from tests.fakes.realtime_peer import tone as peer_tone
 SPEAKER_BYTES = 960  # what one speaker callback asks for: 20 ms at 24 kHz
 
 
-class FakeMicrophone:
-    """A started-on-enter input stream: 20 ms Float32 blocks from a thread, then silence."""
+class _ThreadedStream:
+    """A stream whose work runs on a thread from enter to exit, as PortAudio's callbacks do."""
 
-    def __init__(self, callback: Callable[[bytes], None], samples: np.ndarray) -> None:
-        self._callback = callback
-        self._blocks = [
-            samples[i : i + BLOCK].astype("<f4").tobytes() for i in range(0, len(samples), BLOCK)
-        ]
+    def __init__(self, name: str) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._feed, name="fake-microphone", daemon=True)
-        self.blocks_sent = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def _feed(self) -> None:
-        for block in self._blocks:
-            if self._stop.wait(0.002):
-                return
-            self._callback(block)
-            self.blocks_sent += 1
+    def _run(self) -> None:
+        raise NotImplementedError
 
-    def __enter__(self) -> FakeMicrophone:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -57,17 +49,35 @@ class FakeMicrophone:
         self._thread.join(timeout=2)
 
 
-class FakeSpeaker:
+class FakeMicrophone(_ThreadedStream):
+    """A started-on-enter input stream: 20 ms Float32 blocks from a thread, then silence."""
+
+    def __init__(self, callback: Callable[[bytes], None], samples: np.ndarray) -> None:
+        self._callback = callback
+        self._blocks = [
+            samples[i : i + BLOCK].astype("<f4").tobytes() for i in range(0, len(samples), BLOCK)
+        ]
+        super().__init__("fake-microphone")
+        self.blocks_sent = 0
+
+    def _run(self) -> None:
+        for block in self._blocks:
+            if self._stop.wait(0.002):
+                return
+            self._callback(block)
+            self.blocks_sent += 1
+
+
+class FakeSpeaker(_ThreadedStream):
     """A started-on-enter output stream pulling 20 ms of PCM16 from a thread."""
 
     def __init__(self, pull: Callable[[int], bytes]) -> None:
         self._pull = pull
         self._lock = threading.Lock()
         self._played = bytearray()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._play, name="fake-speaker", daemon=True)
+        super().__init__("fake-speaker")
 
-    def _play(self) -> None:
+    def _run(self) -> None:
         while not self._stop.wait(0.002):
             chunk = self._pull(SPEAKER_BYTES)
             assert len(chunk) == SPEAKER_BYTES
@@ -79,19 +89,6 @@ class FakeSpeaker:
         """Everything played so far."""
         with self._lock:
             return bytes(self._played)
-
-    def __enter__(self) -> FakeSpeaker:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
 
 
 class FakeStreams:
