@@ -4,9 +4,18 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # systemd: the unit-file tests run systemd-analyze (nothing is started).
-"$root/scripts/setup.sh" edge,cloud,dev systemd
+# postgresql-15: scripts/services.sh runs its binaries for the cloud tests.
+"$root/scripts/setup.sh" edge,cloud,dev systemd postgresql-15
 cd "$root"
 bin="$root/.venv/bin"
+
+# The cloud tests need PostgreSQL and an S3-compatible server; stopped again however we exit
+# (the trap keeps this script's exit status, so pytest's decides).
+export STUDYLENS_SERVICES_DIR="${STUDYLENS_SERVICES_DIR:-$root/.services}"
+trap '"$root/scripts/services.sh" stop' EXIT
+"$root/scripts/services.sh" start
+# shellcheck source=/dev/null
+. "$STUDYLENS_SERVICES_DIR/env"
 
 echo "== ruff"; "$bin/ruff" check . && "$bin/ruff" format --check .
 echo "== mypy"; "$bin/mypy"
