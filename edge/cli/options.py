@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 from edge.settings import ConfigFileMissing, EdgeSettings, load_settings
+from shared.cli import settings_or_exit as shared_settings_or_exit
 
 ConfigOption = Annotated[
     Path | None,
@@ -28,18 +28,7 @@ DataDirOption = Annotated[
 
 def settings_or_exit(config_file: Path | None, **flags: Any) -> EdgeSettings:
     """Load settings, or print what is wrong with them and exit with status 2."""
-    try:
-        return load_settings(config_file, **flags)
-    except ConfigFileMissing as exc:
-        typer.echo(f"error: {exc}", err=True)
-    except ValidationError as exc:
-        typer.echo("error: invalid settings:", err=True)
-        for err in exc.errors(include_url=False):
-            where = ".".join(str(part) for part in err["loc"])
-            typer.echo(f"  {where}: {err['msg']}", err=True)
-    except ValueError as exc:  # a malformed TOML file
-        typer.echo(f"error: cannot read the config file: {exc}", err=True)
-    raise typer.Exit(2)
+    return shared_settings_or_exit(load_settings, ConfigFileMissing, config_file, **flags)
 
 
 def existing_database(settings: EdgeSettings) -> Path:

@@ -1,0 +1,1 @@
+"""The cloud's HTTP layer: FastAPI routes, the envelope and the app factory."""

@@ -1,0 +1,67 @@
+"""Study time across all of the caller's edges."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Query
+
+from cloud.api.context import Caller, Svc
+from cloud.errors import InvalidRequest
+from cloud.schemas import Ok, SessionList, failures
+from shared.schemas import DayTopicStats, WeeklyTopicStats
+
+router = APIRouter(prefix="/api", tags=["analytics"])
+ERRORS = failures(400, 401)
+Zone = Annotated[
+    str | None,
+    Query(max_length=64, description="IANA zone that decides which day is today; default UTC."),
+]
+
+
+def today(svc: Svc, zone: str | None) -> date:
+    """Today's date in `zone`."""
+    try:
+        tz = ZoneInfo(zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidRequest(f"Unknown time zone {zone!r}.") from exc
+    return svc.clock.now().astimezone(tz).date()
+
+
+@router.get("/topic/daily", responses=ERRORS)
+async def daily(
+    caller: Caller,
+    svc: Svc,
+    day: Annotated[date | None, Query(alias="date")] = None,
+    tz: Zone = None,
+) -> Ok[DayTopicStats]:
+    """Time per topic on one local day (the edges' local dates), all devices together."""
+    return Ok(data=await svc.analytics.daily(caller.user_id, day or today(svc, tz)))
+
+
+@router.get("/topic/weekly", responses=ERRORS)
+async def weekly(
+    caller: Caller,
+    svc: Svc,
+    day: Annotated[date | None, Query(alias="date")] = None,
+    tz: Zone = None,
+) -> Ok[WeeklyTopicStats]:
+    """The seven days ending with `date` (default today), per day and in total."""
+    return Ok(data=await svc.analytics.weekly(caller.user_id, day or today(svc, tz)))
+
+
+@router.get("/sessions", responses=ERRORS)
+async def sessions(
+    caller: Caller,
+    svc: Svc,
+    first: Annotated[date | None, Query(alias="from")] = None,
+    last: Annotated[date | None, Query(alias="to")] = None,
+    tz: Zone = None,
+) -> Ok[SessionList]:
+    """Sessions whose local day is within `from`..`to` (default: the last seven days)."""
+    last = last or today(svc, tz)
+    first = first or last - timedelta(days=6)
+    found = await svc.analytics.sessions(caller.user_id, first, last)
+    return Ok(data=SessionList(from_date=first, to_date=last, sessions=found))

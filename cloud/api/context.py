@@ -1,0 +1,110 @@
+"""The services one app instance wires together, and the FastAPI dependencies that reach them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cloud.admin import Admin
+from cloud.analytics import Analytics
+from cloud.auth import AuthService, Principal
+from cloud.devices import DeviceLinks
+from cloud.errors import Forbidden, Unauthenticated
+from cloud.identity import GoogleVerifier
+from cloud.images import FolderObjectStore, Images, ObjectStore
+from cloud.ingest import Ingest
+from cloud.settings import CloudSettings
+from shared.clock import Clock
+
+ACCESS_COOKIE = "studylens_access"
+REFRESH_COOKIE = "studylens_refresh"
+
+
+@dataclass
+class Services:
+    """Everything a route may use; built once by `create_app`."""
+
+    settings: CloudSettings
+    clock: Clock
+    engine: AsyncEngine
+    auth: AuthService
+    google: GoogleVerifier
+    devices: DeviceLinks
+    ingest: Ingest
+    images: Images
+    objects: ObjectStore
+    folder: FolderObjectStore | None
+    analytics: Analytics
+    admin: Admin
+
+    def base_url(self, request: Request) -> str:
+        """The URL clients reach us at: configured, else that of the request."""
+        return (self.settings.public_url or str(request.base_url)).rstrip("/")
+
+
+def services(request: Request) -> Services:
+    """The app's services."""
+    found: Services = request.app.state.services
+    return found
+
+
+Svc = Annotated[Services, Depends(services)]
+
+
+def bearer(request: Request) -> str | None:
+    """The access token: `Authorization: Bearer`, else the access cookie."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("Send the access token as `Authorization: Bearer <token>`.")
+        return token.strip()
+    return request.cookies.get(ACCESS_COOKIE)
+
+
+async def optional_principal(request: Request, svc: Svc) -> Principal | None:
+    """The caller if it sent a valid token, None if it sent none; invalid tokens are refused."""
+    token = bearer(request)
+    if token is None:
+        return None
+    return await svc.auth.authenticate(token)
+
+
+async def principal(
+    found: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    """The caller; 401 without a valid token."""
+    if found is None:
+        raise Unauthenticated()
+    return found
+
+
+async def user_principal(found: Annotated[Principal, Depends(principal)]) -> Principal:
+    """A signed-in student (not an edge's sync token)."""
+    if found.scope != "user":
+        raise Forbidden("A device's sync token cannot do this; sign in as the student.")
+    return found
+
+
+async def sync_principal(found: Annotated[Principal, Depends(principal)]) -> Principal:
+    """A linked edge's sync token."""
+    if found.scope != "sync" or found.device_id is None:
+        raise Forbidden("Only a linked device's sync token can send sync data.")
+    return found
+
+
+async def admin_principal(found: Annotated[Principal, Depends(principal)]) -> Principal:
+    """An admin signed in as a user."""
+    if not found.is_admin:
+        raise Forbidden("This needs an administrator.")
+    return found
+
+
+Caller = Annotated[Principal, Depends(principal)]
+MaybeCaller = Annotated[Principal | None, Depends(optional_principal)]
+Student = Annotated[Principal, Depends(user_principal)]
+Edge = Annotated[Principal, Depends(sync_principal)]
+AdminCaller = Annotated[Principal, Depends(admin_principal)]

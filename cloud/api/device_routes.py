@@ -1,0 +1,62 @@
+"""Linking edges to an account (device code flow) and managing the linked devices."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from cloud.api.context import Student, Svc
+from cloud.devices import LinkedDevice
+from cloud.schemas import Approved, DeviceInfo, DeviceList, Ok, Revoked, failures
+from shared.auth import DeviceApproval, DeviceCode, DeviceCodeRequest, DeviceTokenRequest, TokenPair
+
+router = APIRouter(prefix="/api/devices", tags=["devices"])
+ERRORS = failures(400, 401, 403)
+
+
+def device_info(device: LinkedDevice) -> DeviceInfo:
+    """The wire form of a linked device."""
+    return DeviceInfo(
+        device_id=device.id,
+        user_id=device.user_id,
+        name=device.name,
+        created_at=device.created_at,
+        last_seen_at=device.last_seen_at,
+        revoked_at=device.revoked_at,
+    )
+
+
+@router.post("/code", responses=ERRORS)
+async def start_link(
+    request: Request, svc: Svc, body: DeviceCodeRequest | None = None
+) -> Ok[DeviceCode]:
+    """Start linking an edge: a device code to poll with and a user code to show."""
+    name = body.name if body else DeviceCodeRequest().name
+    code = await svc.devices.start(name, f"{svc.base_url(request)}/device")
+    return Ok(data=code)
+
+
+@router.post("/approve", responses=ERRORS | failures(404))
+async def approve(body: DeviceApproval, caller: Student, svc: Svc) -> Ok[Approved]:
+    """The signed-in student approves the code the edge shows."""
+    name = await svc.devices.approve(caller, body.user_code)
+    return Ok(data=Approved(user_code=body.user_code, device_name=name))
+
+
+@router.post("/token", responses=ERRORS)
+async def poll_token(body: DeviceTokenRequest, svc: Svc) -> Ok[TokenPair]:
+    """The edge polls: `authorization_pending`, `slow_down`, `expired_token`, or its tokens."""
+    return Ok(data=await svc.devices.poll(body.device_code))
+
+
+@router.get("", responses=ERRORS)
+async def list_devices(caller: Student, svc: Svc) -> Ok[DeviceList]:
+    """The caller's linked devices, newest first."""
+    devices = await svc.devices.list(caller.user_id)
+    return Ok(data=DeviceList(devices=[device_info(d) for d in devices]))
+
+
+@router.delete("/{device_id}", responses=ERRORS | failures(404))
+async def revoke_device(device_id: str, caller: Student, svc: Svc) -> Ok[Revoked]:
+    """Unlink a device; its tokens stop working at once."""
+    await svc.devices.revoke(device_id, owner=caller.user_id)
+    return Ok(data=Revoked(revoked=True))

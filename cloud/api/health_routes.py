@@ -1,0 +1,41 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from cloud import __version__
+from cloud.api.context import Svc
+from cloud.api.envelope import error_response
+from cloud.errors import StoreUnavailable
+from cloud.schemas import Health, Ok, failures
+from shared.schemas import ErrorBody
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> Ok[Health]:
+    """The process answers."""
+    return Ok(data=Health(status="ok", version=__version__))
+
+
+@router.get("/readyz", responses=failures(503), response_model=Ok[Health])
+async def readyz(svc: Svc) -> Ok[Health] | JSONResponse:
+    """The database and the object store are reachable."""
+    try:
+        async with svc.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as exc:
+        message = f"The database is unreachable: {type(exc).__name__}."
+        return error_response(503, ErrorBody(code="database_unavailable", message=message))
+    try:
+        await svc.objects.check()
+    except StoreUnavailable as exc:
+        return error_response(503, ErrorBody(code=exc.code, message=exc.message))
+    return Ok(
+        data=Health(status="ok", version=__version__, checks={"database": "ok", "objects": "ok"})
+    )

@@ -1,0 +1,122 @@
+"""Sync ingest from linked edges, and their images."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from cloud.api.context import Caller, Edge, Svc
+from cloud.errors import CloudError, InvalidRequest, NotFound
+from cloud.schemas import Ok, failures
+from shared.sync import (
+    MAX_BATCH_ITEMS,
+    MAX_IMAGE_BYTES,
+    PresignRequest,
+    PresignResult,
+    SyncBatch,
+    SyncBatchResult,
+)
+
+router = APIRouter(tags=["sync"])
+ERRORS = failures(400, 401, 403, 413)
+
+
+class BatchTooLarge(CloudError):
+    """More items than one batch may carry."""
+
+    http_status = 413
+    code = "batch_too_large"
+
+
+@router.post("/api/sync/batch", responses=ERRORS)
+async def sync_batch(body: SyncBatch, caller: Edge, svc: Svc) -> Ok[SyncBatchResult]:
+    """Upsert up to 500 facts by id; one result per item (`stored`, `unchanged`, `rejected`).
+
+    The user and device come from the sync token. Replaying a batch changes nothing.
+    """
+    if len(body.items) > MAX_BATCH_ITEMS:
+        raise BatchTooLarge(
+            f"A batch holds at most {MAX_BATCH_ITEMS} items; this one has {len(body.items)}."
+        )
+    assert caller.device_id is not None  # noqa: S101 - sync_principal guarantees it
+    result = await svc.ingest.batch(caller.user_id, caller.device_id, body.items)
+    return Ok(data=result)
+
+
+@router.post("/api/sync/images/presign", responses=ERRORS)
+async def presign_images(
+    body: PresignRequest, request: Request, caller: Edge, svc: Svc
+) -> Ok[PresignResult]:
+    """Presigned PUT URLs for the images not stored yet; already stored ones are listed.
+
+    After uploading, ask again: an image listed under `stored` is confirmed.
+    """
+    result = await svc.images.presign(caller.user_id, body.items, svc.base_url(request))
+    return Ok(data=result)
+
+
+@router.get(
+    "/api/images/{sha256}",
+    status_code=307,
+    response_class=RedirectResponse,
+    responses=ERRORS | {307: {"description": "Redirect to a short-lived URL of the image"}},
+)
+async def image(sha256: str, request: Request, caller: Caller, svc: Svc) -> RedirectResponse:
+    """Redirect the owner to a presigned GET of one of their images."""
+    url = await svc.images.read_url(caller.user_id, sha256, svc.base_url(request))
+    return RedirectResponse(url, status_code=307)
+
+
+# --- the embedded object folder's "presigned" URLs ------------------------------------------
+
+objects = APIRouter(include_in_schema=False)
+
+
+@objects.put("/api/objects/{key:path}")
+async def put_object(
+    key: str,
+    request: Request,
+    svc: Svc,
+    expires: Annotated[int, Query()],
+    extra: Annotated[str, Query(max_length=200)],
+    sig: Annotated[str, Query(max_length=128)],
+) -> Response:
+    """Store an upload made through a URL from `presign` (embedded setup only)."""
+    folder = svc.folder
+    if folder is None:
+        raise NotFound("No object folder here.")
+    folder.verify("PUT", key, expires, extra, sig)
+    content_type, size, sha256 = extra.split(";")
+    if request.headers.get("content-type") != content_type:
+        raise InvalidRequest(f"Send `Content-Type: {content_type}` as presigned.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > min(int(size), MAX_IMAGE_BYTES):
+            raise InvalidRequest("The upload is larger than presigned.")
+    if len(body) != int(size) or hashlib.sha256(body).hexdigest() != sha256:
+        raise InvalidRequest("The uploaded bytes do not match the presigned size and SHA-256.")
+    folder.write(key, bytes(body))
+    return Response(status_code=200)
+
+
+@objects.get("/api/objects/{key:path}")
+async def get_object(
+    key: str,
+    svc: Svc,
+    expires: Annotated[int, Query()],
+    extra: Annotated[str, Query(max_length=200)],
+    sig: Annotated[str, Query(max_length=128)],
+) -> FileResponse:
+    """Serve an object through a URL from `read_url` (embedded setup only)."""
+    folder = svc.folder
+    if folder is None:
+        raise NotFound("No object folder here.")
+    folder.verify("GET", key, expires, extra, sig)
+    path = folder.path(key)
+    if not path.is_file():
+        raise NotFound("This object is not stored.")
+    return FileResponse(path, media_type=extra)

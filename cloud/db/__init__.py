@@ -1,0 +1,1 @@
+"""The cloud's database: tables, engine and migrations."""

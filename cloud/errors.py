@@ -1,0 +1,117 @@
+"""The cloud's one exception hierarchy; the HTTP layer turns each into its status and envelope."""
+
+from __future__ import annotations
+
+from shared.schemas import FieldProblem
+
+
+class CloudError(Exception):
+    """Base of every error the cloud reports to a client on purpose."""
+
+    http_status = 500
+    code = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: list[FieldProblem] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.headers = headers
+
+
+class InvalidRequest(CloudError):
+    """The request is malformed: bad JSON, wrong types, values out of range."""
+
+    http_status = 400
+    code = "invalid_request"
+
+
+class Unauthenticated(CloudError):
+    """No valid credentials came with the request."""
+
+    http_status = 401
+    code = "unauthenticated"
+
+    def __init__(self, message: str = "Sign in first: no valid access token was sent.") -> None:
+        super().__init__(message, headers={"WWW-Authenticate": 'Bearer realm="studylens"'})
+
+
+class InvalidToken(Unauthenticated):
+    """An access token was sent but is expired, revoked or not ours."""
+
+    code = "invalid_token"
+
+    def __init__(self, message: str = "The access token is expired, revoked or invalid.") -> None:
+        super().__init__(message)
+        self.headers = {"WWW-Authenticate": 'Bearer realm="studylens", error="invalid_token"'}
+
+
+class InvalidGrant(CloudError):
+    """A refresh token is unknown, expired, revoked or was already used (RFC 6749, 5.2)."""
+
+    http_status = 401
+    code = "invalid_grant"
+
+
+class InvalidIdToken(CloudError):
+    """A Google ID token failed verification."""
+
+    http_status = 401
+    code = "invalid_id_token"
+
+
+class Forbidden(CloudError):
+    """Signed in, but not allowed to do this."""
+
+    http_status = 403
+    code = "forbidden"
+
+
+class NotFound(CloudError):
+    """Nothing of the caller's has this name."""
+
+    http_status = 404
+    code = "not_found"
+
+
+class DeviceFlowError(CloudError):
+    """Answers of the device token endpoint that are not tokens (RFC 8628, section 3.5)."""
+
+    http_status = 400
+
+
+class AuthorizationPending(DeviceFlowError):
+    """The student has not approved the code yet."""
+
+    code = "authorization_pending"
+
+
+class SlowDown(DeviceFlowError):
+    """The edge polled faster than the interval allows."""
+
+    code = "slow_down"
+
+
+class ExpiredToken(DeviceFlowError):
+    """The device code expired (or was already exchanged)."""
+
+    code = "expired_token"
+
+
+class IdentityUnavailable(CloudError):
+    """Google's keys could not be fetched; the sign-in may be retried."""
+
+    http_status = 503
+    code = "identity_unavailable"
+
+
+class StoreUnavailable(CloudError):
+    """The database or the object store failed; the request may be retried."""
+
+    http_status = 503
+    code = "store_unavailable"

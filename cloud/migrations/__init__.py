@@ -1,0 +1,1 @@
+"""Alembic migrations of the cloud database (append-only once released)."""

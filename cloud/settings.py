@@ -1,0 +1,173 @@
+"""Cloud settings: CLI flag > `STUDYLENS_CLOUD_*` environment variable > TOML file > default.
+
+With nothing configured the API runs embedded: SQLite and an object folder inside the data dir.
+A database URL switches it to PostgreSQL, an S3 bucket to S3.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "STUDYLENS_CLOUD_"
+CONFIG_ENV = "STUDYLENS_CLOUD_CONFIG"
+GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
+
+_config_file: ContextVar[Path | None] = ContextVar("studylens_cloud_config_file", default=None)
+
+
+def default_data_dir() -> Path:
+    """Return systemd's state directory when run as a unit, else the XDG data home."""
+    state = os.environ.get("STATE_DIRECTORY")
+    if state:
+        return Path(state.split(":")[0])
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "studylens-cloud"
+
+
+def default_config_file() -> Path:
+    """Return the XDG config location of the cloud's TOML file."""
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".config"
+    return base / "studylens" / "cloud.toml"
+
+
+class CloudSettings(BaseSettings):
+    """Everything the cloud API can be told; secrets are `SecretStr` and never printed."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="forbid", validate_default=True
+    )
+
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port to listen on.")
+    workers: int = Field(1, ge=1, le=64, description="API processes `serve` starts.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="SQLite file, object folder and generated secret in the embedded setup.",
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy async URL, e.g. postgresql+asyncpg://user:pw@host/db; "
+        "default: SQLite in the data dir.",
+    )
+    database_pool_size: int = Field(10, ge=1, le=200, description="Connections per process.")
+    s3_bucket: str | None = Field(None, description="S3 bucket for images; default: a folder.")
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint (MinIO, moto); default: AWS."
+    )
+    s3_region: str = Field("us-east-1", description="Region of the bucket.")
+    s3_access_key_id: SecretStr | None = Field(
+        None, description="S3 key id; default: boto3's own chain (instance role on EC2)."
+    )
+    s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret key.")
+    public_url: str | None = Field(
+        None,
+        description="Base URL clients reach the API at (for links it hands out); "
+        "default: the URL of the request.",
+    )
+    jwt_secret: SecretStr | None = Field(
+        None,
+        description="HMAC key of access tokens; default: a random key kept in the data dir "
+        "(every process of one deployment must share it).",
+    )
+    jwt_issuer: str = Field("studylens-cloud", description="`iss` of the access tokens.")
+    access_token_ttl_seconds: int = Field(900, ge=30, le=3600, description="Access JWT life.")
+    refresh_token_ttl_days: int = Field(30, ge=1, le=365, description="Refresh token life.")
+    refresh_grace_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=600,
+        description="How long a just-rotated refresh token still yields its successor "
+        "(a client that lost the refresh response retries).",
+    )
+    google_client_ids: list[str] = Field(
+        default_factory=list, description="OAuth client ids Google ID tokens may be issued to."
+    )
+    google_jwks_url: str = Field(GOOGLE_JWKS_URL, description="Where Google's keys are.")
+    google_jwks_refetch_seconds: float = Field(
+        10.0, ge=0, description="Least time between two key fetches for unknown key ids."
+    )
+    cookie_secure: bool = Field(True, description="Mark auth cookies Secure (HTTPS only).")
+    device_code_ttl_seconds: int = Field(600, ge=60, le=3600, description="Device code life.")
+    device_poll_interval_seconds: int = Field(
+        5, ge=1, le=60, description="Least seconds between two device token polls."
+    )
+    presign_ttl_seconds: int = Field(900, ge=60, le=7 * 86_400, description="Presigned URL life.")
+    log_level: str = Field("info", description="Python logging level.")
+
+    @field_validator("google_client_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The embedded database file."""
+        return self.data_dir / "cloud.db"
+
+    @property
+    def objects_dir(self) -> Path:
+        """The embedded object folder."""
+        return self.data_dir / "objects"
+
+    def database_address(self) -> str:
+        """The SQLAlchemy URL in effect."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order the sources: flags, then environment, then the TOML file."""
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file.get())
+        return (init_settings, env_settings, toml)
+
+    def masked(self) -> dict[str, Any]:
+        """Return the effective settings as plain values, secrets replaced by a mask."""
+        shown: dict[str, Any] = {}
+        for name, value in self:
+            if isinstance(value, SecretStr):
+                shown[name] = "********"
+            elif isinstance(value, Path):
+                shown[name] = str(value)
+            else:
+                shown[name] = value
+        return shown
+
+
+class ConfigFileMissing(Exception):
+    """A config file was named explicitly but does not exist."""
+
+
+def load_settings(config_file: Path | None = None, **flags: Any) -> CloudSettings:
+    """Build the effective settings; `flags` are CLI values, `None` meaning "not given"."""
+    named = config_file or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    if named is not None and not named.is_file():
+        raise ConfigFileMissing(f"config file not found: {named}")
+    path = named or default_config_file()
+    token = _config_file.set(path if path.is_file() else None)
+    try:
+        return CloudSettings(**{k: v for k, v in flags.items() if v is not None})
+    finally:
+        _config_file.reset(token)

@@ -1,0 +1,207 @@
+"""Wire models of edge → cloud sync: facts in batches, and images by presigned upload.
+
+The edge sends facts, never counters: each fact has a UUID made at the edge and a revision that
+grows whenever the edge changes it (a session that ends, a topic segment that grows), so the cloud
+can upsert by id and ignore a replay or an older copy that arrives late.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field, TypeAdapter
+
+from shared.schemas import ErrorBody, RequestModel, Timestamp, WireModel
+
+#: Most items one batch may carry.
+MAX_BATCH_ITEMS = 500
+#: Most images one presign request may ask for.
+MAX_PRESIGN_ITEMS = 100
+#: Largest image the cloud stores, as on the edge's upload route.
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+Kind = Literal["session", "learning_event", "topic_segment", "bookmark", "help_request"]
+KINDS: tuple[Kind, ...] = ("session", "learning_event", "topic_segment", "bookmark", "help_request")
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Name = Annotated[str, Field(min_length=1, max_length=64)]
+When = Annotated[AwareDatetime, Field()]
+
+
+class Fact(RequestModel):
+    """Base of fact payloads: what the edge recorded, without the ids the cloud assigns."""
+
+
+class SessionFact(Fact):
+    """A study session."""
+
+    local_date: date
+    started_at: When
+    last_activity_at: When
+    ended_at: When | None = None
+    end_reason: Literal["ended", "idle", "superseded"] | None = None
+
+
+class LearningEventFact(Fact):
+    """One analysed (or failed) frame."""
+
+    session_id: UUID
+    local_date: date
+    captured_at: When
+    outcome: Literal["analysed", "reused", "failed"]
+    error_code: Annotated[str, Field(max_length=64)] | None = None
+    source: Annotated[str, Field(max_length=64)] | None = None
+    topic: Name | None = None
+    subtopic: Annotated[str, Field(max_length=200)] | None = None
+    is_studying: bool | None = None
+    is_active: bool | None = None
+    is_distracted: bool | None = None
+    extracted_text: Annotated[str, Field(max_length=20_000)] = ""
+    image_sha256: Sha256 | None = None
+
+
+class TopicSegmentFact(Fact):
+    """A stretch of one topic within one session and local day; open while `endedAt` is null."""
+
+    session_id: UUID
+    topic: Name
+    local_date: date
+    started_at: When
+    last_seen_at: When
+    ended_at: When | None = None
+    duration_seconds: Annotated[float, Field(ge=0, le=86_400 * 2)] | None = None
+    active_count: Annotated[int, Field(ge=0)] = 0
+    passive_count: Annotated[int, Field(ge=0)] = 0
+    distracted_count: Annotated[int, Field(ge=0)] = 0
+
+    def seconds(self) -> float:
+        """Time the segment covers: its recorded duration, or up to its last frame while open."""
+        if self.duration_seconds is not None:
+            return self.duration_seconds
+        return max(0.0, (self.last_seen_at - self.started_at).total_seconds())
+
+
+class BookmarkFact(Fact):
+    """A moment the student marked."""
+
+    session_id: UUID
+    learning_event_id: UUID | None = None
+    note: Annotated[str, Field(max_length=2000)] = ""
+    created_at: When
+
+
+class HelpRequestFact(Fact):
+    """One request for help."""
+
+    session_id: UUID
+    local_date: date
+    created_at: When
+
+
+PAYLOADS: dict[str, type[Fact]] = {
+    "session": SessionFact,
+    "learning_event": LearningEventFact,
+    "topic_segment": TopicSegmentFact,
+    "bookmark": BookmarkFact,
+    "help_request": HelpRequestFact,
+}
+
+
+class SyncItem(RequestModel):
+    """One fact in a batch; `payload` is checked against the model of its `kind`."""
+
+    id: UUID
+    kind: Kind
+    revision: Annotated[int, Field(ge=0, le=2**62)] = 0
+    payload: dict[str, Any]
+
+    def fact(self) -> Fact:
+        """The payload as its typed model (raises `pydantic.ValidationError`)."""
+        return PAYLOADS[self.kind].model_validate(self.payload)
+
+
+class SyncBatch(RequestModel):
+    """Body of `POST /api/sync/batch`: at most `MAX_BATCH_ITEMS` items (more: 413).
+
+    Items are checked one by one, so a malformed one is rejected alone.
+    """
+
+    items: Annotated[list[Any], Field(min_length=1)]
+
+
+class ItemResult(WireModel):
+    """What became of one item: `stored` (new or newer), `unchanged` (a replay), `rejected`."""
+
+    index: int
+    id: str | None
+    status: Literal["stored", "unchanged", "rejected"]
+    error: ErrorBody | None = None
+
+
+class SyncBatchResult(WireModel):
+    """Per-item acknowledgements, in the order of the batch."""
+
+    stored: int
+    unchanged: int
+    rejected: int
+    results: list[ItemResult]
+
+
+SYNC_ITEM = TypeAdapter(SyncItem)
+
+# --- images ---------------------------------------------------------------------------------
+
+
+class ImageRef(RequestModel):
+    """An original the edge holds, named by its content."""
+
+    sha256: Sha256
+    content_type: Literal["image/jpeg", "image/png", "image/webp"]
+    size: Annotated[int, Field(ge=1, le=MAX_IMAGE_BYTES)]
+
+
+class PresignRequest(RequestModel):
+    """Body of `POST /api/sync/images/presign`."""
+
+    items: Annotated[list[ImageRef], Field(min_length=1, max_length=MAX_PRESIGN_ITEMS)]
+
+
+class PresignedUpload(WireModel):
+    """Where and how to upload one image: send exactly these headers with a PUT of the bytes."""
+
+    sha256: str
+    method: Literal["PUT"] = "PUT"
+    url: str
+    headers: dict[str, str]
+    expires_at: Timestamp
+
+
+class PresignResult(WireModel):
+    """Uploads still to make, and the images the cloud already holds."""
+
+    uploads: list[PresignedUpload]
+    stored: list[str]
+
+
+__all__ = [
+    "KINDS",
+    "MAX_BATCH_ITEMS",
+    "PAYLOADS",
+    "BookmarkFact",
+    "Fact",
+    "HelpRequestFact",
+    "ImageRef",
+    "ItemResult",
+    "LearningEventFact",
+    "PresignRequest",
+    "PresignResult",
+    "PresignedUpload",
+    "SessionFact",
+    "SyncBatch",
+    "SyncBatchResult",
+    "SyncItem",
+    "TopicSegmentFact",
+]
