@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import inspect
+import os
+import shutil
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +19,15 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
+import httpx
+from sqlalchemy.engine import make_url
+
+from cloud.api.app import create_app as create_cloud_app
+from cloud.db.migrate import upgrade_sync
+from cloud.settings import CloudSettings
 from edge.app import create_app
 from edge.settings import EdgeSettings, load_settings
+from tests.fakes.google import CLIENT_ID, FakeGoogle
 from tests.fakes.openai_peer import FakeOpenAI
 from tests.fakes.realtime_peer import FakeRealtime
 from tests.support import ZONE_NAME, AppClient, FakeClock, StartApp, authorized, berlin, pair_device
@@ -131,3 +141,151 @@ async def voice_client(start_app: StartApp, realtime_peer: FakeRealtime) -> AppC
         realtime_url=realtime_peer.websocket_base_url,
         voice_context_interval_seconds=0.0,
     )
+
+
+# --- cloud ------------------------------------------------------------------------------------
+
+PG_ENV = "STUDYLENS_TEST_DATABASE_URL"
+S3_ENV = "STUDYLENS_TEST_S3_ENDPOINT"
+PG_TEMPLATE = "studylens_cloud_tests"
+
+
+def test_database_url() -> str:
+    """The PostgreSQL the test command started; a clear failure when run without it."""
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.fail(f"{PG_ENV} is not set: run the tests through ./scripts/test.sh")
+    return url
+
+
+async def pg_admin(statement: str, database: str | None = None) -> None:
+    """Run one statement on the test server (the maintenance database unless named)."""
+    import asyncpg
+
+    url = make_url(test_database_url())
+    connection = await asyncpg.connect(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=database or url.database,
+    )
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def in_thread(work: Any) -> None:
+    """Run blocking setup that uses its own event loop, even when a loop runs here."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(work).result()
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> str:
+    """A database migrated once per run; each PostgreSQL test empties it first."""
+    url = make_url(test_database_url()).set(database=PG_TEMPLATE)
+
+    def build() -> None:
+        asyncio.run(pg_admin(f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)"))
+        asyncio.run(pg_admin(f"CREATE DATABASE {PG_TEMPLATE}"))
+        upgrade_sync(url.render_as_string(hide_password=False))
+
+    in_thread(build)
+    return PG_TEMPLATE
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each SQLite test copies."""
+    path = tmp_path_factory.mktemp("cloud-template") / "cloud.db"
+    in_thread(lambda: upgrade_sync(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+async def emptied_pg_database(template: str) -> str:
+    """The migrated test database with every table emptied (faster than a new database)."""
+    from cloud.db.models import Base
+
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    url = make_url(test_database_url()).set(database=template)
+    await pg_admin(f"TRUNCATE {tables} CASCADE", database=template)
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def cloud_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty cloud database: SQLite, then the same test on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "cloud-data" / "cloud.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite+aiosqlite:///{path}"
+    return await emptied_pg_database(request.getfixturevalue("pg_template"))
+
+
+@pytest.fixture
+async def pg_database_url(pg_template: str) -> str:
+    """A migrated, empty PostgreSQL database (for tests that need real row locks)."""
+    return await emptied_pg_database(pg_template)
+
+
+@pytest.fixture
+async def google(clock: FakeClock) -> AsyncIterator[FakeGoogle]:
+    """Google's key endpoint, served on loopback with keys of our own."""
+    fake = FakeGoogle(clock)
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+def cloud_settings(
+    tmp_path: Path, cloud_database_url: str, google: FakeGoogle, monkeypatch: pytest.MonkeyPatch
+) -> CloudSettings:
+    """Cloud settings isolated from the machine, on the test's database."""
+    for name in ("STUDYLENS_CLOUD_CONFIG", "STATE_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    return CloudSettings(
+        data_dir=tmp_path / "cloud-data",
+        database_url=SecretStr(cloud_database_url),
+        google_client_ids=[CLIENT_ID],
+        google_jwks_url=google.jwks_url,
+        google_jwks_refetch_seconds=0,
+        jwt_secret=SecretStr("test-only-jwt-secret-0123456789abcdef"),
+        cookie_secure=False,
+    )
+
+
+StartCloud = Any
+
+
+@pytest.fixture
+async def start_cloud(cloud_settings: CloudSettings, clock: FakeClock) -> AsyncIterator[StartCloud]:
+    """Start the cloud app in-process (lifespan run); several may run in one test."""
+    from contextlib import AsyncExitStack
+
+    async with AsyncExitStack() as stack:
+
+        async def start(**overrides: Any) -> httpx.AsyncClient:
+            effective = cloud_settings.model_copy(update=overrides) if overrides else cloud_settings
+            app = create_cloud_app(effective, clock=clock, migrate=False)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            client = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+            )
+            await stack.enter_async_context(client)
+            return client
+
+        yield start
+
+
+@pytest.fixture
+async def cloud(start_cloud: StartCloud) -> httpx.AsyncClient:
+    """The cloud API on the test's database, and an HTTP client for it."""
+    client: httpx.AsyncClient = await start_cloud()
+    return client

@@ -30,11 +30,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see below).
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    # A deferred transaction that reads and then writes fails with SQLITE_BUSY when another
+    # writer committed in between (WAL snapshots); taking the write lock up front makes writers
+    # queue on the busy timeout instead, the nearest SQLite has to a row lock.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An engine for `url`; SQLite gets its pragmas, PostgreSQL a bounded pool."""
     if is_sqlite(url):
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_autocommit_driver)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_async_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800

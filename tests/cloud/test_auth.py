@@ -1,0 +1,198 @@
+"""Refresh rotation, reuse detection, the grace retry, logout and access token expiry."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from tests.cloud.support import bearer, data_of, error_of, sign_in
+from tests.fakes.google import FakeGoogle
+from tests.support import FakeClock
+
+
+async def refresh(cloud: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await cloud.post("/api/auth/refresh", json={"refreshToken": token})
+
+
+async def me(cloud: httpx.AsyncClient, pair: dict[str, Any]) -> httpx.Response:
+    return await cloud.get("/api/me", headers=bearer(pair["accessToken"]))
+
+
+async def test_refresh_rotates_the_pair(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    first = await sign_in(cloud, google)
+    second = data_of(await refresh(cloud, first["refreshToken"]))
+    assert second["refreshToken"] != first["refreshToken"]
+    assert second["accessToken"] != first["accessToken"]
+    assert second["userId"] == first["userId"]
+    data_of(await me(cloud, second))
+
+
+async def test_refresh_from_the_cookie(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    await cloud.post("/api/auth/google", json={"idToken": google.token()})
+    response = await cloud.post("/api/auth/refresh")
+    assert data_of(response)["scope"] == "user"
+
+
+async def test_successor_keeps_rotating(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    pair = await sign_in(cloud, google)
+    for _ in range(3):
+        pair = data_of(await refresh(cloud, pair["refreshToken"]))
+    data_of(await me(cloud, pair))
+
+
+async def test_reuse_after_grace_revokes_the_whole_family(
+    cloud: httpx.AsyncClient, google: FakeGoogle, clock: FakeClock
+) -> None:
+    first = await sign_in(cloud, google)
+    second = data_of(await refresh(cloud, first["refreshToken"]))
+    clock.advance(31)  # past the 30 s grace period
+    error = error_of(await refresh(cloud, first["refreshToken"]), 401)
+    assert error["code"] == "invalid_grant"
+    # The legitimate holder's successor is dead too: the family is revoked.
+    assert error_of(await refresh(cloud, second["refreshToken"]), 401)["code"] == "invalid_grant"
+
+
+async def test_retry_within_grace_gets_the_same_successor(
+    cloud: httpx.AsyncClient, google: FakeGoogle, clock: FakeClock
+) -> None:
+    first = await sign_in(cloud, google)
+    lost = data_of(await refresh(cloud, first["refreshToken"]))
+    clock.advance(5)
+    retried = data_of(await refresh(cloud, first["refreshToken"]))
+    assert retried["refreshToken"] == lost["refreshToken"]
+    # And the successor still works: nothing was revoked.
+    data_of(await refresh(cloud, retried["refreshToken"]))
+
+
+async def test_retry_after_the_successor_was_used_is_reuse(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    first = await sign_in(cloud, google)
+    second = data_of(await refresh(cloud, first["refreshToken"]))
+    third = data_of(await refresh(cloud, second["refreshToken"]))
+    assert error_of(await refresh(cloud, first["refreshToken"]), 401)["code"] == "invalid_grant"
+    assert error_of(await refresh(cloud, third["refreshToken"]), 401)["code"] == "invalid_grant"
+
+
+async def test_grace_zero_means_any_reuse_revokes(
+    start_cloud: Any, google: FakeGoogle
+) -> None:
+    cloud = await start_cloud(refresh_grace_seconds=0)
+    first = await sign_in(cloud, google)
+    data_of(await refresh(cloud, first["refreshToken"]))
+    assert error_of(await refresh(cloud, first["refreshToken"]), 401)["code"] == "invalid_grant"
+
+
+async def test_parallel_refreshes_rotate_once(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    pair = await sign_in(cloud, google)
+    answers = await asyncio.gather(*(refresh(cloud, pair["refreshToken"]) for _ in range(4)))
+    tokens = {data_of(a)["refreshToken"] for a in answers}
+    assert len(tokens) == 1  # one rotation; the racers got the same successor (grace)
+
+
+async def test_parallel_refreshes_without_grace_let_exactly_one_through(
+    start_cloud: Any, google: FakeGoogle
+) -> None:
+    cloud = await start_cloud(refresh_grace_seconds=0)
+    pair = await sign_in(cloud, google)
+    answers = await asyncio.gather(*(refresh(cloud, pair["refreshToken"]) for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 401, 401, 401]
+
+
+async def test_unknown_refresh_token_is_invalid_grant(cloud: httpx.AsyncClient) -> None:
+    error = error_of(await refresh(cloud, "x" * 64), 401)
+    assert error["code"] == "invalid_grant"
+
+
+async def test_refresh_without_any_token_is_invalid_grant(cloud: httpx.AsyncClient) -> None:
+    assert error_of(await cloud.post("/api/auth/refresh"), 401)["code"] == "invalid_grant"
+
+
+async def test_refresh_token_of_wrong_shape_is_a_400(cloud: httpx.AsyncClient) -> None:
+    response = await cloud.post("/api/auth/refresh", json={"refreshToken": 42})
+    assert error_of(response, 400)["code"] == "invalid_request"
+
+
+async def test_expired_refresh_token_is_refused(
+    cloud: httpx.AsyncClient, google: FakeGoogle, clock: FakeClock
+) -> None:
+    pair = await sign_in(cloud, google)
+    clock.advance(31 * 86_400)
+    assert error_of(await refresh(cloud, pair["refreshToken"]), 401)["code"] == "invalid_grant"
+
+
+async def test_logout_kills_the_access_token(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    pair = await sign_in(cloud, google)
+    data_of(await me(cloud, pair))
+    out = await cloud.post(
+        "/api/auth/logout",
+        json={"refreshToken": pair["refreshToken"]},
+        headers=bearer(pair["accessToken"]),
+    )
+    assert data_of(out) == {"signedOut": True}
+    assert error_of(await me(cloud, pair), 401)["code"] == "invalid_token"
+
+
+async def test_logout_kills_the_refresh_token(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    pair = await sign_in(cloud, google)
+    await cloud.post(
+        "/api/auth/logout",
+        json={"refreshToken": pair["refreshToken"]},
+        headers=bearer(pair["accessToken"]),
+    )
+    assert error_of(await refresh(cloud, pair["refreshToken"]), 401)["code"] == "invalid_grant"
+
+
+async def test_logout_clears_the_cookies(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    await cloud.post("/api/auth/google", json={"idToken": google.token()})
+    response = await cloud.post("/api/auth/logout")
+    assert data_of(response) == {"signedOut": True}
+    cleared = response.headers.get_list("set-cookie")
+    assert any(c.startswith('studylens_access=""') or "Max-Age=0" in c for c in cleared)
+    assert error_of(await cloud.get("/api/me"), 401)["code"] == "unauthenticated"
+
+
+async def test_other_sign_ins_survive_a_logout(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    phone = await sign_in(cloud, google)
+    laptop = await sign_in(cloud, google)
+    await cloud.post(
+        "/api/auth/logout",
+        json={"refreshToken": phone["refreshToken"]},
+        headers=bearer(phone["accessToken"]),
+    )
+    data_of(await me(cloud, laptop))
+    data_of(await refresh(cloud, laptop["refreshToken"]))
+
+
+async def test_expired_access_token_is_refused(
+    cloud: httpx.AsyncClient, google: FakeGoogle, clock: FakeClock
+) -> None:
+    pair = await sign_in(cloud, google)
+    clock.advance(15 * 60 + 1)
+    assert error_of(await me(cloud, pair), 401)["code"] == "invalid_token"
+
+
+async def test_access_token_signed_with_another_secret_is_refused(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    import jwt
+
+    pair = await sign_in(cloud, google)
+    claims = jwt.decode(pair["accessToken"], options={"verify_signature": False})
+    forged = jwt.encode(claims, "some-other-secret-of-enough-length!", algorithm="HS256")
+    assert error_of(await me(cloud, {"accessToken": forged}), 401)["code"] == "invalid_token"
+
+
+async def test_malformed_authorization_header_is_a_401(cloud: httpx.AsyncClient) -> None:
+    response = await cloud.get("/api/me", headers={"Authorization": "Basic abc"})
+    error = error_of(response, 401)
+    assert error["code"] == "unauthenticated"
+    assert response.headers["www-authenticate"].startswith("Bearer")
