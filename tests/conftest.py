@@ -289,3 +289,22 @@ async def cloud(start_cloud: StartCloud) -> httpx.AsyncClient:
     """The cloud API on the test's database, and an HTTP client for it."""
     client: httpx.AsyncClient = await start_cloud()
     return client
+
+
+@pytest.fixture
+def s3_settings() -> dict[str, Any]:
+    """Overrides that point the cloud at a fresh bucket on the loopback S3-compatible server."""
+    from cloud.api.app import s3_client
+
+    endpoint = os.environ.get(S3_ENV)
+    if not endpoint:
+        pytest.fail(f"{S3_ENV} is not set: run the tests through ./scripts/test.sh")
+    overrides: dict[str, Any] = {
+        "s3_bucket": f"studylens-{uuid.uuid4().hex[:12]}",
+        "s3_endpoint_url": endpoint,
+        "s3_access_key_id": SecretStr("testing"),
+        "s3_secret_access_key": SecretStr("testing"),
+    }
+    client = s3_client(CloudSettings(**overrides))
+    client.create_bucket(Bucket=overrides["s3_bucket"])
+    return overrides

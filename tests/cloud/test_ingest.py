@@ -1,0 +1,239 @@
+"""Sync ingest: idempotent upserts by id, per-item answers, and no crossing between users."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from tests.cloud.support import (
+    bearer,
+    data_of,
+    error_of,
+    event_item,
+    link_device,
+    segment_item,
+    session_item,
+    sign_in,
+)
+from tests.fakes.google import FakeGoogle
+from tests.support import FakeClock, berlin
+
+
+async def linked(cloud: httpx.AsyncClient, google: FakeGoogle, who: str = "ada") -> dict[str, Any]:
+    user = await sign_in(cloud, google, f"sub-{who}", f"{who}@example.com")
+    device = await link_device(cloud, user)
+    return {"user": user, "device": device, "headers": bearer(device["accessToken"])}
+
+
+async def send(
+    cloud: httpx.AsyncClient, headers: dict[str, str], items: list[dict[str, Any]]
+) -> httpx.Response:
+    return await cloud.post("/api/sync/batch", json={"items": items}, headers=headers)
+
+
+def study_day(session_id: str | None = None) -> list[dict[str, Any]]:
+    sid = session_id or str(uuid.uuid4())
+    start = berlin("2026-11-25 09:00")
+    return [
+        session_item(start, id=sid),
+        segment_item(sid, "Biology", start, 600),
+        event_item(sid, "Biology", start),
+        {
+            "id": str(uuid.uuid4()),
+            "kind": "bookmark",
+            "payload": {"sessionId": sid, "note": "mitosis", "createdAt": start.isoformat()},
+        },
+        {
+            "id": str(uuid.uuid4()),
+            "kind": "help_request",
+            "payload": {"sessionId": sid, "localDate": "2026-11-25", "createdAt": start.isoformat()},
+        },
+    ]
+
+
+
+
+async def test_every_kind_is_stored(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    edge = await linked(cloud, google)
+    result = data_of(await send(cloud, edge["headers"], study_day()))
+    assert result["stored"] == 5 and result["rejected"] == 0
+    assert [r["status"] for r in result["results"]] == ["stored"] * 5
+
+
+async def test_replaying_a_batch_changes_nothing(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    edge = await linked(cloud, google)
+    batch = study_day()
+    data_of(await send(cloud, edge["headers"], batch))
+    before = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["headers"]))
+    again = data_of(await send(cloud, edge["headers"], batch))
+    assert again["stored"] == 0 and again["unchanged"] == 5
+    after = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["headers"]))
+    assert after == before
+    assert after["topicStats"][0]["durationSeconds"] == 600
+
+
+async def test_higher_revision_replaces_and_older_is_ignored(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    edge = await linked(cloud, google)
+    sid, seg = str(uuid.uuid4()), str(uuid.uuid4())
+    start = berlin("2026-11-25 09:00")
+    data_of(await send(cloud, edge["headers"], [session_item(start, id=sid)]))
+    grown = segment_item(sid, "Math", start, 900, item_id=seg, revision=3)
+    stale = segment_item(sid, "Math", start, 60, item_id=seg, revision=1)
+    assert data_of(await send(cloud, edge["headers"], [grown]))["stored"] == 1
+    assert data_of(await send(cloud, edge["headers"], [stale]))["unchanged"] == 1
+    day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["headers"]))
+    assert day["topicStats"][0]["durationSeconds"] == 900
+
+
+async def test_open_segment_counts_up_to_its_last_frame(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    edge = await linked(cloud, google)
+    sid = str(uuid.uuid4())
+    start = berlin("2026-11-25 09:00")
+    items = [session_item(start, id=sid), segment_item(sid, "English", start, 120, ended=False)]
+    data_of(await send(cloud, edge["headers"], items))
+    day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["headers"]))
+    assert day["topicStats"][0] == {
+        "topic": "English",
+        "durationSeconds": 120,
+        "activeCount": 1,
+        "passiveCount": 2,
+        "distractedCount": 0,
+    }
+
+
+async def test_repeats_within_one_batch_keep_the_highest_revision(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    edge = await linked(cloud, google)
+    sid, seg = str(uuid.uuid4()), str(uuid.uuid4())
+    start = berlin("2026-11-25 09:00")
+    items = [
+        session_item(start, id=sid),
+        segment_item(sid, "Math", start, 300, item_id=seg, revision=2),
+        segment_item(sid, "Math", start, 100, item_id=seg, revision=1),
+    ]
+    result = data_of(await send(cloud, edge["headers"], items))
+    assert [r["status"] for r in result["results"]] == ["stored", "stored", "unchanged"]
+    day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["headers"]))
+    assert day["totalSeconds"] == 300
+
+
+async def test_a_malformed_item_is_rejected_alone(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    edge = await linked(cloud, google)
+    good = study_day()
+    bad: list[Any] = [
+        {"id": "not-a-uuid", "kind": "session", "payload": {}},
+        {"id": str(uuid.uuid4()), "kind": "weather", "payload": {}},
+        {"id": str(uuid.uuid4()), "kind": "topic_segment", "payload": {"topic": "Math"}},
+        "just a string",
+        {
+            "id": str(uuid.uuid4()),
+            "kind": "session",
+            "payload": {
+                "localDate": "2026-11-25",
+                "startedAt": "2026-11-25T09:00:00",  # no offset: refused, not guessed
+                "lastActivityAt": "2026-11-25T09:00:00Z",
+            },
+        },
+    ]
+    result = data_of(await send(cloud, edge["headers"], [good[0], *bad, *good[1:]]))
+    statuses = [r["status"] for r in result["results"]]
+    assert statuses == ["stored"] + ["rejected"] * 5 + ["stored"] * 4
+    first_bad = result["results"][1]
+    assert first_bad["error"]["code"] == "invalid_item"
+    assert first_bad["id"] == "not-a-uuid"
+    assert any(d["field"] == "id" for d in first_bad["error"]["details"])
+
+
+async def test_another_user_cannot_overwrite_by_guessing_ids(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    ada = await linked(cloud, google, "ada")
+    eve = await linked(cloud, google, "eve")
+    batch = study_day()
+    data_of(await send(cloud, ada["headers"], batch))
+    hijack = [dict(item, revision=99) for item in batch]
+    result = data_of(await send(cloud, eve["headers"], hijack))
+    assert result["rejected"] == 5
+    assert {r["error"]["code"] for r in result["results"]} == {"id_conflict"}
+    ada_day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=ada["headers"]))
+    eve_day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=eve["headers"]))
+    assert ada_day["totalSeconds"] == 600 and eve_day["totalSeconds"] == 0
+
+
+async def test_user_and_device_come_from_the_token_not_the_body(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    ada = await linked(cloud, google, "ada")
+    eve = await linked(cloud, google, "eve")
+    items = study_day()
+    for item in items:
+        item["payload"] |= {"userId": ada["user"]["userId"], "deviceId": ada["device"]["deviceId"]}
+    data_of(await send(cloud, eve["headers"], items))
+    ada_day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=ada["headers"]))
+    assert ada_day["totalSeconds"] == 0
+
+
+async def test_more_than_500_items_is_a_413(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    edge = await linked(cloud, google)
+    start = berlin("2026-11-25 09:00")
+    items = [session_item(start) for _ in range(501)]
+    assert error_of(await send(cloud, edge["headers"], items), 413)["code"] == "batch_too_large"
+
+
+async def test_500_items_are_accepted(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    edge = await linked(cloud, google)
+    start = berlin("2026-11-25 09:00")
+    items = [session_item(start) for _ in range(500)]
+    assert data_of(await send(cloud, edge["headers"], items))["stored"] == 500
+
+
+async def test_huge_body_is_a_413(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    edge = await linked(cloud, google)
+    body = b'{"items": ["' + b"x" * (17 * 1024 * 1024) + b'"]}'
+    response = await cloud.post(
+        "/api/sync/batch",
+        content=body,
+        headers=edge["headers"] | {"Content-Type": "application/json"},
+    )
+    assert error_of(response, 413)["code"] == "payload_too_large"
+
+
+async def test_empty_or_shapeless_batches_are_400s(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    edge = await linked(cloud, google)
+    headers = edge["headers"]
+    for body in ({"items": []}, {}, {"items": "nope"}, [1, 2]):
+        response = await cloud.post("/api/sync/batch", json=body, headers=headers)
+        assert error_of(response, 400)["code"] == "invalid_request"
+
+
+async def test_a_user_token_cannot_sync(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    user = await sign_in(cloud, google)
+    response = await send(cloud, bearer(user["accessToken"]), study_day())
+    assert error_of(response, 403)["code"] == "forbidden"
+
+
+async def test_sync_without_a_token_is_a_401(cloud: httpx.AsyncClient) -> None:
+    assert error_of(await send(cloud, {}, study_day()), 401)["code"] == "unauthenticated"
+
+
+async def test_sync_marks_the_device_as_seen(
+    cloud: httpx.AsyncClient, google: FakeGoogle, clock: FakeClock
+) -> None:
+    edge = await linked(cloud, google)
+    clock.advance(120)
+    data_of(await send(cloud, edge["headers"], study_day()))
+    devices = data_of(await cloud.get("/api/devices", headers=bearer(edge["user"]["accessToken"])))
+    assert devices["devices"][0]["lastSeenAt"] == "2026-11-25T09:02:00.000Z"
