@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -92,8 +93,9 @@ class CloudSettings(BaseSettings):
         description="How long a just-rotated refresh token still yields its successor "
         "(a client that lost the refresh response retries).",
     )
-    google_client_ids: list[str] = Field(
-        default_factory=list, description="OAuth client ids Google ID tokens may be issued to."
+    google_client_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="OAuth client ids Google ID tokens may be issued to (comma-separated).",
     )
     google_jwks_url: str = Field(GOOGLE_JWKS_URL, description="Where Google's keys are.")
     google_jwks_refetch_seconds: float = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -45,6 +46,9 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An engine for `url`; SQLite gets its pragmas, PostgreSQL a bounded pool."""
     if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "connect", _sqlite_autocommit_driver)

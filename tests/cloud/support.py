@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
+import subprocess
+import sys
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -138,3 +147,71 @@ def event_item(
             "extractedText": "mitosis",
         },
     }
+
+
+# --- the API in its own processes, as deployed -----------------------------------------------
+
+
+def free_port() -> int:
+    """An unused loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class CloudProcess:
+    """One `studylens-cloud serve` process."""
+
+    base_url: str
+    process: subprocess.Popen[bytes]
+
+
+async def wait_until_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    """Poll `/readyz` until it answers (at most 30 s), failing early if the process died."""
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise RuntimeError(f"studylens-cloud exited with {process.returncode}")
+            try:
+                if (await client.get(f"{base_url}/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"{base_url} did not become ready")
+
+
+@asynccontextmanager
+async def running_cloud(
+    env: dict[str, str], *, processes: int = 1, workers: int = 1
+) -> AsyncIterator[list[CloudProcess]]:
+    """Start `processes` separate `studylens-cloud serve` processes sharing `env`'s settings."""
+    command = str(Path(sys.executable).parent / "studylens-cloud")
+    started: list[CloudProcess] = []
+    base_env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("STUDYLENS_CLOUD_") and key != "STATE_DIRECTORY"
+    }
+    try:
+        for _ in range(processes):
+            port = free_port()
+            process = subprocess.Popen(  # noqa: S603, ASYNC220 - started before anything is measured
+                [command, "serve", "--host", "127.0.0.1", "--port", str(port)]
+                + ["--workers", str(workers)],
+                env=base_env | {"STUDYLENS_CLOUD_LOG_LEVEL": "warning"} | env,
+            )
+            started.append(CloudProcess(f"http://127.0.0.1:{port}", process))
+        for server in started:
+            await wait_until_ready(server.base_url, server.process)
+        yield started
+    finally:
+        for server in started:
+            server.process.terminate()
+        for server in started:
+            try:
+                server.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()

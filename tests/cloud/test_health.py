@@ -1,0 +1,77 @@
+"""Liveness, readiness, the OpenAPI schema and the offline interactive docs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from tests.cloud.support import data_of, error_of
+
+
+async def test_healthz(cloud: httpx.AsyncClient) -> None:
+    assert data_of(await cloud.get("/healthz"))["status"] == "ok"
+
+
+async def test_readyz_checks_database_and_objects(cloud: httpx.AsyncClient) -> None:
+    ready = data_of(await cloud.get("/readyz"))
+    assert ready["checks"] == {"database": "ok", "objects": "ok"}
+
+
+async def test_readyz_is_503_when_the_database_is_gone(start_cloud: Any) -> None:
+    from pydantic import SecretStr
+
+    cloud = await start_cloud()
+    settings_url = "postgresql+asyncpg://nobody:wrong@127.0.0.1:9/none"
+    broken = await start_cloud(database_url=SecretStr(settings_url))
+    data_of(await cloud.get("/readyz"))
+    assert error_of(await broken.get("/readyz"), 503)["code"] == "database_unavailable"
+
+
+async def test_openapi_lists_every_route(cloud: httpx.AsyncClient) -> None:
+    schema = (await cloud.get("/openapi.json")).json()
+    assert {
+        "/api/auth/google",
+        "/api/auth/refresh",
+        "/api/auth/logout",
+        "/api/devices/code",
+        "/api/devices/approve",
+        "/api/devices/token",
+        "/api/sync/batch",
+        "/api/sync/images/presign",
+        "/api/images/{sha256}",
+        "/api/topic/daily",
+        "/api/topic/weekly",
+        "/api/sessions",
+        "/api/admin/users",
+        "/healthz",
+        "/readyz",
+    } <= set(schema["paths"])
+
+
+async def test_every_route_has_a_description(cloud: httpx.AsyncClient) -> None:
+    schema = (await cloud.get("/openapi.json")).json()
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            assert operation.get("description"), f"{method.upper()} {path} has no description"
+
+
+async def test_docs_load_their_assets_from_the_app(cloud: httpx.AsyncClient) -> None:
+    page = await cloud.get("/api-docs")
+    assert page.status_code == 200
+    assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page.text)
+    assert assets, page.text
+    for asset in assets:
+        assert asset.startswith("/"), f"{asset} is not served by the app"
+        response = await cloud.get(asset)
+        assert response.status_code == 200, asset
+        assert len(response.content) > 100
+
+
+async def test_unknown_route_is_a_404_envelope(cloud: httpx.AsyncClient) -> None:
+    assert error_of(await cloud.get("/api/nothing-here"), 404)["code"] == "not_found"
+
+
+async def test_wrong_method_is_a_405_envelope(cloud: httpx.AsyncClient) -> None:
+    assert error_of(await cloud.get("/api/sync/batch"), 405)["code"] == "method_not_allowed"

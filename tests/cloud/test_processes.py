@@ -1,0 +1,84 @@
+"""The API as deployed: `studylens-cloud serve` processes, embedded or sharing PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.clock import SystemClock
+from tests.cloud.support import data_of, running_cloud
+from tests.fakes.google import CLIENT_ID, FakeGoogle
+
+
+@pytest.fixture
+async def live_google() -> AsyncIterator[FakeGoogle]:
+    """Google's keys for servers in other processes, which run on the real clock."""
+    fake = FakeGoogle(SystemClock())
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+async def test_serve_with_nothing_configured_runs_embedded(tmp_path: Path) -> None:
+    data = tmp_path / "cloud"
+    async with running_cloud({"STUDYLENS_CLOUD_DATA_DIR": str(data)}) as [server]:
+        async with httpx.AsyncClient(base_url=server.base_url) as client:
+            ready = data_of(await client.get("/readyz"))
+            code = data_of(await client.post("/api/devices/code", json={"name": "Pi"}))
+    assert ready["checks"] == {"database": "ok", "objects": "ok"}
+    assert code["verificationUri"] == f"{server.base_url}/device"
+    assert (data / "cloud.db").is_file()
+    assert (data / "objects").is_dir()
+    assert stat.S_IMODE((data / "jwt-secret").stat().st_mode) == 0o600
+
+
+def shared_env(database_url: str, google: FakeGoogle, tmp_path: Path, grace: float) -> dict[str, str]:
+    return {
+        "STUDYLENS_CLOUD_DATA_DIR": str(tmp_path / "cloud"),
+        "STUDYLENS_CLOUD_DATABASE_URL": database_url,
+        "STUDYLENS_CLOUD_JWT_SECRET": "shared-secret-of-both-processes-0123456789",
+        "STUDYLENS_CLOUD_GOOGLE_CLIENT_IDS": CLIENT_ID,
+        "STUDYLENS_CLOUD_GOOGLE_JWKS_URL": google.jwks_url,
+        "STUDYLENS_CLOUD_REFRESH_GRACE_SECONDS": str(grace),
+    }
+
+
+async def race_refreshes(
+    bases: list[str], google: FakeGoogle, copies: int
+) -> list[httpx.Response]:
+    async with httpx.AsyncClient() as client:
+        signed = await client.post(f"{bases[0]}/api/auth/google", json={"idToken": google.token()})
+        token = data_of(signed)["refreshToken"]
+        return await asyncio.gather(
+            *(
+                client.post(
+                    f"{bases[i % len(bases)]}/api/auth/refresh", json={"refreshToken": token}
+                )
+                for i in range(copies)
+            )
+        )
+
+
+async def test_parallel_refresh_on_two_processes_lets_exactly_one_through(
+    pg_database_url: str, live_google: FakeGoogle, tmp_path: Path
+) -> None:
+    env = shared_env(pg_database_url, live_google, tmp_path, grace=0)
+    async with running_cloud(env, processes=2) as servers:
+        answers = await race_refreshes([s.base_url for s in servers], live_google, 6)
+    assert sorted(a.status_code for a in answers) == [200, 401, 401, 401, 401, 401]
+    assert {a.json()["error"]["code"] for a in answers if a.status_code == 401} == {"invalid_grant"}
+
+
+async def test_parallel_refresh_on_two_processes_rotates_once_within_grace(
+    pg_database_url: str, live_google: FakeGoogle, tmp_path: Path
+) -> None:
+    env = shared_env(pg_database_url, live_google, tmp_path, grace=30)
+    async with running_cloud(env, processes=2) as servers:
+        answers = await race_refreshes([s.base_url for s in servers], live_google, 6)
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.json()["data"]["refreshToken"] for a in answers}) == 1
