@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 from pydantic.alias_generators import to_camel
 
 from shared.analysis import FrameAnalysis
@@ -30,9 +30,20 @@ class WireModel(BaseModel):
 
 
 class RequestModel(WireModel):
-    """Base of request bodies: unknown fields are ignored so older clients keep working."""
+    """Base of request bodies: unknown fields are ignored so older clients keep working.
+
+    Text holding NUL characters is refused: PostgreSQL cannot store them, and no client of
+    ours sends them.
+    """
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        return value
 
 
 # --- envelope -------------------------------------------------------------------------------

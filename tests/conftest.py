@@ -15,11 +15,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
-
-import httpx
 from sqlalchemy.engine import make_url
 
 from cloud.api.app import create_app as create_cloud_app

@@ -15,6 +15,8 @@ from shared.schemas import DayTopicStats, WeeklyTopicStats
 
 router = APIRouter(prefix="/api", tags=["analytics"])
 ERRORS = failures(400, 401)
+#: Dates outside this span are refused up front (the week before 0001-01-01 does not exist).
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 Zone = Annotated[
     str | None,
     Query(max_length=64, description="IANA zone that decides which day is today; default UTC."),
@@ -34,7 +36,7 @@ def today(svc: Svc, zone: str | None) -> date:
 async def daily(
     caller: Caller,
     svc: Svc,
-    day: Annotated[date | None, Query(alias="date")] = None,
+    day: Annotated[date | None, Query(alias="date", ge=EARLIEST, le=LATEST)] = None,
     tz: Zone = None,
 ) -> Ok[DayTopicStats]:
     """Time per topic on one local day (the edges' local dates), all devices together."""
@@ -45,7 +47,7 @@ async def daily(
 async def weekly(
     caller: Caller,
     svc: Svc,
-    day: Annotated[date | None, Query(alias="date")] = None,
+    day: Annotated[date | None, Query(alias="date", ge=EARLIEST, le=LATEST)] = None,
     tz: Zone = None,
 ) -> Ok[WeeklyTopicStats]:
     """The seven days ending with `date` (default today), per day and in total."""
@@ -56,8 +58,8 @@ async def weekly(
 async def sessions(
     caller: Caller,
     svc: Svc,
-    first: Annotated[date | None, Query(alias="from")] = None,
-    last: Annotated[date | None, Query(alias="to")] = None,
+    first: Annotated[date | None, Query(alias="from", ge=EARLIEST, le=LATEST)] = None,
+    last: Annotated[date | None, Query(alias="to", ge=EARLIEST, le=LATEST)] = None,
     tz: Zone = None,
 ) -> Ok[SessionList]:
     """Sessions whose local day is within `from`..`to` (default: the last seven days)."""

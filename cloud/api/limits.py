@@ -1,4 +1,4 @@
-"""A cap on request bodies, enforced while they stream in (a missing Content-Length included)."""
+"""Limits checked before routing: body size (also while streaming) and NUL in URLs."""
 
 from __future__ import annotations
 
@@ -27,9 +27,14 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if "\x00" in scope["path"] or b"%00" in scope["query_string"]:
+            await self._refuse(
+                send, 400, "invalid_request", "NUL characters are not allowed in URLs."
+            )
+            return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+            await self._refuse(send, 413, "payload_too_large", self._too_large)
             return
         seen = 0
         started = False
@@ -53,21 +58,19 @@ class BodyLimit:
             await self.app(scope, counting, tracking)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, 413, "payload_too_large", self._too_large)
 
-    async def _refuse(self, send: Send) -> None:
-        body: dict[str, Any] = {
-            "success": False,
-            "error": {
-                "code": "payload_too_large",
-                "message": f"The request body is larger than {self.limit} bytes.",
-            },
-        }
+    @property
+    def _too_large(self) -> str:
+        return f"The request body is larger than {self.limit} bytes."
+
+    async def _refuse(self, send: Send, status: int, code: str, message: str) -> None:
+        body: dict[str, Any] = {"success": False, "error": {"code": code, "message": message}}
         raw = json.dumps(body).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(raw)).encode()),

@@ -74,7 +74,10 @@ async def test_admin_lists_users_and_devices(
     await link_device(cloud, ada, "Ada's Pi")
     headers = bearer(root["accessToken"])
     users = data_of(await cloud.get("/api/admin/users", headers=headers))["users"]
-    assert {u["email"]: u["devices"] for u in users} == {"root@example.com": 0, "ada@example.com": 1}
+    assert {u["email"]: u["devices"] for u in users} == {
+        "root@example.com": 0,
+        "ada@example.com": 1,
+    }
     devices = data_of(await cloud.get("/api/admin/devices", headers=headers))["devices"]
     assert [d["name"] for d in devices] == ["Ada's Pi"]
     listed = json.loads(await admin_cli(cloud_settings, "devices"))
@@ -94,7 +97,9 @@ async def test_revoking_a_users_tokens_signs_them_out_everywhere(
     assert data_of(response)["count"] == 2
     for pair in (ada, device):
         error_of(await cloud.get("/api/me", headers=bearer(pair["accessToken"])), 401)
-        refreshed = await cloud.post("/api/auth/refresh", json={"refreshToken": pair["refreshToken"]})
+        refreshed = await cloud.post(
+            "/api/auth/refresh", json={"refreshToken": pair["refreshToken"]}
+        )
         error_of(refreshed, 401)
     clock.advance(1)
     again = await sign_in(cloud, google, "sub-ada", "ada@example.com")
@@ -106,7 +111,8 @@ async def test_stats_count_the_service(
 ) -> None:
     root = await admin_pair(cloud, google, cloud_settings)
     stats = data_of(await cloud.get("/api/admin/stats", headers=bearer(root["accessToken"])))
-    assert stats["counts"]["users"] == 1 and stats["counts"]["admins"] == 1
+    assert stats["counts"]["users"] == 1
+    assert stats["counts"]["admins"] == 1
     assert stats["counts"]["sessions"] == 0
     printed = json.loads(await admin_cli(cloud_settings, "stats"))
     assert printed["users"] == 1
@@ -120,7 +126,9 @@ async def test_purge_removes_expired_rows_only(
     await cloud.post("/api/auth/logout", headers=bearer(old["accessToken"]))
     await cloud.post("/api/devices/code", json={})
     clock.advance(20 * 60)  # access tokens and device codes are past their lives
-    root = data_of(await cloud.post("/api/auth/refresh", json={"refreshToken": root["refreshToken"]}))
+    root = data_of(
+        await cloud.post("/api/auth/refresh", json={"refreshToken": root["refreshToken"]})
+    )
     purged = data_of(await cloud.post("/api/admin/purge", headers=bearer(root["accessToken"])))
     assert purged["counts"] == {"revoked_access_tokens": 1, "refresh_tokens": 0, "device_codes": 1}
 

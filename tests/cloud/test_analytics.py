@@ -89,7 +89,8 @@ async def test_weekly_covers_seven_days_oldest_first(
     await study(cloud, edges["desk"], "2026-11-18 09:00", "2026-11-18", [("Chemistry", 5000)])
     await study(cloud, edges["laptop"], "2026-11-25 09:00", "2026-11-25", [("English", 120)])
     week = data_of(await cloud.get("/api/topic/weekly?date=2026-11-25", headers=edges["me"]))
-    assert week["fromDate"] == "2026-11-19" and week["toDate"] == "2026-11-25"
+    assert week["fromDate"] == "2026-11-19"
+    assert week["toDate"] == "2026-11-25"
     assert [d["date"] for d in week["days"]][:2] == ["2026-11-19", "2026-11-20"]
     assert len(week["days"]) == 7
     assert week["totalSeconds"] == 180
@@ -111,7 +112,9 @@ async def test_sessions_in_a_range_with_totals(
     listed = data_of(
         await cloud.get("/api/sessions?from=2026-11-19&to=2026-11-25", headers=edges["me"])
     )
-    assert [(s["sessionId"], s["totalSeconds"], s["totalAnalyses"]) for s in listed["sessions"]] == [
+    assert [
+        (s["sessionId"], s["totalSeconds"], s["totalAnalyses"]) for s in listed["sessions"]
+    ] == [
         (late, 60, 2),
         (early, 60, 1),
     ]

@@ -76,18 +76,14 @@ async def test_retry_after_the_successor_was_used_is_reuse(
     assert error_of(await refresh(cloud, third["refreshToken"]), 401)["code"] == "invalid_grant"
 
 
-async def test_grace_zero_means_any_reuse_revokes(
-    start_cloud: Any, google: FakeGoogle
-) -> None:
+async def test_grace_zero_means_any_reuse_revokes(start_cloud: Any, google: FakeGoogle) -> None:
     cloud = await start_cloud(refresh_grace_seconds=0)
     first = await sign_in(cloud, google)
     data_of(await refresh(cloud, first["refreshToken"]))
     assert error_of(await refresh(cloud, first["refreshToken"]), 401)["code"] == "invalid_grant"
 
 
-async def test_parallel_refreshes_rotate_once(
-    cloud: httpx.AsyncClient, google: FakeGoogle
-) -> None:
+async def test_parallel_refreshes_rotate_once(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
     pair = await sign_in(cloud, google)
     answers = await asyncio.gather(*(refresh(cloud, pair["refreshToken"]) for _ in range(4)))
     tokens = {data_of(a)["refreshToken"] for a in answers}
@@ -137,9 +133,7 @@ async def test_logout_kills_the_access_token(cloud: httpx.AsyncClient, google: F
     assert error_of(await me(cloud, pair), 401)["code"] == "invalid_token"
 
 
-async def test_logout_kills_the_refresh_token(
-    cloud: httpx.AsyncClient, google: FakeGoogle
-) -> None:
+async def test_logout_kills_the_refresh_token(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
     pair = await sign_in(cloud, google)
     await cloud.post(
         "/api/auth/logout",

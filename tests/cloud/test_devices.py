@@ -28,7 +28,8 @@ async def approve(cloud: httpx.AsyncClient, user_code: str, pair: dict[str, Any]
 
 async def test_code_has_the_rfc_8628_shape(cloud: httpx.AsyncClient) -> None:
     code = await start_code(cloud)
-    assert len(code["userCode"]) == 9 and code["userCode"][4] == "-"
+    assert len(code["userCode"]) == 9
+    assert code["userCode"][4] == "-"
     assert code["verificationUri"] == "http://testserver/device"
     assert code["verificationUriComplete"].endswith(f"?user_code={code['userCode']}")
     assert code["interval"] == 5
@@ -52,9 +53,7 @@ async def test_polling_faster_than_the_interval_is_slow_down(
     clock.advance(6)  # the interval grew by five seconds: 6 s is still too soon
     assert error_of(await poll(cloud, code["deviceCode"]), 400)["code"] == "slow_down"
     clock.advance(16)
-    assert error_of(await poll(cloud, code["deviceCode"]), 400)["code"] == (
-        "authorization_pending"
-    )
+    assert error_of(await poll(cloud, code["deviceCode"]), 400)["code"] == ("authorization_pending")
 
 
 async def test_expired_code_is_expired_token(
@@ -79,7 +78,8 @@ async def test_approval_gives_the_device_a_sync_token(
     assert tokens["userId"] == pair["userId"]
     assert tokens["deviceId"]
     me = data_of(await cloud.get("/api/me", headers=bearer(tokens["accessToken"])))
-    assert me["scope"] == "sync" and me["deviceId"] == tokens["deviceId"]
+    assert me["scope"] == "sync"
+    assert me["deviceId"] == tokens["deviceId"]
 
 
 async def test_device_code_is_exchanged_only_once(
@@ -142,7 +142,8 @@ async def test_device_refresh_rotates_within_sync_scope(
     rotated = data_of(
         await cloud.post("/api/auth/refresh", json={"refreshToken": device["refreshToken"]})
     )
-    assert rotated["scope"] == "sync" and rotated["deviceId"] == device["deviceId"]
+    assert rotated["scope"] == "sync"
+    assert rotated["deviceId"] == device["deviceId"]
 
 
 async def test_devices_are_listed_for_their_owner_only(

@@ -29,7 +29,9 @@ async def test_good_token_signs_in_and_sets_http_only_cookies(
     cookies = response.headers.get_list("set-cookie")
     assert any(c.startswith("studylens_access=") and "HttpOnly" in c for c in cookies)
     refresh = next(c for c in cookies if c.startswith("studylens_refresh="))
-    assert "HttpOnly" in refresh and "SameSite=lax" in refresh and "Path=/api/auth" in refresh
+    assert "HttpOnly" in refresh
+    assert "SameSite=lax" in refresh
+    assert "Path=/api/auth" in refresh
 
 
 async def test_same_google_account_is_one_user(
@@ -159,9 +161,7 @@ async def test_malformed_json_is_a_400(cloud: httpx.AsyncClient) -> None:
     assert error_of(response, 400)["code"] == "invalid_json"
 
 
-async def test_unreachable_key_endpoint_is_a_503(
-    start_cloud: object, google: FakeGoogle
-) -> None:
+async def test_unreachable_key_endpoint_is_a_503(start_cloud: object, google: FakeGoogle) -> None:
     cloud = await start_cloud(google_jwks_url="http://127.0.0.1:9/certs")  # type: ignore[operator]
     error = error_of(await sign_in_with(cloud, google.token()), 503)
     assert error["code"] == "identity_unavailable"
@@ -172,5 +172,3 @@ async def test_no_client_id_configured_is_a_503(start_cloud: object, google: Fak
     assert error_of(await sign_in_with(cloud, google.token()), 503)["code"] == (
         "identity_unavailable"
     )
-
-

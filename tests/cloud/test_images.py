@@ -17,7 +17,11 @@ from tests.fakes.images import jpeg
 
 
 def ref(data: bytes, content_type: str = "image/jpeg") -> dict[str, Any]:
-    return {"sha256": hashlib.sha256(data).hexdigest(), "contentType": content_type, "size": len(data)}
+    return {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "contentType": content_type,
+        "size": len(data),
+    }
 
 
 async def presign(
@@ -27,9 +31,7 @@ async def presign(
 
 
 @pytest.fixture(params=["folder", "s3"])
-async def store_cloud(
-    request: pytest.FixtureRequest, start_cloud: Any
-) -> httpx.AsyncClient:
+async def store_cloud(request: pytest.FixtureRequest, start_cloud: Any) -> httpx.AsyncClient:
     """The cloud with its embedded object folder, then with S3."""
     if request.param == "folder":
         client: httpx.AsyncClient = await start_cloud()
@@ -38,9 +40,7 @@ async def store_cloud(
     return client
 
 
-async def upload(
-    cloud: httpx.AsyncClient, target: dict[str, Any], data: bytes
-) -> httpx.Response:
+async def upload(cloud: httpx.AsyncClient, target: dict[str, Any], data: bytes) -> httpx.Response:
     """PUT to a presigned URL: the app itself (folder) or the S3 server."""
     if target["url"].startswith("http://testserver/"):
         return await cloud.put(target["url"], content=data, headers=target["headers"])
@@ -65,7 +65,8 @@ async def test_upload_and_read_back(store_cloud: httpx.AsyncClient, google: Fake
     ada = await edge_of(store_cloud, google, "ada")
     data = jpeg(64, 48)
     first = data_of(await presign(store_cloud, ada["edge"], ref(data)))
-    assert first["stored"] == [] and len(first["uploads"]) == 1
+    assert first["stored"] == []
+    assert len(first["uploads"]) == 1
     target = first["uploads"][0]
     assert f"users/{ada['user']['userId']}/images/" in target["url"]
     assert (await upload(store_cloud, target, data)).status_code == 200

@@ -48,17 +48,20 @@ def study_day(session_id: str | None = None) -> list[dict[str, Any]]:
         {
             "id": str(uuid.uuid4()),
             "kind": "help_request",
-            "payload": {"sessionId": sid, "localDate": "2026-11-25", "createdAt": start.isoformat()},
+            "payload": {
+                "sessionId": sid,
+                "localDate": "2026-11-25",
+                "createdAt": start.isoformat(),
+            },
         },
     ]
-
-
 
 
 async def test_every_kind_is_stored(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
     edge = await linked(cloud, google)
     result = data_of(await send(cloud, edge["headers"], study_day()))
-    assert result["stored"] == 5 and result["rejected"] == 0
+    assert result["stored"] == 5
+    assert result["rejected"] == 0
     assert [r["status"] for r in result["results"]] == ["stored"] * 5
 
 
@@ -70,7 +73,8 @@ async def test_replaying_a_batch_changes_nothing(
     data_of(await send(cloud, edge["headers"], batch))
     before = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["headers"]))
     again = data_of(await send(cloud, edge["headers"], batch))
-    assert again["stored"] == 0 and again["unchanged"] == 5
+    assert again["stored"] == 0
+    assert again["unchanged"] == 5
     after = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["headers"]))
     assert after == before
     assert after["topicStats"][0]["durationSeconds"] == 600
@@ -168,7 +172,8 @@ async def test_another_user_cannot_overwrite_by_guessing_ids(
     assert {r["error"]["code"] for r in result["results"]} == {"id_conflict"}
     ada_day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=ada["headers"]))
     eve_day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=eve["headers"]))
-    assert ada_day["totalSeconds"] == 600 and eve_day["totalSeconds"] == 0
+    assert ada_day["totalSeconds"] == 600
+    assert eve_day["totalSeconds"] == 0
 
 
 async def test_user_and_device_come_from_the_token_not_the_body(

@@ -37,7 +37,9 @@ async def test_serve_with_nothing_configured_runs_embedded(tmp_path: Path) -> No
     assert stat.S_IMODE((data / "jwt-secret").stat().st_mode) == 0o600
 
 
-def shared_env(database_url: str, google: FakeGoogle, tmp_path: Path, grace: float) -> dict[str, str]:
+def shared_env(
+    database_url: str, google: FakeGoogle, tmp_path: Path, grace: float
+) -> dict[str, str]:
     return {
         "STUDYLENS_CLOUD_DATA_DIR": str(tmp_path / "cloud"),
         "STUDYLENS_CLOUD_DATABASE_URL": database_url,
@@ -48,9 +50,7 @@ def shared_env(database_url: str, google: FakeGoogle, tmp_path: Path, grace: flo
     }
 
 
-async def race_refreshes(
-    bases: list[str], google: FakeGoogle, copies: int
-) -> list[httpx.Response]:
+async def race_refreshes(bases: list[str], google: FakeGoogle, copies: int) -> list[httpx.Response]:
     async with httpx.AsyncClient() as client:
         signed = await client.post(f"{bases[0]}/api/auth/google", json={"idToken": google.token()})
         token = data_of(signed)["refreshToken"]

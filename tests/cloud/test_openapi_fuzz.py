@@ -1,0 +1,85 @@
+"""schemathesis over the API's own OpenAPI schema: whatever it generates, no 500s.
+
+Runs against a real `studylens-cloud serve` process on PostgreSQL, once with an edge's sync
+token and once with a student's token (in that order: the student's run may unlink the edge).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.clock import SystemClock
+from tests.cloud.support import data_of, link_device, running_cloud
+from tests.fakes.google import CLIENT_ID, FakeGoogle
+
+#: Bounded so the whole suite stays within its time budget on two cores.
+MAX_EXAMPLES = 25
+MAX_SECONDS = 75
+
+
+@pytest.fixture
+async def live_google() -> AsyncIterator[FakeGoogle]:
+    """Google's keys for a server in another process, on the real clock."""
+    fake = FakeGoogle(SystemClock())
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+async def schemathesis(base_url: str, token: str, report: Path) -> tuple[int, str]:
+    command = [
+        str(Path(sys.executable).parent / "st"),
+        "run",
+        f"{base_url}/openapi.json",
+        "--checks",
+        "not_a_server_error",
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--max-time",
+        str(MAX_SECONDS),
+        "--exclude-path",
+        "/api/auth/logout",  # would sign the fuzzer's own token out
+        "--seed",
+        "20261125",
+        "--report",
+        "ndjson",
+        "--report-ndjson-path",
+        str(report),
+    ]
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await process.communicate()
+    return int(process.returncode or 0), output.decode(errors="replace")
+
+
+@pytest.mark.timeout(360)
+async def test_no_generated_request_makes_a_500(
+    pg_database_url: str, live_google: FakeGoogle, tmp_path: Path
+) -> None:
+    env = {
+        "STUDYLENS_CLOUD_DATA_DIR": str(tmp_path / "cloud"),
+        "STUDYLENS_CLOUD_DATABASE_URL": pg_database_url,
+        "STUDYLENS_CLOUD_GOOGLE_CLIENT_IDS": CLIENT_ID,
+        "STUDYLENS_CLOUD_GOOGLE_JWKS_URL": live_google.jwks_url,
+    }
+    async with running_cloud(env) as [server]:
+        async with httpx.AsyncClient(base_url=server.base_url) as client:
+            signed = await client.post("/api/auth/google", json={"idToken": live_google.token()})
+            student = data_of(signed)
+            client.cookies.clear()
+            edge = await link_device(client, student)
+        for who, token in (("edge", edge["accessToken"]), ("student", student["accessToken"])):
+            report = tmp_path / f"{who}.ndjson"
+            code, output = await schemathesis(server.base_url, token, report)
+            assert code == 0, output[-4000:]
+            assert "500" not in {line for line in output.splitlines() if "Server error" in line}
+            assert report.stat().st_size > 0
