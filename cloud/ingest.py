@@ -20,22 +20,37 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cloud.db.models import FACT_TABLES, Device
 from shared.clock import Clock
 from shared.schemas import ErrorBody, FieldProblem
-from shared.sync import Fact, ItemResult, SyncBatchResult, SyncItem, TopicSegmentFact
+from shared.sync import (
+    KINDS,
+    SYNC_ITEM,
+    Fact,
+    ItemResult,
+    SyncBatchResult,
+    SyncItem,
+    TopicSegmentFact,
+)
 
 
 @dataclass(frozen=True)
 class _Valid:
     index: int
     item: SyncItem
-    fact: Fact
+
+    @property
+    def fact(self) -> Fact:
+        return self.item.payload
 
 
 def problems(exc: ValidationError) -> list[FieldProblem]:
-    """Pydantic's complaints as wire `FieldProblem`s."""
-    return [
-        FieldProblem(field=".".join(str(p) for p in err["loc"]) or "(body)", problem=err["msg"])
-        for err in exc.errors(include_url=False)
-    ]
+    """Pydantic's complaints about one item as wire `FieldProblem`s."""
+    found = []
+    for err in exc.errors(include_url=False):
+        # The union's tag ("session", ...) leads each location; the client knows its kind.
+        loc = err["loc"][1:] if err["loc"] and err["loc"][0] in KINDS else err["loc"]
+        found.append(
+            FieldProblem(field=".".join(str(p) for p in loc) or "(item)", problem=err["msg"])
+        )
+    return found
 
 
 def _rejected(index: int, item_id: str | None, code: str, message: str, **kw: Any) -> ItemResult:
@@ -55,14 +70,13 @@ def validate_items(items: Sequence[Any]) -> tuple[list[_Valid], dict[int, ItemRe
         raw_id = raw.get("id") if isinstance(raw, dict) else None
         shown_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 64 else None
         try:
-            item = SyncItem.model_validate(raw)
-            fact = item.fact()
+            item = SYNC_ITEM.validate_python(raw)
         except ValidationError as exc:
             rejected[index] = _rejected(
                 index, shown_id, "invalid_item", "This item is malformed.", details=problems(exc)
             )
             continue
-        valid.append(_Valid(index, item, fact))
+        valid.append(_Valid(index, item))
     return valid, rejected
 
 
@@ -143,14 +157,16 @@ class Ingest:
         table: Table = FACT_TABLES[kind].__table__  # type: ignore[attr-defined]
         rows = [fact_row(e, user_id, device_id, now) for e in entries]
         dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(table).values(rows)
+        insert = dialect.insert(table)
         excluded = insert.excluded
         statement = insert.on_conflict_do_update(
             index_elements=[table.c.id],
             set_={name: excluded[name] for name in rows[0] if name != "id"},
             where=(table.c.user_id == excluded.user_id) & (table.c.revision < excluded.revision),
         ).returning(table.c.id)
-        written = set((await db.execute(statement)).scalars())
+        # Rows as executemany parameters, not literal VALUES: the statement compiles once and is
+        # cached, and SQLAlchemy still sends it as multi-row inserts ("insertmanyvalues").
+        written = set((await db.execute(statement, rows)).scalars())
         others = [r["id"] for r in rows if r["id"] not in written]
         foreign: set[str] = set()
         if others:

@@ -7,9 +7,9 @@ snake_case in Python.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
 
 from shared.analysis import FrameAnalysis
@@ -38,12 +38,13 @@ class RequestModel(WireModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("text must not contain NUL characters")
-        return value
+    @model_validator(mode="after")
+    def _no_nul(self) -> Self:
+        # One pass per model, not a validator per field: sync batches carry thousands of fields.
+        for name, value in self.__dict__.items():
+            if isinstance(value, str) and "\x00" in value:
+                raise ValueError(f"{name} must not contain NUL characters")
+        return self
 
 
 # --- envelope -------------------------------------------------------------------------------

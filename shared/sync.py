@@ -101,26 +101,54 @@ class HelpRequestFact(Fact):
     created_at: When
 
 
-PAYLOADS: dict[str, type[Fact]] = {
-    "session": SessionFact,
-    "learning_event": LearningEventFact,
-    "topic_segment": TopicSegmentFact,
-    "bookmark": BookmarkFact,
-    "help_request": HelpRequestFact,
-}
-
-
-class SyncItem(RequestModel):
-    """One fact in a batch; `payload` is checked against the model of its `kind`."""
+class _Item(RequestModel):
+    """Fields every item has: the fact's edge-made id and its revision."""
 
     id: UUID
-    kind: Kind
     revision: Annotated[int, Field(ge=0, le=2**62)] = 0
-    payload: dict[str, Any]
 
-    def fact(self) -> Fact:
-        """The payload as its typed model (raises `pydantic.ValidationError`)."""
-        return PAYLOADS[self.kind].model_validate(self.payload)
+
+class SessionItem(_Item):
+    """A session in a batch."""
+
+    kind: Literal["session"] = "session"
+    payload: SessionFact
+
+
+class LearningEventItem(_Item):
+    """A learning event in a batch."""
+
+    kind: Literal["learning_event"] = "learning_event"
+    payload: LearningEventFact
+
+
+class TopicSegmentItem(_Item):
+    """A topic segment in a batch."""
+
+    kind: Literal["topic_segment"] = "topic_segment"
+    payload: TopicSegmentFact
+
+
+class BookmarkItem(_Item):
+    """A bookmark in a batch."""
+
+    kind: Literal["bookmark"] = "bookmark"
+    payload: BookmarkFact
+
+
+class HelpRequestItem(_Item):
+    """A help request in a batch."""
+
+    kind: Literal["help_request"] = "help_request"
+    payload: HelpRequestFact
+
+
+SyncItem = Annotated[
+    SessionItem | LearningEventItem | TopicSegmentItem | BookmarkItem | HelpRequestItem,
+    Field(discriminator="kind"),
+]
+#: Checks one item, kind and payload in one pass (raises `pydantic.ValidationError`).
+SYNC_ITEM: TypeAdapter[SyncItem] = TypeAdapter(SyncItem)
 
 
 class SyncBatch(RequestModel):
@@ -149,8 +177,6 @@ class SyncBatchResult(WireModel):
     rejected: int
     results: list[ItemResult]
 
-
-SYNC_ITEM = TypeAdapter(SyncItem)
 
 # --- images ---------------------------------------------------------------------------------
 
@@ -189,19 +215,24 @@ class PresignResult(WireModel):
 __all__ = [
     "KINDS",
     "MAX_BATCH_ITEMS",
-    "PAYLOADS",
+    "SYNC_ITEM",
     "BookmarkFact",
+    "BookmarkItem",
     "Fact",
     "HelpRequestFact",
+    "HelpRequestItem",
     "ImageRef",
     "ItemResult",
     "LearningEventFact",
+    "LearningEventItem",
     "PresignRequest",
     "PresignResult",
     "PresignedUpload",
     "SessionFact",
+    "SessionItem",
     "SyncBatch",
     "SyncBatchResult",
     "SyncItem",
     "TopicSegmentFact",
+    "TopicSegmentItem",
 ]

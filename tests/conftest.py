@@ -159,7 +159,7 @@ def test_database_url() -> str:
 
 async def pg_admin(statement: str, database: str | None = None) -> None:
     """Run one statement on the test server (the maintenance database unless named)."""
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     url = make_url(test_database_url())
     connection = await asyncpg.connect(

@@ -198,7 +198,16 @@ async def running_cloud(
         for _ in range(processes):
             port = free_port()
             process = subprocess.Popen(  # noqa: ASYNC220 - started before anything is measured
-                [command, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+                [
+                    command,
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(workers),
+                ],
                 env=base_env | {"STUDYLENS_CLOUD_LOG_LEVEL": "warning"} | env,
             )
             started.append(CloudProcess(f"http://127.0.0.1:{port}", process))

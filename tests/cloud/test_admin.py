@@ -33,6 +33,7 @@ async def admin_cli(settings: CloudSettings, *args: str) -> Any:
 async def admin_pair(
     cloud: httpx.AsyncClient, google: FakeGoogle, settings: CloudSettings
 ) -> dict[str, Any]:
+    """Sign in root@example.com and grant it admin; return its token pair."""
     pair = await sign_in(cloud, google, "sub-root", "root@example.com")
     await admin_cli(settings, "grant", "root@example.com")
     return pair
@@ -41,6 +42,7 @@ async def admin_pair(
 async def test_grant_makes_an_admin(
     cloud: httpx.AsyncClient, google: FakeGoogle, cloud_settings: CloudSettings
 ) -> None:
+    """A student is refused the admin routes until `admin grant` makes them an admin."""
     pair = await sign_in(cloud, google, "sub-root", "root@example.com")
     error_of(await cloud.get("/api/admin/users", headers=bearer(pair["accessToken"])), 403)
     output = await admin_cli(cloud_settings, "grant", "root@example.com")
@@ -50,6 +52,7 @@ async def test_grant_makes_an_admin(
 
 
 async def test_grant_of_an_unknown_user_fails_clearly(cloud_settings: CloudSettings) -> None:
+    """Granting admin to an email nobody signed in with fails and names that email."""
     assert cloud_settings.database_url is not None
     result = await asyncio.to_thread(
         CliRunner().invoke,
@@ -69,6 +72,7 @@ async def test_grant_of_an_unknown_user_fails_clearly(cloud_settings: CloudSetti
 async def test_admin_lists_users_and_devices(
     cloud: httpx.AsyncClient, google: FakeGoogle, cloud_settings: CloudSettings
 ) -> None:
+    """Admins see every user with a device count and every device, by HTTP and CLI."""
     root = await admin_pair(cloud, google, cloud_settings)
     ada = await sign_in(cloud, google, "sub-ada", "ada@example.com")
     await link_device(cloud, ada, "Ada's Pi")
@@ -87,6 +91,7 @@ async def test_admin_lists_users_and_devices(
 async def test_revoking_a_users_tokens_signs_them_out_everywhere(
     cloud: httpx.AsyncClient, google: FakeGoogle, cloud_settings: CloudSettings, clock: FakeClock
 ) -> None:
+    """Revoking a user's tokens refuses their sign-in and device alike; signing in again works."""
     root = await admin_pair(cloud, google, cloud_settings)
     ada = await sign_in(cloud, google, "sub-ada", "ada@example.com")
     device = await link_device(cloud, ada)
@@ -109,6 +114,7 @@ async def test_revoking_a_users_tokens_signs_them_out_everywhere(
 async def test_stats_count_the_service(
     cloud: httpx.AsyncClient, google: FakeGoogle, cloud_settings: CloudSettings
 ) -> None:
+    """Stats count users, admins and sessions, over HTTP and in `admin stats`."""
     root = await admin_pair(cloud, google, cloud_settings)
     stats = data_of(await cloud.get("/api/admin/stats", headers=bearer(root["accessToken"])))
     assert stats["counts"]["users"] == 1
@@ -121,6 +127,7 @@ async def test_stats_count_the_service(
 async def test_purge_removes_expired_rows_only(
     cloud: httpx.AsyncClient, google: FakeGoogle, cloud_settings: CloudSettings, clock: FakeClock
 ) -> None:
+    """Purge deletes the expired revoked token and device code, but no live refresh token."""
     root = await admin_pair(cloud, google, cloud_settings)
     old = await sign_in(cloud, google, "sub-old", "old@example.com")
     await cloud.post("/api/auth/logout", headers=bearer(old["accessToken"]))
@@ -136,6 +143,7 @@ async def test_purge_removes_expired_rows_only(
 async def test_students_cannot_use_admin_routes(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """A student's token gets 403 forbidden on every admin route."""
     ada = await sign_in(cloud, google)
     headers = bearer(ada["accessToken"])
     for method, url in (
@@ -151,6 +159,7 @@ async def test_students_cannot_use_admin_routes(
 async def test_bad_admin_inputs(
     cloud: httpx.AsyncClient, google: FakeGoogle, cloud_settings: CloudSettings
 ) -> None:
+    """An unknown role is a 400, and revoking an unknown user's tokens is a 404."""
     root = await admin_pair(cloud, google, cloud_settings)
     headers = bearer(root["accessToken"])
     response = await cloud.post(

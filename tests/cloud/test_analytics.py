@@ -22,6 +22,7 @@ from tests.support import berlin
 
 
 async def two_edges(cloud: httpx.AsyncClient, google: FakeGoogle) -> dict[str, Any]:
+    """Sign in one user with two linked edges; return headers for the user and each edge."""
     user = await sign_in(cloud, google)
     desk = await link_device(cloud, user, "Desk Pi")
     laptop = await link_device(cloud, user, "Laptop")
@@ -33,6 +34,7 @@ async def two_edges(cloud: httpx.AsyncClient, google: FakeGoogle) -> dict[str, A
 
 
 async def send(cloud: httpx.AsyncClient, headers: dict[str, str], items: list[Any]) -> None:
+    """Sync a batch from an edge and require that no item is rejected."""
     result = data_of(await cloud.post("/api/sync/batch", json={"items": items}, headers=headers))
     assert result["rejected"] == 0, result
 
@@ -44,6 +46,7 @@ async def study(
     local_date: str,
     topics: list[tuple[str, float]],
 ) -> str:
+    """Sync a session on `local_date` with a segment and an event per topic; return its id."""
     sid = str(uuid.uuid4())
     start = berlin(when)
     items: list[Any] = [session_item(start, id=sid, local_date=local_date)]
@@ -55,6 +58,7 @@ async def study(
 
 
 async def test_daily_adds_up_every_edge(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """A day's totals add up both edges for that date only, longest topic first."""
     edges = await two_edges(cloud, google)
     await study(cloud, edges["desk"], "2026-11-25 09:00", "2026-11-25", [("Biology", 600)])
     await study(
@@ -74,6 +78,7 @@ async def test_daily_adds_up_every_edge(cloud: httpx.AsyncClient, google: FakeGo
 async def test_daily_defaults_to_today_in_the_given_zone(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Without a date, daily covers today in the `tz` zone; an empty day is all zeros."""
     edges = await two_edges(cloud, google)
     day = data_of(await cloud.get("/api/topic/daily?tz=Pacific/Kiritimati", headers=edges["me"]))
     assert day["date"] == "2026-11-25"  # 09:00 UTC is 23:00 the same day at UTC+14
@@ -84,6 +89,7 @@ async def test_daily_defaults_to_today_in_the_given_zone(
 async def test_weekly_covers_seven_days_oldest_first(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Weekly covers the seven days up to the date, oldest first, and nothing before."""
     edges = await two_edges(cloud, google)
     await study(cloud, edges["desk"], "2026-11-19 09:00", "2026-11-19", [("Chemistry", 60)])
     await study(cloud, edges["desk"], "2026-11-18 09:00", "2026-11-18", [("Chemistry", 5000)])
@@ -103,6 +109,7 @@ async def test_weekly_covers_seven_days_oldest_first(
 async def test_sessions_in_a_range_with_totals(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Sessions in the date range are listed newest first with their seconds and analyses."""
     edges = await two_edges(cloud, google)
     early = await study(cloud, edges["desk"], "2026-11-20 09:00", "2026-11-20", [("Math", 60)])
     late = await study(
@@ -123,6 +130,7 @@ async def test_sessions_in_a_range_with_totals(
 async def test_users_see_only_their_own_figures(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Another user's daily totals and session list leave out this user's study."""
     edges = await two_edges(cloud, google)
     await study(cloud, edges["desk"], "2026-11-25 09:00", "2026-11-25", [("Biology", 600)])
     other = await sign_in(cloud, google, "sub-other", "other@example.com")
@@ -135,6 +143,7 @@ async def test_users_see_only_their_own_figures(
 async def test_bad_analytics_parameters_are_400s(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Impossible dates, unknown zones, and reversed or too long ranges are 400s."""
     edges = await two_edges(cloud, google)
     for url in (
         "/api/topic/daily?date=2026-02-30",
@@ -148,4 +157,5 @@ async def test_bad_analytics_parameters_are_400s(
 
 
 async def test_analytics_need_a_token(cloud: httpx.AsyncClient) -> None:
+    """Analytics without a token is a 401."""
     error_of(await cloud.get("/api/topic/daily"), 401)

@@ -13,14 +13,17 @@ from tests.support import FakeClock
 
 
 async def refresh(cloud: httpx.AsyncClient, token: str) -> httpx.Response:
+    """POST a refresh token to the refresh endpoint."""
     return await cloud.post("/api/auth/refresh", json={"refreshToken": token})
 
 
 async def me(cloud: httpx.AsyncClient, pair: dict[str, Any]) -> httpx.Response:
+    """GET /api/me with the pair's access token."""
     return await cloud.get("/api/me", headers=bearer(pair["accessToken"]))
 
 
 async def test_refresh_rotates_the_pair(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """Refreshing gives the same user a new access and refresh token, and the new one works."""
     first = await sign_in(cloud, google)
     second = data_of(await refresh(cloud, first["refreshToken"]))
     assert second["refreshToken"] != first["refreshToken"]
@@ -30,12 +33,14 @@ async def test_refresh_rotates_the_pair(cloud: httpx.AsyncClient, google: FakeGo
 
 
 async def test_refresh_from_the_cookie(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """A refresh with no body uses the refresh cookie set at sign-in."""
     await cloud.post("/api/auth/google", json={"idToken": google.token()})
     response = await cloud.post("/api/auth/refresh")
     assert data_of(response)["scope"] == "user"
 
 
 async def test_successor_keeps_rotating(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """Each successor refresh token can itself be rotated, again and again."""
     pair = await sign_in(cloud, google)
     for _ in range(3):
         pair = data_of(await refresh(cloud, pair["refreshToken"]))
@@ -45,6 +50,7 @@ async def test_successor_keeps_rotating(cloud: httpx.AsyncClient, google: FakeGo
 async def test_reuse_after_grace_revokes_the_whole_family(
     cloud: httpx.AsyncClient, google: FakeGoogle, clock: FakeClock
 ) -> None:
+    """Reusing a rotated refresh token after the grace period revokes its successor too."""
     first = await sign_in(cloud, google)
     second = data_of(await refresh(cloud, first["refreshToken"]))
     clock.advance(31)  # past the 30 s grace period
@@ -57,6 +63,7 @@ async def test_reuse_after_grace_revokes_the_whole_family(
 async def test_retry_within_grace_gets_the_same_successor(
     cloud: httpx.AsyncClient, google: FakeGoogle, clock: FakeClock
 ) -> None:
+    """A retry within the grace period gets the same successor, which still works."""
     first = await sign_in(cloud, google)
     lost = data_of(await refresh(cloud, first["refreshToken"]))
     clock.advance(5)
@@ -69,6 +76,7 @@ async def test_retry_within_grace_gets_the_same_successor(
 async def test_retry_after_the_successor_was_used_is_reuse(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Replaying a token whose successor was already used is reuse: the family is revoked."""
     first = await sign_in(cloud, google)
     second = data_of(await refresh(cloud, first["refreshToken"]))
     third = data_of(await refresh(cloud, second["refreshToken"]))
@@ -77,6 +85,7 @@ async def test_retry_after_the_successor_was_used_is_reuse(
 
 
 async def test_grace_zero_means_any_reuse_revokes(start_cloud: Any, google: FakeGoogle) -> None:
+    """With zero grace, any second use of a refresh token is refused."""
     cloud = await start_cloud(refresh_grace_seconds=0)
     first = await sign_in(cloud, google)
     data_of(await refresh(cloud, first["refreshToken"]))
@@ -84,6 +93,7 @@ async def test_grace_zero_means_any_reuse_revokes(start_cloud: Any, google: Fake
 
 
 async def test_parallel_refreshes_rotate_once(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """Concurrent refreshes of one token all get the same successor."""
     pair = await sign_in(cloud, google)
     answers = await asyncio.gather(*(refresh(cloud, pair["refreshToken"]) for _ in range(4)))
     tokens = {data_of(a)["refreshToken"] for a in answers}
@@ -93,6 +103,7 @@ async def test_parallel_refreshes_rotate_once(cloud: httpx.AsyncClient, google: 
 async def test_parallel_refreshes_without_grace_let_exactly_one_through(
     start_cloud: Any, google: FakeGoogle
 ) -> None:
+    """Without grace, one of four concurrent refreshes succeeds and the rest are 401s."""
     cloud = await start_cloud(refresh_grace_seconds=0)
     pair = await sign_in(cloud, google)
     answers = await asyncio.gather(*(refresh(cloud, pair["refreshToken"]) for _ in range(4)))
@@ -100,15 +111,18 @@ async def test_parallel_refreshes_without_grace_let_exactly_one_through(
 
 
 async def test_unknown_refresh_token_is_invalid_grant(cloud: httpx.AsyncClient) -> None:
+    """A refresh token the server never issued is invalid_grant."""
     error = error_of(await refresh(cloud, "x" * 64), 401)
     assert error["code"] == "invalid_grant"
 
 
 async def test_refresh_without_any_token_is_invalid_grant(cloud: httpx.AsyncClient) -> None:
+    """A refresh with neither a body token nor a cookie is invalid_grant."""
     assert error_of(await cloud.post("/api/auth/refresh"), 401)["code"] == "invalid_grant"
 
 
 async def test_refresh_token_of_wrong_shape_is_a_400(cloud: httpx.AsyncClient) -> None:
+    """A refresh token that is not a string is a 400 invalid_request."""
     response = await cloud.post("/api/auth/refresh", json={"refreshToken": 42})
     assert error_of(response, 400)["code"] == "invalid_request"
 
@@ -116,12 +130,14 @@ async def test_refresh_token_of_wrong_shape_is_a_400(cloud: httpx.AsyncClient) -
 async def test_expired_refresh_token_is_refused(
     cloud: httpx.AsyncClient, google: FakeGoogle, clock: FakeClock
 ) -> None:
+    """A refresh token is refused after 31 days."""
     pair = await sign_in(cloud, google)
     clock.advance(31 * 86_400)
     assert error_of(await refresh(cloud, pair["refreshToken"]), 401)["code"] == "invalid_grant"
 
 
 async def test_logout_kills_the_access_token(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """After logout the access token is refused as invalid_token."""
     pair = await sign_in(cloud, google)
     data_of(await me(cloud, pair))
     out = await cloud.post(
@@ -134,6 +150,7 @@ async def test_logout_kills_the_access_token(cloud: httpx.AsyncClient, google: F
 
 
 async def test_logout_kills_the_refresh_token(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """After logout the refresh token is refused as invalid_grant."""
     pair = await sign_in(cloud, google)
     await cloud.post(
         "/api/auth/logout",
@@ -144,6 +161,7 @@ async def test_logout_kills_the_refresh_token(cloud: httpx.AsyncClient, google: 
 
 
 async def test_logout_clears_the_cookies(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """Logout clears the auth cookies, so /api/me is unauthenticated afterwards."""
     await cloud.post("/api/auth/google", json={"idToken": google.token()})
     response = await cloud.post("/api/auth/logout")
     assert data_of(response) == {"signedOut": True}
@@ -155,6 +173,7 @@ async def test_logout_clears_the_cookies(cloud: httpx.AsyncClient, google: FakeG
 async def test_other_sign_ins_survive_a_logout(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Logging out one sign-in leaves the same user's other sign-in working."""
     phone = await sign_in(cloud, google)
     laptop = await sign_in(cloud, google)
     await cloud.post(
@@ -169,6 +188,7 @@ async def test_other_sign_ins_survive_a_logout(
 async def test_expired_access_token_is_refused(
     cloud: httpx.AsyncClient, google: FakeGoogle, clock: FakeClock
 ) -> None:
+    """An access token is refused once its 15 minutes are up."""
     pair = await sign_in(cloud, google)
     clock.advance(15 * 60 + 1)
     assert error_of(await me(cloud, pair), 401)["code"] == "invalid_token"
@@ -177,6 +197,7 @@ async def test_expired_access_token_is_refused(
 async def test_access_token_signed_with_another_secret_is_refused(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """An access token re-signed with a different secret is refused."""
     import jwt
 
     pair = await sign_in(cloud, google)
@@ -186,6 +207,7 @@ async def test_access_token_signed_with_another_secret_is_refused(
 
 
 async def test_malformed_authorization_header_is_a_401(cloud: httpx.AsyncClient) -> None:
+    """A non-Bearer Authorization header is a 401 that asks for a Bearer token."""
     response = await cloud.get("/api/me", headers={"Authorization": "Basic abc"})
     error = error_of(response, 401)
     assert error["code"] == "unauthenticated"

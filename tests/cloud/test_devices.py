@@ -12,21 +12,25 @@ from tests.support import FakeClock
 
 
 async def start_code(cloud: httpx.AsyncClient, name: str = "Desk Pi") -> dict[str, Any]:
+    """Ask for a device code for an edge called `name`; return the answer's data."""
     code: dict[str, Any] = data_of(await cloud.post("/api/devices/code", json={"name": name}))
     return code
 
 
 async def poll(cloud: httpx.AsyncClient, device_code: str) -> httpx.Response:
+    """Poll the token endpoint with a device code."""
     return await cloud.post("/api/devices/token", json={"deviceCode": device_code})
 
 
 async def approve(cloud: httpx.AsyncClient, user_code: str, pair: dict[str, Any]) -> httpx.Response:
+    """Approve a user code as the signed-in holder of `pair`."""
     return await cloud.post(
         "/api/devices/approve", json={"userCode": user_code}, headers=bearer(pair["accessToken"])
     )
 
 
 async def test_code_has_the_rfc_8628_shape(cloud: httpx.AsyncClient) -> None:
+    """A device code answer has RFC 8628's fields: an XXXX-XXXX code, URIs, interval, expiry."""
     code = await start_code(cloud)
     assert len(code["userCode"]) == 9
     assert code["userCode"][4] == "-"
@@ -38,6 +42,7 @@ async def test_code_has_the_rfc_8628_shape(cloud: httpx.AsyncClient) -> None:
 
 
 async def test_poll_before_approval_is_pending(cloud: httpx.AsyncClient) -> None:
+    """Polling before approval is authorization_pending."""
     code = await start_code(cloud)
     error = error_of(await poll(cloud, code["deviceCode"]), 400)
     assert error["code"] == "authorization_pending"
@@ -46,6 +51,7 @@ async def test_poll_before_approval_is_pending(cloud: httpx.AsyncClient) -> None
 async def test_polling_faster_than_the_interval_is_slow_down(
     cloud: httpx.AsyncClient, clock: FakeClock
 ) -> None:
+    """Polling sooner than the interval is slow_down, and each one adds five seconds to it."""
     code = await start_code(cloud)
     error_of(await poll(cloud, code["deviceCode"]), 400)
     clock.advance(2)
@@ -59,6 +65,7 @@ async def test_polling_faster_than_the_interval_is_slow_down(
 async def test_expired_code_is_expired_token(
     cloud: httpx.AsyncClient, google: FakeGoogle, clock: FakeClock
 ) -> None:
+    """After ten minutes a code is expired_token to both polling and approval."""
     code = await start_code(cloud)
     clock.advance(601)
     assert error_of(await poll(cloud, code["deviceCode"]), 400)["code"] == "expired_token"
@@ -69,6 +76,7 @@ async def test_expired_code_is_expired_token(
 async def test_approval_gives_the_device_a_sync_token(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Once approved, in any case and without the dash, polling gives the device a sync token."""
     pair = await sign_in(cloud, google)
     code = await start_code(cloud, "Kitchen laptop")
     approved = data_of(await approve(cloud, code["userCode"].lower().replace("-", ""), pair))
@@ -85,6 +93,7 @@ async def test_approval_gives_the_device_a_sync_token(
 async def test_device_code_is_exchanged_only_once(
     cloud: httpx.AsyncClient, google: FakeGoogle, clock: FakeClock
 ) -> None:
+    """A device code yields tokens once; polling it again is expired_token."""
     pair = await sign_in(cloud, google)
     code = await start_code(cloud)
     data_of(await approve(cloud, code["userCode"], pair))
@@ -94,15 +103,18 @@ async def test_device_code_is_exchanged_only_once(
 
 
 async def test_unknown_device_code_is_invalid_grant(cloud: httpx.AsyncClient) -> None:
+    """Polling with an unknown device code is invalid_grant."""
     assert error_of(await poll(cloud, "z" * 43), 400)["code"] == "invalid_grant"
 
 
 async def test_unknown_user_code_is_a_404(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """Approving an unknown user code is a 404."""
     pair = await sign_in(cloud, google)
     assert error_of(await approve(cloud, "BBBB-BBBB", pair), 404)["code"] == "not_found"
 
 
 async def test_approval_needs_a_signed_in_student(cloud: httpx.AsyncClient) -> None:
+    """Approving without a token is a 401."""
     code = await start_code(cloud)
     response = await cloud.post("/api/devices/approve", json={"userCode": code["userCode"]})
     assert error_of(response, 401)["code"] == "unauthenticated"
@@ -111,6 +123,7 @@ async def test_approval_needs_a_signed_in_student(cloud: httpx.AsyncClient) -> N
 async def test_a_device_cannot_approve_another_device(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """A device's sync token cannot approve another device code."""
     pair = await sign_in(cloud, google)
     device = await link_device(cloud, pair)
     code = await start_code(cloud)
@@ -118,6 +131,7 @@ async def test_a_device_cannot_approve_another_device(
 
 
 async def test_sync_token_cannot_call_admin(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """A device's sync token is forbidden the admin routes."""
     pair = await sign_in(cloud, google)
     device = await link_device(cloud, pair)
     response = await cloud.get("/api/admin/users", headers=bearer(device["accessToken"]))
@@ -127,6 +141,7 @@ async def test_sync_token_cannot_call_admin(cloud: httpx.AsyncClient, google: Fa
 async def test_sync_token_cannot_list_or_revoke_devices(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """A device's sync token can neither list devices nor revoke one."""
     pair = await sign_in(cloud, google)
     device = await link_device(cloud, pair)
     headers = bearer(device["accessToken"])
@@ -137,6 +152,7 @@ async def test_sync_token_cannot_list_or_revoke_devices(
 async def test_device_refresh_rotates_within_sync_scope(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Refreshing a device's token keeps the sync scope and the device id."""
     pair = await sign_in(cloud, google)
     device = await link_device(cloud, pair)
     rotated = data_of(
@@ -149,6 +165,7 @@ async def test_device_refresh_rotates_within_sync_scope(
 async def test_devices_are_listed_for_their_owner_only(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """The device list shows only the caller's own devices."""
     ada = await sign_in(cloud, google, "sub-ada", "ada@example.com")
     bob = await sign_in(cloud, google, "sub-bob", "bob@example.com")
     await link_device(cloud, ada, "Ada's Pi")
@@ -160,6 +177,7 @@ async def test_devices_are_listed_for_their_owner_only(
 async def test_revoked_device_loses_access_and_refresh(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Revoking a device refuses both its access token and its refresh token."""
     pair = await sign_in(cloud, google)
     device = await link_device(cloud, pair)
     revoked = await cloud.delete(
@@ -174,6 +192,7 @@ async def test_revoked_device_loses_access_and_refresh(
 async def test_cannot_revoke_someone_elses_device(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Revoking another user's device is a 404 and the device keeps working."""
     ada = await sign_in(cloud, google, "sub-ada", "ada@example.com")
     bob = await sign_in(cloud, google, "sub-bob", "bob@example.com")
     device = await link_device(cloud, bob)
@@ -185,6 +204,7 @@ async def test_cannot_revoke_someone_elses_device(
 
 
 async def test_bad_device_bodies_are_400s(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """A missing device code, an empty or too long name, and an empty user code are 400s."""
     pair = await sign_in(cloud, google)
     assert error_of(await cloud.post("/api/devices/token", json={}), 400)["code"] == (
         "invalid_request"

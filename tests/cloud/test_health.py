@@ -11,15 +11,18 @@ from tests.cloud.support import data_of, error_of
 
 
 async def test_healthz(cloud: httpx.AsyncClient) -> None:
+    """/healthz answers status ok."""
     assert data_of(await cloud.get("/healthz"))["status"] == "ok"
 
 
 async def test_readyz_checks_database_and_objects(cloud: httpx.AsyncClient) -> None:
+    """/readyz reports both the database and the object store as ok."""
     ready = data_of(await cloud.get("/readyz"))
     assert ready["checks"] == {"database": "ok", "objects": "ok"}
 
 
 async def test_readyz_is_503_when_the_database_is_gone(start_cloud: Any) -> None:
+    """/readyz is a 503 database_unavailable when the database cannot be reached."""
     from pydantic import SecretStr
 
     cloud = await start_cloud()
@@ -30,6 +33,7 @@ async def test_readyz_is_503_when_the_database_is_gone(start_cloud: Any) -> None
 
 
 async def test_openapi_lists_every_route(cloud: httpx.AsyncClient) -> None:
+    """The OpenAPI schema includes every public route."""
     schema = (await cloud.get("/openapi.json")).json()
     assert {
         "/api/auth/google",
@@ -51,6 +55,7 @@ async def test_openapi_lists_every_route(cloud: httpx.AsyncClient) -> None:
 
 
 async def test_every_route_has_a_description(cloud: httpx.AsyncClient) -> None:
+    """Every operation in the OpenAPI schema has a description."""
     schema = (await cloud.get("/openapi.json")).json()
     for path, methods in schema["paths"].items():
         for method, operation in methods.items():
@@ -58,6 +63,7 @@ async def test_every_route_has_a_description(cloud: httpx.AsyncClient) -> None:
 
 
 async def test_docs_load_their_assets_from_the_app(cloud: httpx.AsyncClient) -> None:
+    """The /api-docs page loads every asset from the app itself, none from elsewhere."""
     page = await cloud.get("/api-docs")
     assert page.status_code == 200
     assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page.text)
@@ -70,8 +76,10 @@ async def test_docs_load_their_assets_from_the_app(cloud: httpx.AsyncClient) -> 
 
 
 async def test_unknown_route_is_a_404_envelope(cloud: httpx.AsyncClient) -> None:
+    """An unknown route is a 404 in the error envelope."""
     assert error_of(await cloud.get("/api/nothing-here"), 404)["code"] == "not_found"
 
 
 async def test_wrong_method_is_a_405_envelope(cloud: httpx.AsyncClient) -> None:
+    """A wrong method on a known route is a 405 in the error envelope."""
     assert error_of(await cloud.get("/api/sync/batch"), 405)["code"] == "method_not_allowed"

@@ -17,6 +17,7 @@ from tests.fakes.images import jpeg
 
 
 def ref(data: bytes, content_type: str = "image/jpeg") -> dict[str, Any]:
+    """The presign item (hash, content type and size) for these bytes."""
     return {
         "sha256": hashlib.sha256(data).hexdigest(),
         "contentType": content_type,
@@ -27,6 +28,7 @@ def ref(data: bytes, content_type: str = "image/jpeg") -> dict[str, Any]:
 async def presign(
     cloud: httpx.AsyncClient, headers: dict[str, str], *refs: dict[str, Any]
 ) -> httpx.Response:
+    """Ask for presigned uploads for the given image items."""
     return await cloud.post("/api/sync/images/presign", json={"items": list(refs)}, headers=headers)
 
 
@@ -49,6 +51,7 @@ async def upload(cloud: httpx.AsyncClient, target: dict[str, Any], data: bytes) 
 
 
 async def fetch(cloud: httpx.AsyncClient, url: str) -> httpx.Response:
+    """GET a presigned read URL: from the app itself (folder) or from the S3 server."""
     if url.startswith("http://testserver/"):
         return await cloud.get(url)
     async with httpx.AsyncClient() as outside:
@@ -56,12 +59,14 @@ async def fetch(cloud: httpx.AsyncClient, url: str) -> httpx.Response:
 
 
 async def edge_of(cloud: httpx.AsyncClient, google: FakeGoogle, who: str) -> dict[str, Any]:
+    """Sign in `who` and link an edge; return the user pair, edge headers and user headers."""
     user = await sign_in(cloud, google, f"sub-{who}", f"{who}@example.com")
     device = await link_device(cloud, user)
     return {"user": user, "edge": bearer(device["accessToken"]), "me": bearer(user["accessToken"])}
 
 
 async def test_upload_and_read_back(store_cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """An uploaded image is then reported as stored, and its owner reads it back by redirect."""
     ada = await edge_of(store_cloud, google, "ada")
     data = jpeg(64, 48)
     first = data_of(await presign(store_cloud, ada["edge"], ref(data)))
@@ -83,6 +88,7 @@ async def test_upload_and_read_back(store_cloud: httpx.AsyncClient, google: Fake
 async def test_another_user_cannot_read_an_image(
     store_cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Another user asking for an image by its hash gets a 404."""
     ada = await edge_of(store_cloud, google, "ada")
     eve = await edge_of(store_cloud, google, "eve")
     data = jpeg(32, 32)
@@ -96,6 +102,7 @@ async def test_another_user_cannot_read_an_image(
 async def test_presign_for_another_users_image_uploads_under_ones_own_prefix(
     store_cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Knowing another user's image hash only gets an upload under one's own prefix."""
     ada = await edge_of(store_cloud, google, "ada")
     eve = await edge_of(store_cloud, google, "eve")
     data = jpeg(40, 40)
@@ -111,12 +118,14 @@ async def test_presign_for_another_users_image_uploads_under_ones_own_prefix(
 async def test_unconfirmed_image_is_not_found(
     store_cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """An image that was never confirmed as uploaded is a 404."""
     ada = await edge_of(store_cloud, google, "ada")
     response = await store_cloud.get("/api/images/" + "ab" * 32, headers=ada["me"])
     assert error_of(response, 404)["code"] == "not_found"
 
 
 async def test_image_name_must_be_a_sha256(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """An image name that is not a SHA-256 hash is a 400."""
     ada = await edge_of(cloud, google, "ada")
     response = await cloud.get("/api/images/not-a-hash", headers=ada["me"])
     assert error_of(response, 400)["code"] == "invalid_request"
@@ -134,6 +143,7 @@ async def test_image_name_must_be_a_sha256(cloud: httpx.AsyncClient, google: Fak
 async def test_bad_presign_items_are_400s(
     cloud: httpx.AsyncClient, google: FakeGoogle, item: dict[str, Any]
 ) -> None:
+    """A bad hash, a non-image type, or an empty or over 10 MiB size is a 400."""
     ada = await edge_of(cloud, google, "ada")
     assert error_of(await presign(cloud, ada["edge"], item), 400)["code"] == "invalid_request"
 
@@ -141,12 +151,14 @@ async def test_bad_presign_items_are_400s(
 async def test_too_many_presign_items_is_a_400(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Presigning more than 100 items at once is a 400."""
     ada = await edge_of(cloud, google, "ada")
     items = [ref(bytes([i % 256, i // 256])) for i in range(101)]
     error_of(await presign(cloud, ada["edge"], *items), 400)
 
 
 async def test_presign_needs_a_sync_token(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """A user token cannot presign uploads: that takes a device's sync token."""
     ada = await edge_of(cloud, google, "ada")
     error_of(await presign(cloud, ada["me"], ref(b"x")), 403)
 
@@ -154,6 +166,7 @@ async def test_presign_needs_a_sync_token(cloud: httpx.AsyncClient, google: Fake
 async def test_folder_upload_must_match_the_presigned_hash(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """A folder upload whose bytes do not match the presigned hash is refused, not stored."""
     ada = await edge_of(cloud, google, "ada")
     data = jpeg(16, 16)
     target = data_of(await presign(cloud, ada["edge"], ref(data)))["uploads"][0]
@@ -167,6 +180,7 @@ async def test_folder_upload_must_match_the_presigned_hash(
 async def test_folder_upload_with_a_forged_signature_is_refused(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """A folder upload URL altered to another user's prefix is refused with a 404."""
     ada = await edge_of(cloud, google, "ada")
     data = jpeg(16, 16)
     target = data_of(await presign(cloud, ada["edge"], ref(data)))["uploads"][0]

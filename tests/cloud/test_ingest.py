@@ -22,6 +22,7 @@ from tests.support import FakeClock, berlin
 
 
 async def linked(cloud: httpx.AsyncClient, google: FakeGoogle, who: str = "ada") -> dict[str, Any]:
+    """Sign in `who` and link an edge; return the user, the device and the edge's headers."""
     user = await sign_in(cloud, google, f"sub-{who}", f"{who}@example.com")
     device = await link_device(cloud, user)
     return {"user": user, "device": device, "headers": bearer(device["accessToken"])}
@@ -30,10 +31,12 @@ async def linked(cloud: httpx.AsyncClient, google: FakeGoogle, who: str = "ada")
 async def send(
     cloud: httpx.AsyncClient, headers: dict[str, str], items: list[dict[str, Any]]
 ) -> httpx.Response:
+    """POST a sync batch with the given headers."""
     return await cloud.post("/api/sync/batch", json={"items": items}, headers=headers)
 
 
 def study_day(session_id: str | None = None) -> list[dict[str, Any]]:
+    """One session on 2026-11-25 with a segment, an event, a bookmark and a help request."""
     sid = session_id or str(uuid.uuid4())
     start = berlin("2026-11-25 09:00")
     return [
@@ -58,6 +61,7 @@ def study_day(session_id: str | None = None) -> list[dict[str, Any]]:
 
 
 async def test_every_kind_is_stored(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """Every item kind in a study day is stored."""
     edge = await linked(cloud, google)
     result = data_of(await send(cloud, edge["headers"], study_day()))
     assert result["stored"] == 5
@@ -68,6 +72,7 @@ async def test_every_kind_is_stored(cloud: httpx.AsyncClient, google: FakeGoogle
 async def test_replaying_a_batch_changes_nothing(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Sending the same batch again stores nothing and leaves the figures as they were."""
     edge = await linked(cloud, google)
     batch = study_day()
     data_of(await send(cloud, edge["headers"], batch))
@@ -83,6 +88,7 @@ async def test_replaying_a_batch_changes_nothing(
 async def test_higher_revision_replaces_and_older_is_ignored(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """A higher revision of an item replaces it, and a lower one is ignored."""
     edge = await linked(cloud, google)
     sid, seg = str(uuid.uuid4()), str(uuid.uuid4())
     start = berlin("2026-11-25 09:00")
@@ -98,6 +104,7 @@ async def test_higher_revision_replaces_and_older_is_ignored(
 async def test_open_segment_counts_up_to_its_last_frame(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """A segment that has not ended yet counts up to its last frame."""
     edge = await linked(cloud, google)
     sid = str(uuid.uuid4())
     start = berlin("2026-11-25 09:00")
@@ -116,6 +123,7 @@ async def test_open_segment_counts_up_to_its_last_frame(
 async def test_repeats_within_one_batch_keep_the_highest_revision(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """When one batch repeats an id, the highest revision wins and the rest are unchanged."""
     edge = await linked(cloud, google)
     sid, seg = str(uuid.uuid4()), str(uuid.uuid4())
     start = berlin("2026-11-25 09:00")
@@ -133,6 +141,7 @@ async def test_repeats_within_one_batch_keep_the_highest_revision(
 async def test_a_malformed_item_is_rejected_alone(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Each malformed item is rejected with details, while the rest of the batch is stored."""
     edge = await linked(cloud, google)
     good = study_day()
     bad: list[Any] = [
@@ -162,6 +171,7 @@ async def test_a_malformed_item_is_rejected_alone(
 async def test_another_user_cannot_overwrite_by_guessing_ids(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """Another user sending the same ids gets id_conflict and changes nothing."""
     ada = await linked(cloud, google, "ada")
     eve = await linked(cloud, google, "eve")
     batch = study_day()
@@ -179,6 +189,7 @@ async def test_another_user_cannot_overwrite_by_guessing_ids(
 async def test_user_and_device_come_from_the_token_not_the_body(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """A user and device id in the payload are ignored: the token decides the owner."""
     ada = await linked(cloud, google, "ada")
     eve = await linked(cloud, google, "eve")
     items = study_day()
@@ -190,6 +201,7 @@ async def test_user_and_device_come_from_the_token_not_the_body(
 
 
 async def test_more_than_500_items_is_a_413(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """A batch of 501 items is a 413 batch_too_large."""
     edge = await linked(cloud, google)
     start = berlin("2026-11-25 09:00")
     items = [session_item(start) for _ in range(501)]
@@ -197,6 +209,7 @@ async def test_more_than_500_items_is_a_413(cloud: httpx.AsyncClient, google: Fa
 
 
 async def test_500_items_are_accepted(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """A batch of exactly 500 items is stored in full."""
     edge = await linked(cloud, google)
     start = berlin("2026-11-25 09:00")
     items = [session_item(start) for _ in range(500)]
@@ -204,6 +217,7 @@ async def test_500_items_are_accepted(cloud: httpx.AsyncClient, google: FakeGoog
 
 
 async def test_huge_body_is_a_413(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """A 17 MiB body is a 413 payload_too_large."""
     edge = await linked(cloud, google)
     body = b'{"items": ["' + b"x" * (17 * 1024 * 1024) + b'"]}'
     response = await cloud.post(
@@ -217,26 +231,31 @@ async def test_huge_body_is_a_413(cloud: httpx.AsyncClient, google: FakeGoogle) 
 async def test_empty_or_shapeless_batches_are_400s(
     cloud: httpx.AsyncClient, google: FakeGoogle
 ) -> None:
+    """An empty batch, or a body without a list of items, is a 400."""
     edge = await linked(cloud, google)
     headers = edge["headers"]
-    for body in ({"items": []}, {}, {"items": "nope"}, [1, 2]):
+    bodies: list[Any] = [{"items": []}, {}, {"items": "nope"}, [1, 2]]
+    for body in bodies:
         response = await cloud.post("/api/sync/batch", json=body, headers=headers)
         assert error_of(response, 400)["code"] == "invalid_request"
 
 
 async def test_a_user_token_cannot_sync(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
+    """A student's user token cannot sync: that takes a device token."""
     user = await sign_in(cloud, google)
     response = await send(cloud, bearer(user["accessToken"]), study_day())
     assert error_of(response, 403)["code"] == "forbidden"
 
 
 async def test_sync_without_a_token_is_a_401(cloud: httpx.AsyncClient) -> None:
+    """Syncing without a token is a 401."""
     assert error_of(await send(cloud, {}, study_day()), 401)["code"] == "unauthenticated"
 
 
 async def test_sync_marks_the_device_as_seen(
     cloud: httpx.AsyncClient, google: FakeGoogle, clock: FakeClock
 ) -> None:
+    """Syncing records when the device was last seen."""
     edge = await linked(cloud, google)
     clock.advance(120)
     data_of(await send(cloud, edge["headers"], study_day()))

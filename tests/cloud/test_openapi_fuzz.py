@@ -33,6 +33,7 @@ async def live_google() -> AsyncIterator[FakeGoogle]:
 
 
 async def schemathesis(base_url: str, token: str, report: Path) -> tuple[int, str]:
+    """Run schemathesis on the server with a token; return its exit code and output."""
     command = [
         str(Path(sys.executable).parent / "st"),
         "run",
@@ -65,6 +66,7 @@ async def schemathesis(base_url: str, token: str, report: Path) -> tuple[int, st
 async def test_no_generated_request_makes_a_500(
     pg_database_url: str, live_google: FakeGoogle, tmp_path: Path
 ) -> None:
+    """No request schemathesis generates gets a 500, with an edge's or a student's token."""
     env = {
         "STUDYLENS_CLOUD_DATA_DIR": str(tmp_path / "cloud"),
         "STUDYLENS_CLOUD_DATABASE_URL": pg_database_url,

@@ -25,11 +25,14 @@ async def live_google() -> AsyncIterator[FakeGoogle]:
 
 
 async def test_serve_with_nothing_configured_runs_embedded(tmp_path: Path) -> None:
+    """`serve` with only a data dir runs on SQLite and a folder, with a private JWT secret."""
     data = tmp_path / "cloud"
-    async with running_cloud({"STUDYLENS_CLOUD_DATA_DIR": str(data)}) as [server]:
-        async with httpx.AsyncClient(base_url=server.base_url) as client:
-            ready = data_of(await client.get("/readyz"))
-            code = data_of(await client.post("/api/devices/code", json={"name": "Pi"}))
+    async with (
+        running_cloud({"STUDYLENS_CLOUD_DATA_DIR": str(data)}) as [server],
+        httpx.AsyncClient(base_url=server.base_url) as client,
+    ):
+        ready = data_of(await client.get("/readyz"))
+        code = data_of(await client.post("/api/devices/code", json={"name": "Pi"}))
     assert ready["checks"] == {"database": "ok", "objects": "ok"}
     assert code["verificationUri"] == f"{server.base_url}/device"
     assert (data / "cloud.db").is_file()
@@ -40,6 +43,7 @@ async def test_serve_with_nothing_configured_runs_embedded(tmp_path: Path) -> No
 def shared_env(
     database_url: str, google: FakeGoogle, tmp_path: Path, grace: float
 ) -> dict[str, str]:
+    """Environment for servers sharing one PostgreSQL, JWT secret and refresh grace."""
     return {
         "STUDYLENS_CLOUD_DATA_DIR": str(tmp_path / "cloud"),
         "STUDYLENS_CLOUD_DATABASE_URL": database_url,
@@ -51,6 +55,7 @@ def shared_env(
 
 
 async def race_refreshes(bases: list[str], google: FakeGoogle, copies: int) -> list[httpx.Response]:
+    """Sign in, then send `copies` refreshes of one token at once, spread over the servers."""
     async with httpx.AsyncClient() as client:
         signed = await client.post(f"{bases[0]}/api/auth/google", json={"idToken": google.token()})
         token = data_of(signed)["refreshToken"]
@@ -67,6 +72,7 @@ async def race_refreshes(bases: list[str], google: FakeGoogle, copies: int) -> l
 async def test_parallel_refresh_on_two_processes_lets_exactly_one_through(
     pg_database_url: str, live_google: FakeGoogle, tmp_path: Path
 ) -> None:
+    """Without grace, concurrent refreshes across two processes let exactly one through."""
     env = shared_env(pg_database_url, live_google, tmp_path, grace=0)
     async with running_cloud(env, processes=2) as servers:
         answers = await race_refreshes([s.base_url for s in servers], live_google, 6)
@@ -77,6 +83,7 @@ async def test_parallel_refresh_on_two_processes_lets_exactly_one_through(
 async def test_parallel_refresh_on_two_processes_rotates_once_within_grace(
     pg_database_url: str, live_google: FakeGoogle, tmp_path: Path
 ) -> None:
+    """With grace, concurrent refreshes across two processes all get the same successor."""
     env = shared_env(pg_database_url, live_google, tmp_path, grace=30)
     async with running_cloud(env, processes=2) as servers:
         answers = await race_refreshes([s.base_url for s in servers], live_google, 6)

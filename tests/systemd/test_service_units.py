@@ -1,4 +1,4 @@
-"""Checks for the hardened systemd unit in systemd/studylens-edge.service."""
+"""Checks for the hardened systemd units of the edge daemon and the cloud API."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-UNIT_NAME = "studylens-edge.service"
-UNIT_SOURCE = REPO_ROOT / "systemd" / UNIT_NAME
-INSTALLED_BINARY = "/opt/studylens/venv/bin/studylens-edge"
+#: Each unit's console script and state directory.
+UNITS = {
+    "studylens-edge.service": ("studylens-edge", "studylens"),
+    "studylens-cloud.service": ("studylens-cloud", "studylens-cloud"),
+}
 MAX_EXPOSURE = 2.0
 EXPOSURE_RE = re.compile(r"Overall exposure level for \S+:\s*(\d+(?:\.\d+)?)")
 
@@ -43,10 +45,23 @@ def parse_unit(text: str) -> UnitDirectives:
     return sections
 
 
-def service_value(key: str) -> str:
+@pytest.fixture(params=sorted(UNITS))
+def unit_name(request: pytest.FixtureRequest) -> str:
+    """Each unit in turn."""
+    name: str = request.param
+    return name
+
+
+def unit_source(unit_name: str) -> Path:
+    """The unit file in the repository."""
+    return REPO_ROOT / "systemd" / unit_name
+
+
+def service_value(unit_name: str, key: str) -> str:
     """Return the effective (last) value of a [Service] key in the unit."""
-    values = parse_unit(UNIT_SOURCE.read_text())["Service"].get(key)
-    assert values, f"{key}= is not set in [Service] of {UNIT_SOURCE}"
+    source = unit_source(unit_name)
+    values = parse_unit(source.read_text())["Service"].get(key)
+    assert values, f"{key}= is not set in [Service] of {source}"
     return values[-1]
 
 
@@ -64,18 +79,20 @@ def systemd_analyze() -> str:
 
 
 @pytest.fixture
-def unit_copy(tmp_path: Path) -> Path:
+def unit_copy(tmp_path: Path, unit_name: str) -> Path:
     """Copy the unit to tmp_path with ExecStart pointing at a real binary."""
-    binary = Path(sys.executable).parent / "studylens-edge"
+    script = UNITS[unit_name][0]
+    installed = f"/opt/studylens/venv/bin/{script}"
+    binary = Path(sys.executable).parent / script
     if not binary.is_file():
         pytest.fail(
             f"{binary} does not exist: pip-install the package into this "
             "environment so its studylens-edge console script is present."
         )
-    text = UNIT_SOURCE.read_text()
-    assert INSTALLED_BINARY in text, f"{INSTALLED_BINARY} not in {UNIT_SOURCE}"
-    copy = tmp_path / UNIT_NAME
-    copy.write_text(text.replace(INSTALLED_BINARY, str(binary)))
+    text = unit_source(unit_name).read_text()
+    assert installed in text, f"{installed} not in {unit_name}"
+    copy = tmp_path / unit_name
+    copy.write_text(text.replace(installed, str(binary)))
     return copy
 
 
@@ -95,7 +112,7 @@ def test_verify_reports_no_problems(systemd_analyze: str, unit_copy: Path) -> No
     """Check that systemd-analyze verify accepts the unit without warnings."""
     result = run_analyze(systemd_analyze, ["verify", str(unit_copy)], unit_copy.parent)
     output = result.stdout + result.stderr
-    about_unit = [line for line in output.splitlines() if UNIT_NAME in line]
+    about_unit = [line for line in output.splitlines() if unit_copy.name in line]
     assert result.returncode == 0, f"verify exited {result.returncode}:\n{output}"
     assert about_unit == [], "verify complained about the unit:\n" + "\n".join(about_unit)
 
@@ -115,16 +132,16 @@ def test_security_exposure_is_low(systemd_analyze: str, unit_copy: Path) -> None
     assert exposure <= MAX_EXPOSURE, f"exposure {exposure} > {MAX_EXPOSURE}:\n{output}"
 
 
-def test_runs_as_dedicated_user() -> None:
-    """Check that the daemon runs as the static studylens user."""
-    assert service_value("User") == "studylens"
+def test_runs_as_dedicated_user(unit_name: str) -> None:
+    """Check that the service runs as the static studylens user."""
+    assert service_value(unit_name, "User") == "studylens"
 
 
-def test_keeps_data_in_state_directory() -> None:
-    """Check that systemd provides /var/lib/studylens as the state directory."""
-    assert service_value("StateDirectory") == "studylens"
+def test_keeps_data_in_state_directory(unit_name: str) -> None:
+    """Check that systemd provides the service's own state directory under /var/lib."""
+    assert service_value(unit_name, "StateDirectory") == UNITS[unit_name][1]
 
 
-def test_restarts_on_failure() -> None:
-    """Check that systemd restarts the daemon when it fails."""
-    assert service_value("Restart") == "on-failure"
+def test_restarts_on_failure(unit_name: str) -> None:
+    """Check that systemd restarts the service when it fails."""
+    assert service_value(unit_name, "Restart") == "on-failure"
