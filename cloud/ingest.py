@@ -84,7 +84,7 @@ def latest_per_id(valid: list[_Valid]) -> tuple[list[_Valid], list[_Valid]]:
     """Split repeats of one id within a batch: the highest revision (last on a tie) is kept."""
     best: dict[tuple[str, str], _Valid] = {}
     for entry in valid:
-        key = (entry.item.kind, str(entry.item.id))
+        key = (entry.item.kind, entry.item.id)
         held = best.get(key)
         if held is None or entry.item.revision >= held.item.revision:
             best[key] = entry
@@ -95,15 +95,12 @@ def latest_per_id(valid: list[_Valid]) -> tuple[list[_Valid], list[_Valid]]:
 
 def fact_row(entry: _Valid, user_id: str, device_id: str, now: datetime) -> dict[str, Any]:
     """The table row of one fact."""
-    row: dict[str, Any] = {
-        key: (str(value) if key.endswith("_id") and value is not None else value)
-        for key, value in entry.fact.model_dump().items()
-    }
+    row = entry.fact.model_dump()
     if isinstance(entry.fact, TopicSegmentFact):
         row.pop("duration_seconds")
         row["seconds"] = entry.fact.seconds()
     row.update(
-        id=str(entry.item.id),
+        id=entry.item.id,
         user_id=user_id,
         device_id=device_id,
         revision=entry.item.revision,
@@ -135,7 +132,7 @@ class Ingest:
                 device.last_seen_at = now
         for entry in repeats:
             results[entry.index] = ItemResult(
-                index=entry.index, id=str(entry.item.id), status="unchanged"
+                index=entry.index, id=entry.item.id, status="unchanged"
             )
         ordered = [results[i] for i in range(len(items))]
         return SyncBatchResult(
@@ -176,7 +173,7 @@ class Ingest:
             foreign = {row_id for row_id, owner in owners if owner != user_id}
         results: dict[int, ItemResult] = {}
         for entry in entries:
-            item_id = str(entry.item.id)
+            item_id = entry.item.id
             if item_id in written:
                 results[entry.index] = ItemResult(index=entry.index, id=item_id, status="stored")
             elif item_id in foreign:

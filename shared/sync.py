@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any, Literal
-from uuid import UUID
 
 from pydantic import AwareDatetime, Field, TypeAdapter
 
@@ -27,6 +26,11 @@ Kind = Literal["session", "learning_event", "topic_segment", "bookmark", "help_r
 KINDS: tuple[Kind, ...] = ("session", "learning_event", "topic_segment", "bookmark", "help_request")
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+#: A UUID in its canonical lowercase text form, as `str(uuid.uuid4())` writes it. Kept as text
+#: (no UUID object) because it is stored and compared as text, and one id has one spelling.
+Uuid = Annotated[
+    str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+]
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 When = Annotated[AwareDatetime, Field()]
 
@@ -48,7 +52,7 @@ class SessionFact(Fact):
 class LearningEventFact(Fact):
     """One analysed (or failed) frame."""
 
-    session_id: UUID
+    session_id: Uuid
     local_date: date
     captured_at: When
     outcome: Literal["analysed", "reused", "failed"]
@@ -66,7 +70,7 @@ class LearningEventFact(Fact):
 class TopicSegmentFact(Fact):
     """A stretch of one topic within one session and local day; open while `endedAt` is null."""
 
-    session_id: UUID
+    session_id: Uuid
     topic: Name
     local_date: date
     started_at: When
@@ -87,8 +91,8 @@ class TopicSegmentFact(Fact):
 class BookmarkFact(Fact):
     """A moment the student marked."""
 
-    session_id: UUID
-    learning_event_id: UUID | None = None
+    session_id: Uuid
+    learning_event_id: Uuid | None = None
     note: Annotated[str, Field(max_length=2000)] = ""
     created_at: When
 
@@ -96,7 +100,7 @@ class BookmarkFact(Fact):
 class HelpRequestFact(Fact):
     """One request for help."""
 
-    session_id: UUID
+    session_id: Uuid
     local_date: date
     created_at: When
 
@@ -104,7 +108,7 @@ class HelpRequestFact(Fact):
 class _Item(RequestModel):
     """Fields every item has: the fact's edge-made id and its revision."""
 
-    id: UUID
+    id: Uuid
     revision: Annotated[int, Field(ge=0, le=2**62)] = 0
 
 

@@ -115,3 +115,18 @@ def pair_device(settings: EdgeSettings, name: str = "test phone") -> str:
 def authorized(token: str) -> dict[str, str]:
     """The header a paired device sends."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def typer_commands(root: str, app: Any) -> list[tuple[str, Any]]:
+    """Every command and sub-command of a typer app, with its full name."""
+    import typer.main
+    from typer.core import TyperGroup
+
+    found: list[tuple[str, Any]] = []
+    pending: list[tuple[str, Any]] = [(root, typer.main.get_command(app))]
+    while pending:
+        name, command = pending.pop()
+        found.append((name, command))
+        if isinstance(command, TyperGroup):
+            pending.extend((f"{name} {sub}", cmd) for sub, cmd in command.commands.items())
+    return found

@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer.main
 from aiohttp import web
-from typer.core import TyperGroup
 from typer.testing import CliRunner, Result
 
 from edge.app import create_app
@@ -21,7 +19,7 @@ from edge.cli import app as cli_app
 from edge.settings import EdgeSettings, load_settings
 from edge.store import open_database
 from edge.topics.tracker import FrameFlags
-from tests.support import AppClient, FakeClock, services_of
+from tests.support import AppClient, FakeClock, services_of, typer_commands
 
 SECRET = "sk-test-secret-123"  # noqa: S105 - a fake key the output must not show
 MASK = "********"
@@ -81,15 +79,8 @@ async def study(client: AppClient, clock: FakeClock, *, end: bool = True) -> str
 
 
 def all_commands() -> list[tuple[str, Any]]:
-    """Every command and sub-command of the CLI, with its full name."""
-    found: list[tuple[str, Any]] = []
-    pending: list[tuple[str, Any]] = [("studylens-edge", typer.main.get_command(cli_app))]
-    while pending:
-        name, command = pending.pop()
-        found.append((name, command))
-        if isinstance(command, TyperGroup):
-            pending.extend((f"{name} {sub}", cmd) for sub, cmd in command.commands.items())
-    return found
+    """Every command and sub-command of the edge CLI, with its full name."""
+    return typer_commands("studylens-edge", cli_app)
 
 
 def closed_port() -> int:
