@@ -6,45 +6,36 @@ A database URL switches it to PostgreSQL, an S3 bucket to S3.
 
 from __future__ import annotations
 
-import os
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from shared.settings import ConfigFileMissing as ConfigFileMissing  # re-exported for callers
+from shared.settings import (
+    LayeredSettings,
+    config_path,
+    load_layered,
+    state_or_data_dir,
 )
 
 ENV_PREFIX = "STUDYLENS_CLOUD_"
 CONFIG_ENV = "STUDYLENS_CLOUD_CONFIG"
 GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
 
-_config_file: ContextVar[Path | None] = ContextVar("studylens_cloud_config_file", default=None)
-
 
 def default_data_dir() -> Path:
     """Return systemd's state directory when run as a unit, else the XDG data home."""
-    state = os.environ.get("STATE_DIRECTORY")
-    if state:
-        return Path(state.split(":")[0])
-    xdg = os.environ.get("XDG_DATA_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
-    return base / "studylens-cloud"
+    return state_or_data_dir("studylens-cloud")
 
 
 def default_config_file() -> Path:
     """Return the XDG config location of the cloud's TOML file."""
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".config"
-    return base / "studylens" / "cloud.toml"
+    return config_path("cloud.toml")
 
 
-class CloudSettings(BaseSettings):
+class CloudSettings(LayeredSettings):
     """Everything the cloud API can be told; secrets are `SecretStr` and never printed."""
 
     model_config = SettingsConfigDict(
@@ -132,44 +123,7 @@ class CloudSettings(BaseSettings):
             return self.database_url.get_secret_value()
         return f"sqlite+aiosqlite:///{self.sqlite_path}"
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Order the sources: flags, then environment, then the TOML file."""
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file.get())
-        return (init_settings, env_settings, toml)
-
-    def masked(self) -> dict[str, Any]:
-        """Return the effective settings as plain values, secrets replaced by a mask."""
-        shown: dict[str, Any] = {}
-        for name, value in self:
-            if isinstance(value, SecretStr):
-                shown[name] = "********"
-            elif isinstance(value, Path):
-                shown[name] = str(value)
-            else:
-                shown[name] = value
-        return shown
-
-
-class ConfigFileMissing(Exception):
-    """A config file was named explicitly but does not exist."""
-
 
 def load_settings(config_file: Path | None = None, **flags: Any) -> CloudSettings:
     """Build the effective settings; `flags` are CLI values, `None` meaning "not given"."""
-    named = config_file or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
-    if named is not None and not named.is_file():
-        raise ConfigFileMissing(f"config file not found: {named}")
-    path = named or default_config_file()
-    token = _config_file.set(path if path.is_file() else None)
-    try:
-        return CloudSettings(**{k: v for k, v in flags.items() if v is not None})
-    finally:
-        _config_file.reset(token)
+    return load_layered(CloudSettings, CONFIG_ENV, default_config_file(), config_file, **flags)

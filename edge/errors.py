@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from shared.schemas import FieldProblem
+from shared.errors import ReportedError
 
 
-class EdgeError(Exception):
+class EdgeError(ReportedError):
     """Base of every error the edge reports to a client on purpose."""
-
-    http_status = 500
-    code = "internal_error"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        details: list[FieldProblem] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-        self.headers = headers
 
 
 class InvalidRequest(EdgeError):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from contextvars import ContextVar
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any, Literal
@@ -11,40 +9,32 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tzlocal
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import SettingsConfigDict
 
+from shared.settings import ConfigFileMissing as ConfigFileMissing  # re-exported for callers
+from shared.settings import (
+    LayeredSettings,
+    config_path,
+    load_layered,
+    state_or_data_dir,
+)
 from shared.topics import STUDY_TOPICS
 
 ENV_PREFIX = "STUDYLENS_"
 CONFIG_ENV = "STUDYLENS_CONFIG"
 
-_config_file: ContextVar[Path | None] = ContextVar("studylens_config_file", default=None)
-
 
 def default_data_dir() -> Path:
     """Return systemd's state directory when run as a unit, else the XDG data home."""
-    state = os.environ.get("STATE_DIRECTORY")
-    if state:
-        # systemd passes a colon-separated list when a unit names several; ours is the first.
-        return Path(state.split(":")[0])
-    xdg = os.environ.get("XDG_DATA_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
-    return base / "studylens"
+    return state_or_data_dir("studylens")
 
 
 def default_config_file() -> Path:
     """Return where the TOML file is looked for when none is named."""
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".config"
-    return base / "studylens" / "edge.toml"
+    return config_path("edge.toml")
 
 
-class EdgeSettings(BaseSettings):
+class EdgeSettings(LayeredSettings):
     """Everything the edge daemon can be told; every field is documented for `config show`."""
 
     model_config = SettingsConfigDict(
@@ -194,47 +184,10 @@ class EdgeSettings(BaseSettings):
         """The SQLite file inside the data dir."""
         return self.data_dir / "studylens.db"
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Order the sources: flags, then environment, then the TOML file."""
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file.get())
-        return (init_settings, env_settings, toml)
-
-    def masked(self) -> dict[str, Any]:
-        """Return the effective settings as plain values, secrets replaced by a mask."""
-        shown: dict[str, Any] = {}
-        for name, value in self:
-            if isinstance(value, SecretStr):
-                shown[name] = "********"
-            elif isinstance(value, Path):
-                shown[name] = str(value)
-            else:
-                shown[name] = value
-        return shown
-
-
-class ConfigFileMissing(Exception):
-    """A config file was named explicitly but does not exist."""
-
 
 def load_settings(config_file: Path | None = None, **flags: Any) -> EdgeSettings:
     """Build the effective settings; `flags` are CLI values, `None` meaning "not given".
 
     The TOML file is `config_file`, else `$STUDYLENS_CONFIG`, else the XDG default if it exists.
     """
-    named = config_file or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
-    if named is not None and not named.is_file():
-        raise ConfigFileMissing(f"config file not found: {named}")
-    path = named or default_config_file()
-    token = _config_file.set(path if path.is_file() else None)
-    try:
-        return EdgeSettings(**{k: v for k, v in flags.items() if v is not None})
-    finally:
-        _config_file.reset(token)
+    return load_layered(EdgeSettings, CONFIG_ENV, default_config_file(), config_file, **flags)

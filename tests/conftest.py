@@ -26,6 +26,7 @@ from cloud.db.migrate import upgrade_sync
 from cloud.settings import CloudSettings
 from edge.app import create_app
 from edge.settings import EdgeSettings, load_settings
+from shared.clock import SystemClock
 from tests.fakes.google import CLIENT_ID, FakeGoogle
 from tests.fakes.openai_peer import FakeOpenAI
 from tests.fakes.realtime_peer import FakeRealtime
@@ -236,6 +237,15 @@ async def pg_database_url(pg_template: str) -> str:
 async def google(clock: FakeClock) -> AsyncIterator[FakeGoogle]:
     """Google's key endpoint, served on loopback with keys of our own."""
     fake = FakeGoogle(clock)
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def live_google() -> AsyncIterator[FakeGoogle]:
+    """Google's keys for servers in other processes, which run on the real clock."""
+    fake = FakeGoogle(SystemClock())
     await fake.start()
     yield fake
     await fake.close()

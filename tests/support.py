@@ -130,3 +130,18 @@ def typer_commands(root: str, app: Any) -> list[tuple[str, Any]]:
         if isinstance(command, TyperGroup):
             pending.extend((f"{name} {sub}", cmd) for sub, cmd in command.commands.items())
     return found
+
+
+def commands_without_help(root: str, app: Any) -> list[str]:
+    """Commands of a typer app whose --help would say nothing about them."""
+    return [name for name, cmd in typer_commands(root, app) if not (cmd.help or "").strip()]
+
+
+def options_without_help(root: str, app: Any) -> list[str]:
+    """Options of a typer app's commands whose --help would say nothing about them."""
+    return [
+        f"{name} --{param.name}"
+        for name, command in typer_commands(root, app)
+        for param in command.params
+        if param.param_type_name == "option" and not (param.help or "").strip()
+    ]

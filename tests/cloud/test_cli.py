@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cloud.cli import app as cli
-from tests.support import typer_commands
+from tests.support import commands_without_help, options_without_help, typer_commands
 
 
 @pytest.fixture
@@ -23,7 +23,6 @@ def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
 
 def test_every_command_has_help_text() -> None:
     """Each command and sub-command documents itself in --help."""
-    commands = dict(typer_commands("studylens-cloud", cli))
     assert {
         "studylens-cloud serve",
         "studylens-cloud migrate",
@@ -33,20 +32,13 @@ def test_every_command_has_help_text() -> None:
         "studylens-cloud admin revoke-tokens",
         "studylens-cloud admin stats",
         "studylens-cloud admin purge",
-    } <= set(commands)
-    missing = [name for name, command in commands.items() if not (command.help or "").strip()]
-    assert not missing, f"commands without help text: {missing}"
+    } <= {name for name, _ in typer_commands("studylens-cloud", cli)}
+    assert commands_without_help("studylens-cloud", cli) == []
 
 
 def test_every_option_has_help_text() -> None:
     """Each option of each command documents itself in --help."""
-    missing = [
-        f"{name} --{param.name}"
-        for name, command in typer_commands("studylens-cloud", cli)
-        for param in command.params
-        if param.param_type_name == "option" and not (param.help or "").strip()
-    ]
-    assert not missing, f"options without help text: {missing}"
+    assert options_without_help("studylens-cloud", cli) == []
 
 
 def test_migrate_creates_the_embedded_database(runner: CliRunner, tmp_path: Path) -> None:

@@ -8,28 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from shared.clock import SystemClock
 from tests.cloud.support import data_of, link_device, running_cloud
 from tests.fakes.google import CLIENT_ID, FakeGoogle
 
 #: Bounded so the whole suite stays within its time budget on two cores.
 MAX_EXAMPLES = 25
 MAX_SECONDS = 75
-
-
-@pytest.fixture
-async def live_google() -> AsyncIterator[FakeGoogle]:
-    """Google's keys for a server in another process, on the real clock."""
-    fake = FakeGoogle(SystemClock())
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 async def schemathesis(base_url: str, token: str, report: Path) -> tuple[int, str]:

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from shared.clock import SystemClock
 from tests.cloud.support import data_of, running_cloud
 from tests.fakes.google import CLIENT_ID, FakeGoogle
-
-
-@pytest.fixture
-async def live_google() -> AsyncIterator[FakeGoogle]:
-    """Google's keys for servers in other processes, which run on the real clock."""
-    fake = FakeGoogle(SystemClock())
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 async def test_serve_with_nothing_configured_runs_embedded(tmp_path: Path) -> None:

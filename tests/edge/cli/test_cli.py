@@ -19,7 +19,14 @@ from edge.cli import app as cli_app
 from edge.settings import EdgeSettings, load_settings
 from edge.store import open_database
 from edge.topics.tracker import FrameFlags
-from tests.support import AppClient, FakeClock, services_of, typer_commands
+from tests.support import (
+    AppClient,
+    FakeClock,
+    commands_without_help,
+    options_without_help,
+    services_of,
+    typer_commands,
+)
 
 SECRET = "sk-test-secret-123"  # noqa: S105 - a fake key the output must not show
 MASK = "********"
@@ -95,7 +102,6 @@ def closed_port() -> int:
 
 def test_every_command_has_help_text() -> None:
     """Each command and sub-command documents itself in --help."""
-    commands = dict(all_commands())
     assert {
         "studylens-edge",
         "studylens-edge serve",
@@ -103,23 +109,13 @@ def test_every_command_has_help_text() -> None:
         "studylens-edge config show",
         "studylens-edge sessions list",
         "studylens-edge stats today",
-    } <= set(commands)
-
-    missing = [name for name, command in commands.items() if not (command.help or "").strip()]
-
-    assert not missing, f"commands without help text: {missing}"
+    } <= {name for name, _ in all_commands()}
+    assert commands_without_help("studylens-edge", cli_app) == []
 
 
 def test_every_option_has_help_text() -> None:
     """Each option of each command documents itself in --help."""
-    missing = [
-        f"{name} --{param.name}"
-        for name, command in all_commands()
-        for param in command.params
-        if param.param_type_name == "option" and not (param.help or "").strip()
-    ]
-
-    assert not missing, f"options without help text: {missing}"
+    assert options_without_help("studylens-edge", cli_app) == []
 
 
 # --- config show ----------------------------------------------------------------------------
