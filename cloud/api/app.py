@@ -136,6 +136,7 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(auth_routes.me_router)
+    app.include_router(device_routes.page)
     app.include_router(sync_routes.objects)
     app.add_middleware(BodyLimit)
     return app

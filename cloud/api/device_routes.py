@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
 
 from cloud.api.context import Student, Svc
 from cloud.devices import LinkedDevice
@@ -10,6 +14,8 @@ from cloud.schemas import Approved, DeviceInfo, DeviceList, Ok, Revoked, failure
 from shared.auth import DeviceApproval, DeviceCode, DeviceCodeRequest, DeviceTokenRequest, TokenPair
 
 router = APIRouter(prefix="/api/devices", tags=["devices"])
+page = APIRouter(include_in_schema=False)
+PAGE = (Path(__file__).parent / "pages" / "device.html").read_text()
 ERRORS = failures(400, 401, 403)
 
 
@@ -60,3 +66,14 @@ async def revoke_device(device_id: str, caller: Student, svc: Svc) -> Ok[Revoked
     """Unlink a device; its tokens stop working at once."""
     await svc.devices.revoke(device_id, owner=caller.user_id)
     return Ok(data=Revoked(revoked=True))
+
+
+@page.get("/device", response_class=HTMLResponse)
+async def device_page(svc: Svc) -> HTMLResponse:
+    """Where a student types the code an edge shows (the verification URI of RFC 8628)."""
+    ids = svc.settings.google_client_ids
+    client_id = json.dumps(ids[0] if ids else None).replace("<", "\\u003c")
+    return HTMLResponse(
+        PAGE.replace("__CLIENT_ID__", client_id),
+        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"},
+    )

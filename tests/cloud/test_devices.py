@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from tests.cloud.support import bearer, data_of, error_of, link_device, sign_in
-from tests.fakes.google import FakeGoogle
+from tests.fakes.google import CLIENT_ID, FakeGoogle
 from tests.support import FakeClock
 
 
@@ -212,3 +212,24 @@ async def test_bad_device_bodies_are_400s(cloud: httpx.AsyncClient, google: Fake
     error_of(await cloud.post("/api/devices/code", json={"name": ""}), 400)
     error_of(await cloud.post("/api/devices/code", json={"name": "x" * 81}), 400)
     error_of(await approve(cloud, "", pair), 400)
+
+
+async def test_verification_page_is_served_with_the_client_id(cloud: httpx.AsyncClient) -> None:
+    """The verification URI answers an HTML page that knows the Google client id."""
+    code = await start_code(cloud)
+    page = await cloud.get(code["verificationUriComplete"])
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert f'const clientId = "{CLIENT_ID}";' in page.text
+    assert "/api/devices/approve" in page.text
+
+
+async def test_a_browser_session_cookie_approves_a_code(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """After signing in on the page, the access cookie alone authorises the approval."""
+    data_of(await cloud.post("/api/auth/google", json={"idToken": google.token()}))
+    code = await start_code(cloud)
+    approved = await cloud.post("/api/devices/approve", json={"userCode": code["userCode"]})
+    assert data_of(approved)["deviceName"] == "Desk Pi"
+    assert data_of(await poll(cloud, code["deviceCode"]))["scope"] == "sync"

@@ -1,0 +1,1 @@
+"""The few HTML pages the API serves itself."""
