@@ -168,11 +168,64 @@ def _pairing(db: sqlite_utils.Database) -> None:
     db.table("daemon_identity").insert({"key": "device_id", "value": str(uuid.uuid4())})
 
 
+#: Tables whose rows are facts the cloud receives, and the kind each is sent as.
+SYNCED_TABLES = {
+    "sessions": "session",
+    "learning_events": "learning_event",
+    "topic_segments": "topic_segment",
+    "bookmarks": "bookmark",
+    "help_requests": "help_request",
+}
+
+
+def _sync_outbox(db: sqlite_utils.Database) -> None:
+    # Triggers put every insert and update of a fact into the outbox inside the same
+    # transaction as the write itself, whichever code path made it: no fact can be committed
+    # without its outbox row. `revision` grows with each change; the cloud keeps the highest.
+    statements = [
+        """CREATE TABLE sync_outbox (
+            kind TEXT NOT NULL,
+            fact_id TEXT NOT NULL,
+            revision INTEGER NOT NULL DEFAULT 1,
+            delivered_revision INTEGER NOT NULL DEFAULT 0,
+            rejected_code TEXT,
+            PRIMARY KEY (kind, fact_id)
+        )""",
+        """CREATE INDEX sync_outbox_pending ON sync_outbox(kind, fact_id)
+            WHERE revision > delivered_revision""",
+        # Originals the cloud has confirmed (or that vanished locally, so events go without).
+        """CREATE TABLE sync_images (
+            image_key TEXT PRIMARY KEY,
+            uploaded_at TEXT,
+            missing_at TEXT
+        )""",
+        """CREATE TABLE sync_state (
+            key TEXT PRIMARY KEY,
+            value TEXT
+        )""",
+    ]
+    for table, kind in SYNCED_TABLES.items():
+        enqueue = (
+            f"INSERT INTO sync_outbox (kind, fact_id) VALUES ('{kind}', NEW.id)"
+            " ON CONFLICT (kind, fact_id) DO UPDATE SET revision = revision + 1,"
+            " rejected_code = NULL"
+        )
+        statements += [
+            f"CREATE TRIGGER sync_{table}_insert AFTER INSERT ON {table} BEGIN {enqueue}; END",
+            f"CREATE TRIGGER sync_{table}_update AFTER UPDATE ON {table} BEGIN {enqueue}; END",
+            # Facts recorded before sync existed are sent too.
+            f"INSERT INTO sync_outbox (kind, fact_id) SELECT '{kind}', id FROM {table}",
+        ]
+    for statement in statements:
+        db.execute(statement)
+
+
 #: Append only: a released migration is never edited, renamed or reordered.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial_schema", _initial_schema),
     ("0002_seed_local_user_and_topics", _seed),
     ("0003_pairing", _pairing),
+    ("0004_sync_outbox", _sync_outbox),
 ]
 
 

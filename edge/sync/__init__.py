@@ -1,0 +1,1 @@
+"""Background sync of the edge's facts and originals to the cloud API."""

@@ -1,0 +1,323 @@
+"""The outbox: facts waiting for the cloud, read as wire items, and what the cloud acknowledged.
+
+Rows are made by triggers (migration 0004) in the same transaction as each fact's write; these
+functions run on the store thread.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlite_utils
+
+from shared.clock import from_iso
+from shared.sync import (
+    BookmarkFact,
+    BookmarkItem,
+    HelpRequestFact,
+    HelpRequestItem,
+    LearningEventFact,
+    LearningEventItem,
+    SessionFact,
+    SessionItem,
+    TopicSegmentFact,
+    TopicSegmentItem,
+)
+
+_PENDING = "o.revision > o.delivered_revision AND o.rejected_code IS NULL"
+# An event waits for its original unless the cloud has confirmed it or it is gone locally.
+_IMAGE_SETTLED = """(e.image_key IS NULL OR EXISTS (
+    SELECT 1 FROM sync_images i WHERE i.image_key = e.image_key
+    AND (i.uploaded_at IS NOT NULL OR i.missing_at IS NOT NULL)))"""
+
+
+@dataclass(frozen=True)
+class PendingFact:
+    """One fact to send: its outbox key, the revision read, and the wire item."""
+
+    kind: str
+    fact_id: str
+    revision: int
+    item: dict[str, Any]
+
+
+def _when(text: str | None) -> Any:
+    return from_iso(text) if text else None
+
+
+def _item(model: Any) -> dict[str, Any]:
+    dumped: dict[str, Any] = model.model_dump(mode="json", by_alias=True)
+    return dumped
+
+
+def _sessions(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
+    rows = db.execute(
+        f"""SELECT o.fact_id, o.revision, d.local_date, s.started_at, s.last_activity_at,
+                   s.ended_at, s.end_reason
+            FROM sync_outbox o JOIN sessions s ON s.id = o.fact_id
+            JOIN session_days d ON d.id = s.day_id
+            WHERE o.kind = 'session' AND {_PENDING} LIMIT ?""",
+        [limit],
+    ).fetchall()
+    return [
+        PendingFact(
+            "session",
+            r[0],
+            r[1],
+            _item(
+                SessionItem(
+                    id=r[0],
+                    revision=r[1],
+                    payload=SessionFact(
+                        local_date=date.fromisoformat(r[2]),
+                        started_at=from_iso(r[3]),
+                        last_activity_at=from_iso(r[4]),
+                        ended_at=_when(r[5]),
+                        end_reason=r[6],
+                    ),
+                )
+            ),
+        )
+        for r in rows
+    ]
+
+
+def _events(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
+    rows = db.execute(
+        f"""SELECT o.fact_id, o.revision, e.session_id, d.local_date, e.captured_at, e.outcome,
+                   e.error_code, e.source, t.name, st.name, e.is_studying, e.is_active,
+                   e.is_distracted, e.analysis_json, e.image_key,
+                   (SELECT i.uploaded_at IS NOT NULL FROM sync_images i
+                    WHERE i.image_key = e.image_key)
+            FROM sync_outbox o JOIN learning_events e ON e.id = o.fact_id
+            JOIN sessions s ON s.id = e.session_id JOIN session_days d ON d.id = s.day_id
+            LEFT JOIN topics t ON t.id = e.topic_id LEFT JOIN subtopics st ON st.id = e.subtopic_id
+            WHERE o.kind = 'learning_event' AND {_PENDING} AND {_IMAGE_SETTLED} LIMIT ?""",
+        [limit],
+    ).fetchall()
+    found = []
+    for r in rows:
+        analysis = json.loads(r[13]) if r[13] else {}
+        found.append(
+            PendingFact(
+                "learning_event",
+                r[0],
+                r[1],
+                _item(
+                    LearningEventItem(
+                        id=r[0],
+                        revision=r[1],
+                        payload=LearningEventFact(
+                            session_id=r[2],
+                            local_date=date.fromisoformat(r[3]),
+                            captured_at=from_iso(r[4]),
+                            outcome=r[5],
+                            error_code=r[6],
+                            source=r[7],
+                            topic=r[8],
+                            subtopic=r[9],
+                            is_studying=None if r[10] is None else bool(r[10]),
+                            is_active=None if r[11] is None else bool(r[11]),
+                            is_distracted=None if r[12] is None else bool(r[12]),
+                            extracted_text=analysis.get("extractedText", "")[:20_000],
+                            # Only a confirmed upload is named; a vanished original is not.
+                            image_sha256=r[14].split(".")[0] if r[14] and r[15] else None,
+                        ),
+                    )
+                ),
+            )
+        )
+    return found
+
+
+def _segments(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
+    rows = db.execute(
+        f"""SELECT o.fact_id, o.revision, g.session_id, t.name, g.local_date, g.started_at,
+                   g.last_seen_at, g.ended_at, g.duration_seconds, g.active_count,
+                   g.passive_count, g.distracted_count
+            FROM sync_outbox o JOIN topic_segments g ON g.id = o.fact_id
+            JOIN topics t ON t.id = g.topic_id
+            WHERE o.kind = 'topic_segment' AND {_PENDING} LIMIT ?""",
+        [limit],
+    ).fetchall()
+    return [
+        PendingFact(
+            "topic_segment",
+            r[0],
+            r[1],
+            _item(
+                TopicSegmentItem(
+                    id=r[0],
+                    revision=r[1],
+                    payload=TopicSegmentFact(
+                        session_id=r[2],
+                        topic=r[3],
+                        local_date=date.fromisoformat(r[4]),
+                        started_at=from_iso(r[5]),
+                        last_seen_at=from_iso(r[6]),
+                        ended_at=_when(r[7]),
+                        duration_seconds=r[8],
+                        active_count=r[9],
+                        passive_count=r[10],
+                        distracted_count=r[11],
+                    ),
+                )
+            ),
+        )
+        for r in rows
+    ]
+
+
+def _bookmarks(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
+    rows = db.execute(
+        f"""SELECT o.fact_id, o.revision, b.session_id, b.learning_event_id, b.note, b.created_at
+            FROM sync_outbox o JOIN bookmarks b ON b.id = o.fact_id
+            WHERE o.kind = 'bookmark' AND {_PENDING} LIMIT ?""",
+        [limit],
+    ).fetchall()
+    return [
+        PendingFact(
+            "bookmark",
+            r[0],
+            r[1],
+            _item(
+                BookmarkItem(
+                    id=r[0],
+                    revision=r[1],
+                    payload=BookmarkFact(
+                        session_id=r[2],
+                        learning_event_id=r[3],
+                        note=r[4],
+                        created_at=from_iso(r[5]),
+                    ),
+                )
+            ),
+        )
+        for r in rows
+    ]
+
+
+def _help_requests(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
+    rows = db.execute(
+        f"""SELECT o.fact_id, o.revision, h.session_id, h.local_date, h.created_at
+            FROM sync_outbox o JOIN help_requests h ON h.id = o.fact_id
+            WHERE o.kind = 'help_request' AND {_PENDING} LIMIT ?""",
+        [limit],
+    ).fetchall()
+    return [
+        PendingFact(
+            "help_request",
+            r[0],
+            r[1],
+            _item(
+                HelpRequestItem(
+                    id=r[0],
+                    revision=r[1],
+                    payload=HelpRequestFact(
+                        session_id=r[2],
+                        local_date=date.fromisoformat(r[3]),
+                        created_at=from_iso(r[4]),
+                    ),
+                )
+            ),
+        )
+        for r in rows
+    ]
+
+
+_READERS = (_sessions, _segments, _events, _bookmarks, _help_requests)
+
+
+def pending_facts(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
+    """Up to `limit` facts to send, sessions first, events only once their image is settled."""
+    found: list[PendingFact] = []
+    for reader in _READERS:
+        if len(found) >= limit:
+            break
+        found += reader(db, limit - len(found))
+    return found
+
+
+def mark_delivered(db: sqlite_utils.Database, facts: list[PendingFact]) -> None:
+    """Record that the cloud holds these revisions (a later change stays pending)."""
+    db.conn.executemany(
+        """UPDATE sync_outbox SET delivered_revision = max(delivered_revision, ?)
+           WHERE kind = ? AND fact_id = ?""",
+        [(f.revision, f.kind, f.fact_id) for f in facts],
+    )
+
+
+def mark_rejected(db: sqlite_utils.Database, fact: PendingFact, code: str) -> None:
+    """Park a revision the cloud refused; the fact's next change is tried again."""
+    db.execute(
+        "UPDATE sync_outbox SET rejected_code = ? WHERE kind = ? AND fact_id = ? AND revision = ?",
+        [code, fact.kind, fact.fact_id, fact.revision],
+    )
+
+
+def images_to_upload(db: sqlite_utils.Database, limit: int) -> list[str]:
+    """Keys of originals that pending events wait for."""
+    rows = db.execute(
+        f"""SELECT DISTINCT e.image_key FROM sync_outbox o
+            JOIN learning_events e ON e.id = o.fact_id
+            WHERE o.kind = 'learning_event' AND {_PENDING} AND e.image_key IS NOT NULL
+            AND NOT {_IMAGE_SETTLED} LIMIT ?""",
+        [limit],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def mark_images(db: sqlite_utils.Database, keys: list[str], column: str, at: str) -> None:
+    """Record originals as `uploaded_at` (confirmed by the cloud) or `missing_at`."""
+    if column not in ("uploaded_at", "missing_at"):
+        raise ValueError(column)
+    db.conn.executemany(
+        f"INSERT INTO sync_images (image_key, {column}) VALUES (?, ?)"
+        f" ON CONFLICT (image_key) DO UPDATE SET {column} = excluded.{column}",
+        [(key, at) for key in keys],
+    )
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What is still to send."""
+
+    facts: int
+    images: int
+    rejected: int
+
+
+def backlog(db: sqlite_utils.Database) -> Backlog:
+    """Counts of pending facts, originals waiting to upload, and refused facts."""
+    facts, rejected = db.execute(
+        """SELECT sum(revision > delivered_revision AND rejected_code IS NULL),
+                  sum(rejected_code IS NOT NULL) FROM sync_outbox"""
+    ).fetchone()
+    images = db.execute(
+        f"""SELECT count(DISTINCT e.image_key) FROM sync_outbox o
+            JOIN learning_events e ON e.id = o.fact_id
+            WHERE o.kind = 'learning_event' AND {_PENDING} AND e.image_key IS NOT NULL
+            AND NOT {_IMAGE_SETTLED}"""
+    ).fetchone()[0]
+    return Backlog(facts=int(facts or 0), images=int(images or 0), rejected=int(rejected or 0))
+
+
+def get_state(db: sqlite_utils.Database) -> dict[str, str]:
+    """The worker's persisted status values."""
+    return {row[0]: row[1] for row in db.execute("SELECT key, value FROM sync_state")}
+
+
+def set_state(db: sqlite_utils.Database, **values: str | None) -> None:
+    """Persist status values (None deletes one)."""
+    for key, value in values.items():
+        if value is None:
+            db.execute("DELETE FROM sync_state WHERE key = ?", [key])
+        else:
+            db.execute(
+                "INSERT INTO sync_state (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
