@@ -46,6 +46,31 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.sync_facts = Counter(
+            "studylens_sync_facts",
+            "Facts the cloud answered for, by status (stored, unchanged, rejected).",
+            ["status"],
+            registry=self.registry,
+        )
+        self.sync_images = Counter(
+            "studylens_sync_images",
+            "Originals handled by sync, by result (uploaded, missing).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.sync_failures = Counter(
+            "studylens_sync_failures",
+            "Sync passes that failed, by reason (unavailable, unlinked, refused, error).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.sync_pending = Gauge(
+            "studylens_sync_pending",
+            "What waits for the cloud, by what (facts, images, rejected).",
+            ["what"],
+            registry=self.registry,
+        )
+
         self.voice_sessions = Gauge(
             "studylens_voice_sessions", "Live voice sessions.", registry=self.registry
         )

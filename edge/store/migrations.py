@@ -197,7 +197,8 @@ def _sync_outbox(db: sqlite_utils.Database) -> None:
         """CREATE TABLE sync_images (
             image_key TEXT PRIMARY KEY,
             uploaded_at TEXT,
-            missing_at TEXT
+            missing_at TEXT,
+            pruned_at TEXT
         )""",
         """CREATE TABLE sync_state (
             key TEXT PRIMARY KEY,

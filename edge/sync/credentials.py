@@ -1,0 +1,85 @@
+"""The device's cloud credentials, kept in the data dir, readable by the daemon's user only.
+
+Every save replaces the file atomically (write, fsync, rename), so a crash leaves either the old
+refresh token or the new one, never half of either.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+
+FILE_NAME = "cloud-link.json"
+
+
+class Credentials(BaseModel):
+    """What linking gave this edge."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cloud_url: str
+    user_id: str
+    device_id: str
+    access_token: str
+    access_expires_at: AwareDatetime
+    refresh_token: str
+    refresh_expires_at: AwareDatetime
+    linked_at: AwareDatetime
+
+    def access_fresh(self, now: datetime, margin_seconds: float) -> bool:
+        """Whether the access token stays valid for at least `margin_seconds`."""
+        return (self.access_expires_at - now).total_seconds() > margin_seconds
+
+
+class CredentialsUnreadable(Exception):
+    """The credentials file exists but cannot be used."""
+
+
+class CredentialStore:
+    """`cloud-link.json` in the data dir."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / FILE_NAME
+
+    def load(self) -> Credentials | None:
+        """The saved credentials, or None when this edge is not linked."""
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            return None
+        try:
+            return Credentials.model_validate_json(text)
+        except ValidationError as exc:
+            raise CredentialsUnreadable(f"{self.path} is damaged; link again") from exc
+
+    def save(self, credentials: Credentials) -> None:
+        """Replace the file atomically, mode 0600."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".cloud-link-")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(credentials.model_dump_json(indent=2))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, self.path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    def delete(self) -> bool:
+        """Forget the link; True if there was one."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        return True

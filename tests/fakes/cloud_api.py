@@ -1,0 +1,147 @@
+"""A scriptable stand-in for the cloud API, for `httpx.MockTransport`: the sync worker's tests.
+
+It answers the routes the worker calls with the real wire shapes (shared models), keeps what it
+stored, and can be told to fail in the ways a network and a cloud fail.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from shared.auth import TokenPair
+from shared.clock import Clock
+from shared.schemas import ErrorBody, failure, success
+from shared.sync import ItemResult, PresignedUpload, PresignResult, SyncBatchResult
+
+BASE = "https://cloud.test"
+
+
+def error(status: int, code: str, message: str = "refused") -> httpx.Response:
+    """A failure envelope."""
+    return httpx.Response(status, json=failure(ErrorBody(code=code, message=message)))
+
+
+class FakeCloud:
+    """Holds the facts and images it was sent; `fail_next` scripts failures."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.facts: dict[str, dict[str, Any]] = {}
+        self.images: dict[str, bytes] = {}
+        self.batches: list[int] = []
+        self.refreshes = 0
+        self.access = "access-1"
+        self.refresh_token = "refresh-1"  # noqa: S105 - a fake token of a fake cloud
+        self.max_items: int | None = None
+        self.reject_ids: set[str] = set()
+        #: Each entry answers (or raises for) one request instead of the normal handler.
+        self.fail_next: list[Callable[[httpx.Request], httpx.Response]] = []
+        self.upload_headers: list[dict[str, str]] = []
+
+    def transport(self) -> httpx.MockTransport:
+        """The transport to build the worker's client with."""
+        return httpx.MockTransport(self.handle)
+
+    def pair(self, expires_in: float = 900) -> TokenPair:
+        """The current tokens as the cloud would hand them out."""
+        now = self.clock.now()
+        return TokenPair(
+            access_token=self.access,
+            expires_in=int(expires_in),
+            expires_at=now + timedelta(seconds=expires_in),
+            refresh_token=self.refresh_token,
+            refresh_expires_at=now + timedelta(days=30),
+            scope="sync",
+            user_id="user-1",
+            device_id="device-1",
+        )
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """Route one request."""
+        if self.fail_next:
+            return self.fail_next.pop(0)(request)
+        path = request.url.path
+        if request.method == "PUT" and path.startswith("/upload/"):
+            self.upload_headers.append(dict(request.headers))
+            self.images[path.rsplit("/", 1)[1]] = request.content
+            return httpx.Response(200)
+        if path == "/api/auth/refresh":
+            return self._refresh(request)
+        if request.headers.get("authorization") != f"Bearer {self.access}":
+            return error(401, "invalid_token")
+        if path == "/api/sync/batch":
+            return self._batch(request)
+        if path == "/api/sync/images/presign":
+            return self._presign(request)
+        return error(404, "not_found")
+
+    def _refresh(self, request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["refreshToken"] != self.refresh_token:
+            return error(401, "invalid_grant")
+        self.refreshes += 1
+        self.access = f"access-{secrets.token_hex(4)}"
+        self.refresh_token = f"refresh-{secrets.token_hex(4)}"
+        return httpx.Response(200, json=success(self.pair()))
+
+    def _batch(self, request: httpx.Request) -> httpx.Response:
+        items = json.loads(request.content)["items"]
+        if self.max_items is not None and len(items) > self.max_items:
+            return error(413, "batch_too_large")
+        self.batches.append(len(items))
+        results = []
+        for index, item in enumerate(items):
+            if item["id"] in self.reject_ids:
+                body = ErrorBody(code="invalid_item", message="no")
+                results.append(
+                    ItemResult(index=index, id=item["id"], status="rejected", error=body)
+                )
+                continue
+            held = self.facts.get(item["id"])
+            if held is not None and held["revision"] >= item["revision"]:
+                results.append(ItemResult(index=index, id=item["id"], status="unchanged"))
+                continue
+            self.facts[item["id"]] = item
+            results.append(ItemResult(index=index, id=item["id"], status="stored"))
+        answer = SyncBatchResult(
+            stored=sum(r.status == "stored" for r in results),
+            unchanged=sum(r.status == "unchanged" for r in results),
+            rejected=sum(r.status == "rejected" for r in results),
+            results=results,
+        )
+        return httpx.Response(200, json=success(answer))
+
+    def _presign(self, request: httpx.Request) -> httpx.Response:
+        refs = json.loads(request.content)["items"]
+        expires = self.clock.now() + timedelta(minutes=15)
+        uploads = [
+            PresignedUpload(
+                sha256=ref["sha256"],
+                url=f"{BASE}/upload/{ref['sha256']}",
+                headers={"Content-Type": ref["contentType"], "x-amz-checksum-sha256": "c2hh"},
+                expires_at=expires,
+            )
+            for ref in refs
+            if ref["sha256"] not in self.images
+        ]
+        stored = [ref["sha256"] for ref in refs if ref["sha256"] in self.images]
+        return httpx.Response(200, json=success(PresignResult(uploads=uploads, stored=stored)))
+
+
+def raising(exc: Exception) -> Callable[[httpx.Request], httpx.Response]:
+    """A scripted failure that raises `exc` (a timeout, a refused connection)."""
+
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return fail
+
+
+def answering(response: httpx.Response) -> Callable[[httpx.Request], httpx.Response]:
+    """A scripted failure that answers `response`."""
+    return lambda request: response
