@@ -7,15 +7,27 @@ import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import httpx
 import sqlite_utils
 from aiohttp import web
 from openai import AsyncOpenAI
 
+from edge import __version__
 from edge.discovery import Advert, Advertiser, advertise_interfaces, default_instance_name
 from edge.frames.dedupe import DuplicateGate
 from edge.frames.originals import OriginalStore
 from edge.frames.pipeline import FrameLimits, FramePipeline
-from edge.http import analytics, frames, health, metrics, moments, pairing, sessions, voice
+from edge.http import (
+    analytics,
+    frames,
+    health,
+    metrics,
+    moments,
+    pairing,
+    sessions,
+    sync,
+    voice,
+)
 from edge.http.auth import HostGuard, auth_middleware
 from edge.http.context import SERVICES, Services
 from edge.http.envelope import envelope_middleware, timing_middleware
@@ -25,6 +37,8 @@ from edge.pairing import daemon_id, pairing_open, revoked_ids
 from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import Store
+from edge.sync.credentials import CredentialStore
+from edge.sync.worker import SyncOptions, SyncWorker
 from edge.tasks import Supervisor, every, watch_loop_lag
 from edge.tls import ensure_certificate
 from edge.vision.openai_vision import OpenAIVision
@@ -35,6 +49,18 @@ from edge.voice.relay import RelaySettings
 from shared.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
+
+
+def sync_options(settings: EdgeSettings) -> SyncOptions:
+    """The sync worker's options from the settings."""
+    return SyncOptions(
+        batch_size=settings.sync_batch_size,
+        idle_seconds=settings.sync_idle_seconds,
+        backoff_cap_seconds=settings.sync_backoff_cap_seconds,
+        upload_concurrency=settings.sync_upload_concurrency,
+        upload_bytes_per_second=settings.sync_upload_bytes_per_second,
+        retention_days=settings.originals_retention_days,
+    )
 
 
 def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Application:
@@ -67,6 +93,17 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     )
     hub = VoiceHub(settings.topics)
     pipeline.add_hook("voice", hub.on_frame)
+    credentials = CredentialStore(settings.data_dir)
+    sync_http = httpx.AsyncClient(
+        timeout=30.0, headers={"User-Agent": f"studylens-edge/{__version__}"}
+    )
+    worker = (
+        SyncWorker(store, originals, credentials, sync_http, clock, sync_options(settings), meters)
+        if settings.sync_enabled
+        else None
+    )
+    if worker is not None:
+        pipeline.add_hook("sync", worker.on_frame)
     app = web.Application(
         middlewares=[
             timing_middleware,
@@ -91,6 +128,8 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         relay_settings=relay_settings(settings),
         lockout=Lockout(),
         certificate=ensure_certificate(settings.data_dir) if settings.tls else None,
+        credentials=credentials,
+        sync=worker,
     )
     for table in (
         health.routes,
@@ -101,6 +140,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         moments.routes,
         frames.routes,
         voice.routes,
+        sync.routes,
     ):
         app.router.add_routes(table)
 
@@ -133,6 +173,8 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         )
         supervisor.start("loop-lag", lambda: watch_loop_lag(meters.loop_lag.observe))
         supervisor.start("revocations", lambda: every(1.0, end_revoked_voice))
+        if worker is not None:
+            supervisor.start("sync", worker.run)
         if settings.mdns:
             mdns = Advertiser(
                 await current_advert(), interfaces=advertise_interfaces(settings.host)
@@ -148,6 +190,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
             if advertiser is not None:
                 await advertiser.stop()
             await pipeline.close()
+            await sync_http.aclose()
             if vision is not None:
                 await vision.close()
             await store.close()

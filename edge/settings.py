@@ -163,6 +163,28 @@ class EdgeSettings(LayeredSettings):
     voice_record: bool = Field(
         False, description="Keep each voice session's audio as WAV files in the data dir."
     )
+    sync_enabled: bool = Field(
+        True, description="Send facts and originals to the linked cloud (`studylens-edge link`)."
+    )
+    sync_idle_seconds: float = Field(
+        5, gt=0, description="How often an idle sync worker looks for new facts."
+    )
+    sync_batch_size: int = Field(500, ge=1, le=500, description="Facts per sync request.")
+    sync_backoff_cap_seconds: float = Field(
+        300, ge=1, description="Longest wait between retries while the cloud fails."
+    )
+    sync_upload_concurrency: int = Field(
+        2, ge=1, le=16, description="Originals uploaded at the same time."
+    )
+    sync_upload_bytes_per_second: int | None = Field(
+        None, ge=1_000, description="Average upload bandwidth cap for originals (none: no cap)."
+    )
+    originals_retention_days: int | None = Field(
+        None,
+        ge=1,
+        description="Delete local originals this many days old once the cloud holds them "
+        "(none: keep forever).",
+    )
 
     @field_validator("timezone")
     @classmethod

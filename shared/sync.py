@@ -240,3 +240,20 @@ __all__ = [
     "TopicSegmentFact",
     "TopicSegmentItem",
 ]
+
+
+class SyncStatus(WireModel):
+    """How the edge's sync stands: for `/api/sync/status`, `/healthz` and the CLI."""
+
+    enabled: bool
+    linked: bool
+    cloud_url: str | None
+    device_id: str | None
+    pending_facts: int
+    pending_images: int
+    rejected_facts: int
+    last_success_at: str | None
+    last_error: str | None
+    last_error_at: str | None
+    next_retry_at: str | None
+    failures: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from edge.cli import config, daemon, discover, pairing, sessions, stats, voice
+from edge.cli import config, daemon, discover, pairing, sessions, stats, sync, voice
 
 app = typer.Typer(
     name="studylens-edge",
@@ -22,6 +22,9 @@ app.add_typer(voice.audio_app, name="audio")
 app.command(help="Show a one-time code to pair a phone.")(pairing.pair)
 app.add_typer(pairing.devices_app, name="devices")
 app.command(help="Find StudyLens daemons on this network (mDNS).")(discover.discover)
+app.command(help="Link this edge to a cloud account (device code flow).")(sync.link)
+app.command(help="Forget the cloud link.")(sync.unlink)
+app.add_typer(sync.app, name="sync")
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ from edge.metrics import Metrics
 from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import Store
+from edge.sync.credentials import CredentialStore
+from edge.sync.worker import SyncWorker
 from edge.tasks import Supervisor
 from edge.tls import Certificate
 from edge.voice.hub import VoiceHub
@@ -41,6 +43,8 @@ class Services:
     relay_settings: RelaySettings
     lockout: Lockout
     certificate: Certificate | None
+    credentials: CredentialStore
+    sync: SyncWorker | None
 
 
 SERVICES = web.AppKey("services", Services)

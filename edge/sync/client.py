@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from edge.sync.credentials import Credentials, CredentialStore
+from edge.sync.credentials import Credentials, CredentialStore, CredentialsUnreadable
 from shared.auth import DeviceCode, TokenPair
 from shared.clock import Clock
 from shared.sync import ImageRef, PresignedUpload, PresignResult, SyncBatchResult
@@ -97,7 +97,10 @@ class CloudClient:
 
     def credentials(self) -> Credentials:
         """The saved credentials; `CloudUnlinked` when there are none."""
-        found = self._store.load()
+        try:
+            found = self._store.load()
+        except CredentialsUnreadable as exc:
+            raise CloudUnlinked(str(exc)) from exc
         if found is None:
             raise CloudUnlinked("this edge is not linked to a cloud account")
         return found

@@ -33,7 +33,7 @@ from edge.sync.client import (
     CloudUnavailable,
     CloudUnlinked,
 )
-from edge.sync.credentials import CredentialStore
+from edge.sync.credentials import CredentialStore, CredentialsUnreadable
 from shared.clock import Clock, to_iso
 from shared.sync import MAX_BATCH_ITEMS, ImageRef, PresignedUpload
 
@@ -141,7 +141,11 @@ class SyncWorker:
 
     async def step(self) -> float | None:
         """One pass and its bookkeeping; the delay before the next (None: go on at once)."""
-        if self._credentials.load() is None:
+        try:
+            linked = self._credentials.load()
+        except CredentialsUnreadable as exc:
+            return await self._failed(CloudUnlinked(str(exc)))
+        if linked is None:
             await self._record_backlog()
             return self._options.idle_seconds  # local-only: the outbox simply waits
         try:
@@ -192,6 +196,10 @@ class SyncWorker:
         self._metrics.sync_pending.labels("facts").set(backlog.facts)
         self._metrics.sync_pending.labels("images").set(backlog.images)
         self._metrics.sync_pending.labels("rejected").set(backlog.rejected)
+
+    async def on_frame(self, event: object) -> None:
+        """Frame-pipeline hook: a new event is in the outbox."""
+        self.wake()
 
     async def sync_pass(self) -> PassResult:
         """Upload waiting originals, then send one batch of facts, then prune."""

@@ -1,0 +1,156 @@
+"""`link`, `unlink` and `sync`: this edge's cloud account."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from contextlib import closing
+from typing import Annotated
+
+import httpx
+import typer
+
+from edge.cli.options import ConfigOption, DataDirOption, existing_database, settings_or_exit
+from edge.frames.originals import OriginalStore
+from edge.settings import EdgeSettings
+from edge.store import Store, open_database
+from edge.sync.client import CloudError, LinkExpired, link_device
+from edge.sync.credentials import CredentialStore
+from edge.sync.status import read_status
+from edge.sync.worker import SyncOptions, SyncWorker
+from shared.auth import DeviceCode
+from shared.clock import SystemClock
+
+app = typer.Typer(help="Sync with the cloud account.", no_args_is_help=True)
+
+
+def _show(code: DeviceCode) -> None:
+    typer.echo(f"To link this edge, open {code.verification_uri} and enter the code:")
+    typer.echo(f"\n    {code.user_code}\n")
+    typer.echo(f"(or open {code.verification_uri_complete}); waiting for approval...")
+
+
+def link(
+    cloud_url: Annotated[str, typer.Argument(help="The cloud API, e.g. https://api.example.com")],
+    name: Annotated[
+        str | None, typer.Option(help="How the device appears in the account (default: host).")
+    ] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Link this edge to a student's cloud account (device code flow)."""
+    settings = settings_or_exit(config, data_dir=data_dir)
+    store = CredentialStore(settings.data_dir)
+    current = store.load()
+    if current is not None:
+        typer.echo(f"error: already linked to {current.cloud_url}; run `unlink` first", err=True)
+        raise typer.Exit(1)
+
+    async def run() -> None:
+        async with httpx.AsyncClient(timeout=30.0) as http:
+            await link_device(
+                http, cloud_url, name or socket.gethostname(), store, SystemClock(), _show
+            )
+
+    try:
+        asyncio.run(run())
+    except LinkExpired as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except CloudError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"Linked. Credentials are in {store.path} (readable by this user only).")
+
+
+def unlink(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Forget the cloud link (the cloud is asked to revoke the device's tokens first)."""
+    settings = settings_or_exit(config, data_dir=data_dir)
+    store = CredentialStore(settings.data_dir)
+    current = store.load()
+    if current is None:
+        typer.echo("This edge is not linked.")
+        return
+
+    async def revoke() -> None:
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            await http.post(
+                f"{current.cloud_url}/api/auth/logout",
+                json={"refreshToken": current.refresh_token},
+                headers={"Authorization": f"Bearer {current.access_token}"},
+            )
+
+    try:
+        asyncio.run(revoke())
+    except httpx.HTTPError as exc:
+        typer.echo(f"warning: the cloud could not be told ({exc!r}); unlinking locally", err=True)
+    store.delete()
+    typer.echo(f"Unlinked from {current.cloud_url}. Facts keep collecting locally.")
+
+
+@app.command("status", help="Pending facts and images, last success and error, next retry.")
+def status(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the sync status."""
+    settings = settings_or_exit(config, data_dir=data_dir)
+    credentials = CredentialStore(settings.data_dir)
+    with closing(open_database(existing_database(settings))) as db:
+        found = read_status(db, credentials, enabled=settings.sync_enabled)
+    if as_json:
+        typer.echo(json.dumps(found.model_dump(mode="json", by_alias=True), indent=2))
+        return
+    typer.echo(f"linked:          {found.cloud_url if found.linked else 'no (local only)'}")
+    typer.echo(f"pending facts:   {found.pending_facts}")
+    typer.echo(f"pending images:  {found.pending_images}")
+    typer.echo(f"refused facts:   {found.rejected_facts}")
+    typer.echo(f"last success:    {found.last_success_at or 'never'}")
+    if found.last_error:
+        typer.echo(f"last error:      {found.last_error} ({found.last_error_at})")
+        typer.echo(f"next retry:      {found.next_retry_at}")
+
+
+@app.command("now", help="Send everything pending now, from this process.")
+def now(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Run sync passes until nothing is pending or one fails."""
+    settings = settings_or_exit(config, data_dir=data_dir)
+    credentials = CredentialStore(settings.data_dir)
+    if credentials.load() is None:
+        typer.echo("error: this edge is not linked; run `studylens-edge link URL`", err=True)
+        raise typer.Exit(1)
+    sent = asyncio.run(_drain(settings, credentials))
+    typer.echo(f"sent {sent[0]} facts and {sent[1]} images")
+    if sent[2]:
+        typer.echo(f"error: {sent[2]}", err=True)
+        raise typer.Exit(1)
+
+
+async def _drain(settings: EdgeSettings, credentials: CredentialStore) -> tuple[int, int, str]:
+    store = Store(existing_database(settings))
+    await store.open()
+    try:
+        async with httpx.AsyncClient(timeout=30.0) as http:
+            worker = SyncWorker(
+                store,
+                OriginalStore(settings.data_dir / "images"),
+                credentials,
+                http,
+                SystemClock(),
+                SyncOptions(batch_size=settings.sync_batch_size),
+            )
+            facts = images = 0
+            for _ in range(10_000):
+                try:
+                    result = await worker.sync_pass()
+                except (CloudError, httpx.HTTPError, OSError) as exc:
+                    return facts, images, str(exc)
+                facts += result.facts
+                images += result.images
+                if not result.more and not result.images:
+                    break
+            return facts, images, ""
+    finally:
+        await store.close()
