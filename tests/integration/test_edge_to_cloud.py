@@ -25,7 +25,8 @@ from tests.support import AppClient, services_of, upload
 async def link(edge: AppClient, cloud_url: str, google: FakeGoogle) -> dict[str, Any]:
     """Sign a student in and link the edge to the account; the student's tokens."""
     async with httpx.AsyncClient(base_url=cloud_url) as http:
-        student = data_of(await http.post("/api/auth/google", json={"idToken": google.token()}))
+        signed = await http.post("/api/auth/google", json={"idToken": google.token()})
+        student: dict[str, Any] = data_of(signed)
         http.cookies.clear()
 
         approvals: list[asyncio.Task[httpx.Response]] = []
