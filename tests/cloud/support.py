@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from shared.auth import DeviceCode
+from shared.clock import Clock
 from tests.fakes.google import FakeGoogle
 
 
@@ -167,14 +169,16 @@ class CloudProcess:
     process: subprocess.Popen[bytes]
 
 
-async def wait_until_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    """Poll `/readyz` until it answers (at most 30 s), failing early if the process died."""
+async def wait_until_ready(
+    base_url: str, process: subprocess.Popen[bytes], path: str = "/readyz"
+) -> None:
+    """Poll `path` until it answers (at most 30 s), failing early if the process died."""
     async with httpx.AsyncClient() as client:
         for _ in range(300):
             if process.poll() is not None:
-                raise RuntimeError(f"studylens-cloud exited with {process.returncode}")
+                raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
             try:
-                if (await client.get(f"{base_url}/readyz")).status_code == 200:
+                if (await client.get(f"{base_url}{path}")).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -223,3 +227,36 @@ async def running_cloud(
             except subprocess.TimeoutExpired:
                 server.process.kill()
                 server.process.wait()
+
+
+async def link_edge(
+    cloud_url: str, google: FakeGoogle, data_dir: Path, clock: Clock
+) -> dict[str, Any]:
+    """Sign a student in and link the edge whose data dir is `data_dir`; the student's tokens.
+
+    Runs the real device code flow: the edge polls while the student approves elsewhere.
+    """
+    from edge.sync.client import link_device
+    from edge.sync.credentials import CredentialStore
+
+    async with httpx.AsyncClient(base_url=cloud_url) as http:
+        signed = await http.post("/api/auth/google", json={"idToken": google.token()})
+        student: dict[str, Any] = data_of(signed)
+        http.cookies.clear()
+        approvals: list[asyncio.Task[httpx.Response]] = []
+
+        def approve_later(code: DeviceCode) -> None:
+            approval = http.post(
+                "/api/devices/approve",
+                json={"userCode": code.user_code},
+                headers=bearer(student["accessToken"]),
+            )
+            approvals.append(asyncio.get_running_loop().create_task(approval))
+
+        async def poll_soon(_: float) -> None:
+            await asyncio.sleep(1.0)
+
+        store = CredentialStore(data_dir)
+        await link_device(http, cloud_url, "test edge", store, clock, approve_later, poll_soon)
+        data_of(await approvals[0])
+    return student

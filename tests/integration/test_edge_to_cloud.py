@@ -14,41 +14,10 @@ import httpx
 from pydantic import SecretStr
 
 from edge.sync import outbox
-from edge.sync.client import link_device
-from edge.sync.credentials import CredentialStore
-from tests.cloud.support import bearer, data_of, running_cloud
+from tests.cloud.support import bearer, data_of, link_edge, running_cloud
 from tests.fakes.google import CLIENT_ID, FakeGoogle
 from tests.fakes.images import jpeg
 from tests.support import AppClient, services_of, upload
-
-
-async def link(edge: AppClient, cloud_url: str, google: FakeGoogle) -> dict[str, Any]:
-    """Sign a student in and link the edge to the account; the student's tokens."""
-    async with httpx.AsyncClient(base_url=cloud_url) as http:
-        signed = await http.post("/api/auth/google", json={"idToken": google.token()})
-        student: dict[str, Any] = data_of(signed)
-        http.cookies.clear()
-
-        approvals: list[asyncio.Task[httpx.Response]] = []
-
-        def approve_later(code: Any) -> None:
-            # The student approves on another device while the edge polls.
-            approval = http.post(
-                "/api/devices/approve",
-                json={"userCode": code.user_code},
-                headers=bearer(student["accessToken"]),
-            )
-            approvals.append(asyncio.get_running_loop().create_task(approval))
-
-        async def quick(_: float) -> None:
-            await asyncio.sleep(1.0)
-
-        store = CredentialStore(services_of(edge).settings.data_dir)
-        await link_device(
-            http, cloud_url, "test edge", store, services_of(edge).clock, approve_later, quick
-        )
-        data_of(await approvals[0])
-    return student
 
 
 async def drain(edge: AppClient) -> None:
@@ -89,7 +58,10 @@ async def test_frames_arrive_in_the_cloud_with_their_images(
             openai_base_url=openai_peer.base_url,
             sync_idle_seconds=0.2,
         )
-        student = await link(edge, cloud.base_url, live_google)
+        services = services_of(edge)
+        student = await link_edge(
+            cloud.base_url, live_google, services.settings.data_dir, services.clock
+        )
         frames = [jpeg(640, 480, seed=n) for n in range(3)]
         posted = [await upload(edge, frame) for frame in frames]
         await drain(edge)
