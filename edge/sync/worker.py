@@ -13,7 +13,7 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -80,19 +80,26 @@ class PassResult:
 class Pacer:
     """Spreads uploads so they average at most `rate` bytes per second (None: no limit)."""
 
-    def __init__(self, rate: int | None) -> None:
+    def __init__(
+        self,
+        rate: int | None,
+        now: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._rate = rate
+        self._now = now
+        self._sleep = sleep
         self._next = 0.0
 
     async def take(self, size: int) -> None:
-        """Wait for this upload's turn."""
+        """Wait for this upload's turn: each starts when the bytes before it have "drained"."""
         if not self._rate:
             return
-        now = time.monotonic()
+        now = self._now()
         start = max(now, self._next)
         self._next = start + size / self._rate
         if start > now:
-            await asyncio.sleep(start - now)
+            await self._sleep(start - now)
 
 
 class SyncWorker:

@@ -12,7 +12,7 @@ import pytest
 from edge.sync import outbox
 from edge.sync.client import credentials_from
 from edge.sync.credentials import CredentialStore
-from edge.sync.worker import SyncOptions, SyncWorker, backoff_seconds
+from edge.sync.worker import Pacer, SyncOptions, SyncWorker, backoff_seconds
 from tests.fakes.cloud_api import BASE, FakeCloud, answering, error, raising
 from tests.fakes.images import jpeg
 from tests.support import AppClient, FakeClock, services_of, start_session, track, upload
@@ -315,3 +315,32 @@ async def test_retention_deletes_only_confirmed_old_originals(
         assert await worker.prune(7) == 1
     assert not services.originals.path_for(sent["imageKey"]).exists()
     assert services.originals.path_for(kept["imageKey"]).exists()
+
+
+# --- bandwidth ------------------------------------------------------------------------------
+
+
+async def test_pacer_spaces_uploads_to_the_byte_rate() -> None:
+    """At 1,000 B/s, three 500-byte uploads start at 0, 0.5 and 1.0 s."""
+    now = [100.0]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    pacer = Pacer(1000, now=lambda: now[0], sleep=sleep)
+    for _ in range(3):
+        await pacer.take(500)
+    assert waits == [0.5, 1.0]
+
+
+async def test_pacer_without_a_rate_never_waits() -> None:
+    """No cap, no waiting."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    pacer = Pacer(None, now=lambda: 0.0, sleep=sleep)
+    await pacer.take(10**9)
+    assert waits == []
