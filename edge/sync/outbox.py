@@ -48,9 +48,10 @@ def _when(text: str | None) -> Any:
     return from_iso(text) if text else None
 
 
-def _item(model: Any) -> dict[str, Any]:
-    dumped: dict[str, Any] = model.model_dump(mode="json", by_alias=True)
-    return dumped
+def _pending(row: Any, item: type[Any], payload: Any) -> PendingFact:
+    """A pending fact from a row that starts with (fact_id, revision)."""
+    built = item(id=row[0], revision=row[1], payload=payload)
+    return PendingFact(built.kind, row[0], row[1], built.model_dump(mode="json", by_alias=True))
 
 
 def _sessions(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
@@ -63,22 +64,15 @@ def _sessions(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
         [limit],
     ).fetchall()
     return [
-        PendingFact(
-            "session",
-            r[0],
-            r[1],
-            _item(
-                SessionItem(
-                    id=r[0],
-                    revision=r[1],
-                    payload=SessionFact(
-                        local_date=date.fromisoformat(r[2]),
-                        started_at=from_iso(r[3]),
-                        last_activity_at=from_iso(r[4]),
-                        ended_at=_when(r[5]),
-                        end_reason=r[6],
-                    ),
-                )
+        _pending(
+            r,
+            SessionItem,
+            SessionFact(
+                local_date=date.fromisoformat(r[2]),
+                started_at=from_iso(r[3]),
+                last_activity_at=from_iso(r[4]),
+                ended_at=_when(r[5]),
+                end_reason=r[6],
             ),
         )
         for r in rows
@@ -102,31 +96,24 @@ def _events(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
     for r in rows:
         analysis = json.loads(r[13]) if r[13] else {}
         found.append(
-            PendingFact(
-                "learning_event",
-                r[0],
-                r[1],
-                _item(
-                    LearningEventItem(
-                        id=r[0],
-                        revision=r[1],
-                        payload=LearningEventFact(
-                            session_id=r[2],
-                            local_date=date.fromisoformat(r[3]),
-                            captured_at=from_iso(r[4]),
-                            outcome=r[5],
-                            error_code=r[6],
-                            source=r[7],
-                            topic=r[8],
-                            subtopic=r[9],
-                            is_studying=None if r[10] is None else bool(r[10]),
-                            is_active=None if r[11] is None else bool(r[11]),
-                            is_distracted=None if r[12] is None else bool(r[12]),
-                            extracted_text=analysis.get("extractedText", "")[:20_000],
-                            # Only a confirmed upload is named; a vanished original is not.
-                            image_sha256=r[14].split(".")[0] if r[14] and r[15] else None,
-                        ),
-                    )
+            _pending(
+                r,
+                LearningEventItem,
+                LearningEventFact(
+                    session_id=r[2],
+                    local_date=date.fromisoformat(r[3]),
+                    captured_at=from_iso(r[4]),
+                    outcome=r[5],
+                    error_code=r[6],
+                    source=r[7],
+                    topic=r[8],
+                    subtopic=r[9],
+                    is_studying=None if r[10] is None else bool(r[10]),
+                    is_active=None if r[11] is None else bool(r[11]),
+                    is_distracted=None if r[12] is None else bool(r[12]),
+                    extracted_text=analysis.get("extractedText", "")[:20_000],
+                    # Only a confirmed upload is named; a vanished original is not.
+                    image_sha256=r[14].split(".")[0] if r[14] and r[15] else None,
                 ),
             )
         )
@@ -144,27 +131,20 @@ def _segments(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
         [limit],
     ).fetchall()
     return [
-        PendingFact(
-            "topic_segment",
-            r[0],
-            r[1],
-            _item(
-                TopicSegmentItem(
-                    id=r[0],
-                    revision=r[1],
-                    payload=TopicSegmentFact(
-                        session_id=r[2],
-                        topic=r[3],
-                        local_date=date.fromisoformat(r[4]),
-                        started_at=from_iso(r[5]),
-                        last_seen_at=from_iso(r[6]),
-                        ended_at=_when(r[7]),
-                        duration_seconds=r[8],
-                        active_count=r[9],
-                        passive_count=r[10],
-                        distracted_count=r[11],
-                    ),
-                )
+        _pending(
+            r,
+            TopicSegmentItem,
+            TopicSegmentFact(
+                session_id=r[2],
+                topic=r[3],
+                local_date=date.fromisoformat(r[4]),
+                started_at=from_iso(r[5]),
+                last_seen_at=from_iso(r[6]),
+                ended_at=_when(r[7]),
+                duration_seconds=r[8],
+                active_count=r[9],
+                passive_count=r[10],
+                distracted_count=r[11],
             ),
         )
         for r in rows
@@ -179,21 +159,14 @@ def _bookmarks(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
         [limit],
     ).fetchall()
     return [
-        PendingFact(
-            "bookmark",
-            r[0],
-            r[1],
-            _item(
-                BookmarkItem(
-                    id=r[0],
-                    revision=r[1],
-                    payload=BookmarkFact(
-                        session_id=r[2],
-                        learning_event_id=r[3],
-                        note=r[4],
-                        created_at=from_iso(r[5]),
-                    ),
-                )
+        _pending(
+            r,
+            BookmarkItem,
+            BookmarkFact(
+                session_id=r[2],
+                learning_event_id=r[3],
+                note=r[4],
+                created_at=from_iso(r[5]),
             ),
         )
         for r in rows
@@ -208,20 +181,13 @@ def _help_requests(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
         [limit],
     ).fetchall()
     return [
-        PendingFact(
-            "help_request",
-            r[0],
-            r[1],
-            _item(
-                HelpRequestItem(
-                    id=r[0],
-                    revision=r[1],
-                    payload=HelpRequestFact(
-                        session_id=r[2],
-                        local_date=date.fromisoformat(r[3]),
-                        created_at=from_iso(r[4]),
-                    ),
-                )
+        _pending(
+            r,
+            HelpRequestItem,
+            HelpRequestFact(
+                session_id=r[2],
+                local_date=date.fromisoformat(r[3]),
+                created_at=from_iso(r[4]),
             ),
         )
         for r in rows

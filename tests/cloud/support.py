@@ -19,7 +19,7 @@ import httpx
 
 from shared.auth import DeviceCode
 from shared.clock import Clock
-from tests.fakes.google import FakeGoogle
+from tests.fakes.google import CLIENT_ID, FakeGoogle
 
 
 def data_of(response: httpx.Response, status: int = 200) -> Any:
@@ -260,3 +260,22 @@ async def link_edge(
         await link_device(http, cloud_url, "test edge", store, clock, approve_later, poll_soon)
         data_of(await approvals[0])
     return student
+
+
+def cloud_env(
+    data_dir: Path, google: FakeGoogle, s3: dict[str, Any] | None = None, **settings: Any
+) -> dict[str, str]:
+    """Settings for a `studylens-cloud serve` process, as environment variables.
+
+    Its data dir and Google's keys; optionally the S3 overrides of the `s3_settings` fixture;
+    any other setting by name.
+    """
+    env = {
+        "STUDYLENS_CLOUD_DATA_DIR": str(data_dir),
+        "STUDYLENS_CLOUD_GOOGLE_CLIENT_IDS": CLIENT_ID,
+        "STUDYLENS_CLOUD_GOOGLE_JWKS_URL": google.jwks_url,
+    }
+    for name, value in {**(s3 or {}), **settings}.items():
+        plain = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+        env[f"STUDYLENS_CLOUD_{name.upper()}"] = str(plain)
+    return env

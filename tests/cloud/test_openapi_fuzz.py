@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cloud.support import data_of, link_device, running_cloud
-from tests.fakes.google import CLIENT_ID, FakeGoogle
+from tests.cloud.support import cloud_env, data_of, link_device, running_cloud
+from tests.fakes.google import FakeGoogle
 
 #: Bounded so the whole suite stays within its time budget on two cores.
 MAX_EXAMPLES = 25
@@ -56,12 +56,7 @@ async def test_no_generated_request_makes_a_500(
     pg_database_url: str, live_google: FakeGoogle, tmp_path: Path
 ) -> None:
     """No request schemathesis generates gets a 500, with an edge's or a student's token."""
-    env = {
-        "STUDYLENS_CLOUD_DATA_DIR": str(tmp_path / "cloud"),
-        "STUDYLENS_CLOUD_DATABASE_URL": pg_database_url,
-        "STUDYLENS_CLOUD_GOOGLE_CLIENT_IDS": CLIENT_ID,
-        "STUDYLENS_CLOUD_GOOGLE_JWKS_URL": live_google.jwks_url,
-    }
+    env = cloud_env(tmp_path / "cloud", live_google, database_url=pg_database_url)
     async with running_cloud(env) as [server]:
         async with httpx.AsyncClient(base_url=server.base_url) as client:
             signed = await client.post("/api/auth/google", json={"idToken": live_google.token()})

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.cloud.support import data_of, running_cloud
-from tests.fakes.google import CLIENT_ID, FakeGoogle
+from tests.cloud.support import cloud_env, data_of, running_cloud
+from tests.fakes.google import FakeGoogle
 
 
 async def test_serve_with_nothing_configured_runs_embedded(tmp_path: Path) -> None:
@@ -32,14 +32,13 @@ def shared_env(
     database_url: str, google: FakeGoogle, tmp_path: Path, grace: float
 ) -> dict[str, str]:
     """Environment for servers sharing one PostgreSQL, JWT secret and refresh grace."""
-    return {
-        "STUDYLENS_CLOUD_DATA_DIR": str(tmp_path / "cloud"),
-        "STUDYLENS_CLOUD_DATABASE_URL": database_url,
-        "STUDYLENS_CLOUD_JWT_SECRET": "shared-secret-of-both-processes-0123456789",
-        "STUDYLENS_CLOUD_GOOGLE_CLIENT_IDS": CLIENT_ID,
-        "STUDYLENS_CLOUD_GOOGLE_JWKS_URL": google.jwks_url,
-        "STUDYLENS_CLOUD_REFRESH_GRACE_SECONDS": str(grace),
-    }
+    return cloud_env(
+        tmp_path / "cloud",
+        google,
+        database_url=database_url,
+        jwt_secret="shared-secret-of-both-processes-0123456789",  # noqa: S106 - test-only
+        refresh_grace_seconds=grace,
+    )
 
 
 async def race_refreshes(bases: list[str], google: FakeGoogle, copies: int) -> list[httpx.Response]:

@@ -28,8 +28,8 @@ from cloud.settings import CloudSettings
 from edge.settings import load_settings
 from edge.store import open_database
 from shared.clock import SystemClock
-from tests.cloud.support import data_of, free_port, link_edge, wait_until_ready
-from tests.fakes.google import CLIENT_ID, FakeGoogle
+from tests.cloud.support import cloud_env, data_of, free_port, link_edge, wait_until_ready
+from tests.fakes.google import FakeGoogle
 from tests.fakes.images import jpeg
 from tests.fakes.openai_peer import FakeOpenAI
 from tests.support import authorized, pair_device
@@ -220,16 +220,14 @@ async def run_chaos(
             str(cloud_port),
         ],
         clean_env(
-            STUDYLENS_CLOUD_DATA_DIR=str(tmp_path / "cloud"),
-            STUDYLENS_CLOUD_DATABASE_URL=pg_database_url,
-            STUDYLENS_CLOUD_JWT_SECRET="chaos-secret-0123456789abcdef0123456789",  # noqa: S106
-            STUDYLENS_CLOUD_GOOGLE_CLIENT_IDS=CLIENT_ID,
-            STUDYLENS_CLOUD_GOOGLE_JWKS_URL=live_google.jwks_url,
-            STUDYLENS_CLOUD_S3_BUCKET=s3_settings["s3_bucket"],
-            STUDYLENS_CLOUD_S3_ENDPOINT_URL=s3_settings["s3_endpoint_url"],
-            STUDYLENS_CLOUD_S3_ACCESS_KEY_ID="testing",
-            STUDYLENS_CLOUD_S3_SECRET_ACCESS_KEY="testing",  # noqa: S106
-            STUDYLENS_CLOUD_LOG_LEVEL="warning",
+            **cloud_env(
+                tmp_path / "cloud",
+                live_google,
+                s3_settings,
+                database_url=pg_database_url,
+                jwt_secret="chaos-secret-0123456789abcdef0123456789",  # noqa: S106 - test-only
+                log_level="warning",
+            )
         ),
         f"http://127.0.0.1:{cloud_port}",
         "/readyz",

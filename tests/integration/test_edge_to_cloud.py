@@ -14,8 +14,8 @@ import httpx
 from pydantic import SecretStr
 
 from edge.sync import outbox
-from tests.cloud.support import bearer, data_of, link_edge, running_cloud
-from tests.fakes.google import CLIENT_ID, FakeGoogle
+from tests.cloud.support import bearer, cloud_env, data_of, link_edge, running_cloud
+from tests.fakes.google import FakeGoogle
 from tests.fakes.images import jpeg
 from tests.support import AppClient, services_of, upload
 
@@ -42,16 +42,7 @@ async def test_frames_arrive_in_the_cloud_with_their_images(
     tmp_path: Path,
 ) -> None:
     """Three frames become a session, events and segments in the cloud, originals in S3."""
-    env = {
-        "STUDYLENS_CLOUD_DATA_DIR": str(tmp_path / "cloud"),
-        "STUDYLENS_CLOUD_DATABASE_URL": pg_database_url,
-        "STUDYLENS_CLOUD_GOOGLE_CLIENT_IDS": CLIENT_ID,
-        "STUDYLENS_CLOUD_GOOGLE_JWKS_URL": live_google.jwks_url,
-        "STUDYLENS_CLOUD_S3_BUCKET": s3_settings["s3_bucket"],
-        "STUDYLENS_CLOUD_S3_ENDPOINT_URL": s3_settings["s3_endpoint_url"],
-        "STUDYLENS_CLOUD_S3_ACCESS_KEY_ID": "testing",
-        "STUDYLENS_CLOUD_S3_SECRET_ACCESS_KEY": "testing",
-    }
+    env = cloud_env(tmp_path / "cloud", live_google, s3_settings, database_url=pg_database_url)
     async with running_cloud(env) as [cloud]:
         edge = await start_app(
             openai_api_key=SecretStr("sk-test"),

@@ -18,18 +18,13 @@ from edge.cli import app as edge_cli
 from edge.sessions.service import SessionService
 from edge.store import Store
 from shared.clock import SystemClock
-from tests.cloud.support import bearer, data_of, running_cloud
-from tests.fakes.google import CLIENT_ID, FakeGoogle
+from tests.cloud.support import bearer, cloud_env, data_of, running_cloud
+from tests.fakes.google import FakeGoogle
 
 
-def cloud_env(tmp_path: Path, google: FakeGoogle) -> dict[str, str]:
+def polling_cloud(tmp_path: Path, google: FakeGoogle) -> dict[str, str]:
     """An embedded cloud that lets the edge poll every second."""
-    return {
-        "STUDYLENS_CLOUD_DATA_DIR": str(tmp_path / "cloud"),
-        "STUDYLENS_CLOUD_GOOGLE_CLIENT_IDS": CLIENT_ID,
-        "STUDYLENS_CLOUD_GOOGLE_JWKS_URL": google.jwks_url,
-        "STUDYLENS_CLOUD_DEVICE_POLL_INTERVAL_SECONDS": "1",
-    }
+    return cloud_env(tmp_path / "cloud", google, device_poll_interval_seconds=1)
 
 
 async def edge_cli_run(data_dir: Path, *args: str) -> tuple[int, str]:
@@ -76,7 +71,7 @@ async def link_by_command(cloud_url: str, data_dir: Path, student: dict[str, Any
 async def test_link_sync_and_unlink(live_google: FakeGoogle, tmp_path: Path) -> None:
     """Link by command, send facts with `sync now`, see them in `sync status`, then unlink."""
     data_dir = tmp_path / "edge"
-    async with running_cloud(cloud_env(tmp_path, live_google)) as [cloud]:
+    async with running_cloud(polling_cloud(tmp_path, live_google)) as [cloud]:
         async with httpx.AsyncClient(base_url=cloud.base_url) as http:
             signed = await http.post("/api/auth/google", json={"idToken": live_google.token()})
             student = data_of(signed)

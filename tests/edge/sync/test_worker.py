@@ -255,21 +255,28 @@ async def test_a_dead_refresh_token_reports_unlinked(
 # --- images ---------------------------------------------------------------------------------
 
 
-async def test_an_original_is_uploaded_before_its_event(
+@pytest.fixture
+async def vision_worker(
     vision_client: AppClient, cloud: FakeCloud, clock: FakeClock
-) -> None:
-    """The image goes to its presigned URL with the given headers, then the event follows."""
+) -> AsyncIterator[SyncWorker]:
+    """A worker for the edge with a vision model (frames make events with originals)."""
     services = services_of(vision_client)
     store = CredentialStore(services.settings.data_dir)
     store.save(credentials_from(cloud.pair(), BASE, clock.now()))
+    async with httpx.AsyncClient(transport=cloud.transport()) as http:
+        yield SyncWorker(
+            services.store, services.originals, store, http, clock, SyncOptions(), rand=lambda: 0.5
+        )
+
+
+async def test_an_original_is_uploaded_before_its_event(
+    vision_client: AppClient, vision_worker: SyncWorker, cloud: FakeCloud
+) -> None:
+    """The image goes to its presigned URL with the given headers, then the event follows."""
     data = jpeg(640, 480)
     frame = await upload(vision_client, data)
     sha = frame["imageKey"].split(".")[0]
-    async with httpx.AsyncClient(transport=cloud.transport()) as http:
-        worker = SyncWorker(
-            services.store, services.originals, store, http, clock, SyncOptions(), rand=lambda: 0.5
-        )
-        result = await worker.sync_pass()
+    result = await vision_worker.sync_pass()
     assert result.images == 1
     assert cloud.images[sha] == data
     assert cloud.upload_headers[0]["x-amz-checksum-sha256"] == "c2hh"
@@ -278,41 +285,27 @@ async def test_an_original_is_uploaded_before_its_event(
 
 
 async def test_a_vanished_original_releases_its_event(
-    vision_client: AppClient, cloud: FakeCloud, clock: FakeClock
+    vision_client: AppClient, vision_worker: SyncWorker, cloud: FakeCloud
 ) -> None:
     """An original deleted locally is recorded missing and its event sent without it."""
-    services = services_of(vision_client)
-    store = CredentialStore(services.settings.data_dir)
-    store.save(credentials_from(cloud.pair(), BASE, clock.now()))
     frame = await upload(vision_client, jpeg(640, 480))
-    services.originals.path_for(frame["imageKey"]).unlink()
-    async with httpx.AsyncClient(transport=cloud.transport()) as http:
-        worker = SyncWorker(
-            services.store, services.originals, store, http, clock, SyncOptions(), rand=lambda: 0.5
-        )
-        await worker.sync_pass()
+    services_of(vision_client).originals.path_for(frame["imageKey"]).unlink()
+    await vision_worker.sync_pass()
     [event] = [f for f in cloud.facts.values() if f["kind"] == "learning_event"]
     assert event["payload"]["imageSha256"] is None
     assert cloud.images == {}
 
 
 async def test_retention_deletes_only_confirmed_old_originals(
-    vision_client: AppClient, cloud: FakeCloud, clock: FakeClock
+    vision_client: AppClient, vision_worker: SyncWorker, clock: FakeClock
 ) -> None:
     """Originals are deleted after the retention period only once the cloud holds them."""
     services = services_of(vision_client)
-    store = CredentialStore(services.settings.data_dir)
-    store.save(credentials_from(cloud.pair(), BASE, clock.now()))
     sent = await upload(vision_client, jpeg(640, 480, seed=1))
-    async with httpx.AsyncClient(transport=cloud.transport()) as http:
-        worker = SyncWorker(
-            services.store, services.originals, store, http, clock, SyncOptions(), rand=lambda: 0.5
-        )
-        await worker.sync_pass()
-        kept = await upload(vision_client, jpeg(640, 480, seed=2))  # not uploaded yet
-        clock.advance(timedelta(days=8).total_seconds())
-        store.save(credentials_from(cloud.pair(), BASE, clock.now()))
-        assert await worker.prune(7) == 1
+    await vision_worker.sync_pass()
+    kept = await upload(vision_client, jpeg(640, 480, seed=2))  # not uploaded yet
+    clock.advance(timedelta(days=8).total_seconds())
+    assert await vision_worker.prune(7) == 1
     assert not services.originals.path_for(sent["imageKey"]).exists()
     assert services.originals.path_for(kept["imageKey"]).exists()
 
