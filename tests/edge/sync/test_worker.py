@@ -337,3 +337,20 @@ async def test_pacer_without_a_rate_never_waits() -> None:
     pacer = Pacer(None, now=lambda: 0.0, sleep=sleep)
     await pacer.take(10**9)
     assert waits == []
+
+
+async def test_sync_figures_are_metrics(
+    client: AppClient, clock: FakeClock, cloud: FakeCloud, make_worker: object
+) -> None:
+    """Delivered facts, failures and the backlog show up in /metrics."""
+    from prometheus_client import generate_latest
+
+    await some_facts(client, clock)
+    cloud.fail_next.append(raising(httpx.ConnectError("refused")))
+    worker = make_worker()  # type: ignore[operator]
+    await worker.step()
+    await worker.step()
+    text = generate_latest(services_of(client).metrics.registry).decode()
+    assert 'studylens_sync_facts_total{status="stored"} 4.0' in text
+    assert 'studylens_sync_failures_total{reason="unavailable"} 1.0' in text
+    assert 'studylens_sync_pending{what="facts"} 0.0' in text
