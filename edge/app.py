@@ -14,11 +14,14 @@ from openai import AsyncOpenAI
 
 from edge import __version__
 from edge.discovery import Advert, Advertiser, advertise_interfaces, default_instance_name
+from edge.events import EventBus
 from edge.frames.dedupe import DuplicateGate
 from edge.frames.originals import OriginalStore
 from edge.frames.pipeline import FrameLimits, FramePipeline
+from edge.frames.records import FrameEvent
 from edge.http import (
     analytics,
+    dashboard,
     frames,
     health,
     metrics,
@@ -104,11 +107,35 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     )
     if worker is not None:
         pipeline.add_hook("sync", worker.on_frame)
+    bus = EventBus()
+
+    async def announce_frame(event: FrameEvent) -> None:
+        analysis = event.analysis
+        bus.publish(
+            "frame",
+            {
+                "analysisId": event.event_id,
+                "sessionId": event.session_id,
+                "topic": analysis.topic if analysis else None,
+                "outcome": event.outcome,
+            },
+        )
+
+    pipeline.add_hook("dashboard", announce_frame)
+    session_service.add_listener(
+        lambda change, session_id: bus.publish(
+            "session", {"change": change, "sessionId": session_id}
+        )
+    )
     app = web.Application(
         middlewares=[
             timing_middleware,
             envelope_middleware,
-            auth_middleware(store, HostGuard(settings.allowed_hosts)),
+            auth_middleware(
+                store,
+                HostGuard(settings.allowed_hosts),
+                open_on_localhost=settings.open_on_localhost,
+            ),
         ],
         client_max_size=settings.max_json_body_bytes,
     )
@@ -130,6 +157,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         certificate=ensure_certificate(settings.data_dir) if settings.tls else None,
         credentials=credentials,
         sync=worker,
+        events=bus,
     )
     for table in (
         health.routes,
@@ -141,8 +169,10 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         frames.routes,
         voice.routes,
         sync.routes,
+        dashboard.routes,
     ):
         app.router.add_routes(table)
+    app.router.add_static("/static/", dashboard.STATIC, append_version=True)
 
     async def end_revoked_voice() -> None:
         # Revocation may come from the CLI, another process: look, once a second.
@@ -198,6 +228,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     async def end_voice(app: web.Application) -> None:
         # Before the handlers are waited for: open sockets would otherwise hold shutdown up.
         hub.close_all("shutdown")
+        bus.close()
 
     app.on_shutdown.append(end_voice)
     app.cleanup_ctx.append(lifecycle)

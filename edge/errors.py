@@ -72,6 +72,13 @@ class Unauthorized(EdgeError):
     code = "unauthorized"
 
 
+class Forbidden(EdgeError):
+    """Known, but not allowed to do this."""
+
+    http_status = 403
+    code = "forbidden"
+
+
 class HostNotAllowed(EdgeError):
     """The Host header names someone else (a DNS-rebinding page, say)."""
 

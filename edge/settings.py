@@ -163,6 +163,11 @@ class EdgeSettings(LayeredSettings):
     voice_record: bool = Field(
         False, description="Keep each voice session's audio as WAV files in the data dir."
     )
+    open_on_localhost: bool = Field(
+        True,
+        description="Serve this computer's own browser without a token (the dashboard); "
+        "other devices always need one.",
+    )
     sync_enabled: bool = Field(
         True, description="Send facts and originals to the linked cloud (`studylens-edge link`)."
     )

@@ -5,7 +5,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # systemd: the unit-file tests run systemd-analyze (nothing is started).
 # postgresql-15: scripts/services.sh runs its binaries for the cloud tests.
-"$root/scripts/setup.sh" edge,cloud,dev systemd postgresql-15
+# chromium: the dashboard tests drive it headless through Playwright (no browser download).
+"$root/scripts/setup.sh" edge,cloud,dev systemd postgresql-15 chromium
 cd "$root"
 bin="$root/.venv/bin"
 

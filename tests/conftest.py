@@ -74,8 +74,10 @@ def settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     for name in ("STUDYLENS_CONFIG", "STATE_DIRECTORY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    # mDNS off: tests must not announce themselves on the machine's networks.
-    return load_settings(data_dir=data_dir, timezone=ZONE_NAME, mdns=False)
+    # mDNS off: tests must not announce themselves on the machine's networks. Every test
+    # client is on loopback, so the dashboard's localhost exemption is off unless a test
+    # turns it on: tokens are what most tests are about.
+    return load_settings(data_dir=data_dir, timezone=ZONE_NAME, mdns=False, open_on_localhost=False)
 
 
 @pytest.fixture

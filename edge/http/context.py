@@ -7,6 +7,7 @@ from datetime import datetime, tzinfo
 
 from aiohttp import web
 
+from edge.events import EventBus
 from edge.frames.originals import OriginalStore
 from edge.frames.pipeline import FramePipeline
 from edge.lockout import Lockout
@@ -45,6 +46,7 @@ class Services:
     certificate: Certificate | None
     credentials: CredentialStore
     sync: SyncWorker | None
+    events: EventBus
 
 
 SERVICES = web.AppKey("services", Services)

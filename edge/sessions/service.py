@@ -38,6 +38,22 @@ class SessionService:
         self._tracker = TopicTracker(zone)
         self._active: dict[str, SessionRecord] = {}
         self._user_id = ""
+        self._listeners: list[Callable[[str, str], None]] = []
+
+    def add_listener(self, listener: Callable[[str, str], None]) -> None:
+        """Call `listener(change, session_id)` after a session is `started` or `ended`.
+
+        Listeners must not block: the dashboard's event bus is one.
+        """
+        self._listeners.append(listener)
+
+    def _announce(self, change: str, session_ids: list[str]) -> None:
+        for session_id in session_ids:
+            for listener in self._listeners:
+                try:
+                    listener(change, session_id)
+                except Exception:
+                    log.exception("session listener failed")
 
     async def load(self) -> None:
         """Rebuild the running state from the store (call once before serving)."""
@@ -104,6 +120,8 @@ class SessionService:
             self._active.pop(session_id, None)
             undo()
             raise
+        self._announce("ended", [old.session_id for old in superseded])
+        self._announce("started", [session_id])
         return SessionStarted(
             session_id=session_id,
             started_at=now,
@@ -133,10 +151,12 @@ class SessionService:
             )
 
         try:
-            return await self._store.run(write)
+            ended = await self._store.run(write)
         except Exception:
             undo()
             raise
+        self._announce("ended", [session_id])
+        return ended
 
     async def track(
         self, session_id: str, topic: str | None, at: datetime, flags: FrameFlags
@@ -186,6 +206,7 @@ class SessionService:
             undo()
             raise
         ended = [rec.session_id for rec in idle]
+        self._announce("ended", ended)
         log.info("ended %d idle session(s): %s", len(ended), ", ".join(ended))
         return ended
 

@@ -95,9 +95,9 @@ async def revoke(client: AppClient, device_id: str, clock: FakeClock) -> None:
 # --- every private route ------------------------------------------------------------------------
 
 
-def test_only_healthz_and_pairing_are_open() -> None:
-    """The open paths are exactly /healthz and /api/pair."""
-    assert frozenset({"/healthz", "/api/pair"}) == OPEN_PATHS
+def test_only_healthz_pairing_and_the_page_are_open() -> None:
+    """The open paths are exactly /healthz, /api/pair and the dashboard's page."""
+    assert frozenset({"/healthz", "/api/pair", "/"}) == OPEN_PATHS
 
 
 async def test_every_private_route_needs_a_token(

@@ -1,0 +1,319 @@
+// StudyLens dashboard: fetches the daemon's API, renders four pages, follows live events.
+"use strict";
+
+const COLOURS = ["#2456c9", "#1a7f4b", "#b54708", "#7a3cc2", "#0e7c86", "#c2185b", "#5d6b00", "#8d6e63"];
+const colourOf = (() => {
+  const given = new Map();
+  return (topic) => {
+    if (!given.has(topic)) given.set(topic, COLOURS[given.size % COLOURS.length]);
+    return given.get(topic);
+  };
+})();
+
+// --- access ---------------------------------------------------------------------------------
+
+function token() { return localStorage.getItem("studylens-token"); }
+
+(function takeTokenFromUrl() {
+  const url = new URL(location.href);
+  const given = url.searchParams.get("token");
+  if (given) {
+    localStorage.setItem("studylens-token", given);
+    url.searchParams.delete("token");
+    history.replaceState(null, "", url.pathname + url.search + url.hash);
+  }
+})();
+
+class NeedsPairing extends Error {}
+
+async function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {});
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  if (options.json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(options.json);
+  }
+  const response = await fetch(path, Object.assign({}, options, { headers }));
+  if (response.status === 401) throw new NeedsPairing();
+  const body = await response.json();
+  if (!body.success) throw new Error(body.error.message);
+  return body.data;
+}
+
+async function imageUrl(path) {
+  if (!token()) return path; // this computer: no token needed
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
+  return URL.createObjectURL(await response.blob());
+}
+
+function showPairing(needed) { document.getElementById("pair-browser").hidden = !needed; }
+
+document.getElementById("pair-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const status = document.getElementById("pair-status");
+  const code = document.getElementById("pair-code").value.replace(/\D/g, "");
+  try {
+    const paired = await api("/api/pair", { method: "POST", json: { code, deviceName: "Browser" } });
+    localStorage.setItem("studylens-token", paired.token);
+    status.textContent = "Paired.";
+    showPairing(false);
+    connectEvents();
+    refresh();
+  } catch (error) {
+    status.textContent = error.message;
+  }
+});
+
+// --- formatting -----------------------------------------------------------------------------
+
+function duration(seconds) {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  if (h) return `${h} h ${m} min`;
+  if (m) return `${m} min`;
+  return `${Math.round(seconds)} s`;
+}
+const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+const day = (iso) => new Date(iso).toLocaleDateString([], { weekday: "short", day: "numeric", month: "short" });
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name === "text") node.textContent = value;
+    else node.setAttribute(name, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+// --- charts ---------------------------------------------------------------------------------
+
+const charts = {};
+
+function drawChart(id, config) {
+  if (charts[id]) charts[id].destroy();
+  charts[id] = new Chart(document.getElementById(id), config);
+}
+
+// --- Today ----------------------------------------------------------------------------------
+
+let running = null; // {startedAt, segments}
+
+async function loadToday() {
+  const board = await api("/api/dashboard/today");
+  document.getElementById("today-date").textContent = day(board.date + "T12:00:00");
+  const stats = board.stats.topicStats;
+  drawChart("topic-chart", {
+    type: "bar",
+    data: {
+      labels: stats.map((s) => s.topic),
+      datasets: [{
+        label: "minutes",
+        data: stats.map((s) => +(s.durationSeconds / 60).toFixed(1)),
+        backgroundColor: stats.map((s) => colourOf(s.topic)),
+      }],
+    },
+    options: { indexAxis: "y", maintainAspectRatio: false, animation: false, plugins: { legend: { display: false } } },
+  });
+  document.getElementById("today-total").textContent =
+    `${duration(board.stats.totalSeconds)} in total, ${board.stats.totalAnalyses} frames analysed`;
+  document.getElementById("split-active").textContent = board.split.active;
+  document.getElementById("split-passive").textContent = board.split.passive;
+  document.getElementById("split-distracted").textContent = board.split.distracted;
+  document.getElementById("help-count").textContent = board.helpRequests;
+  running = board.current;
+  drawTimeline();
+}
+
+function drawTimeline() {
+  const line = document.getElementById("timeline");
+  line.replaceChildren();
+  document.getElementById("no-session").hidden = running !== null;
+  line.hidden = running === null;
+  if (!running) { document.getElementById("session-clock").textContent = ""; return; }
+  const now = Date.now();
+  const parts = running.segments.map((s) => {
+    const end = s.running ? now : Date.parse(s.until);
+    return { topic: s.topic, seconds: Math.max(0, (end - Date.parse(s.startedAt)) / 1000) };
+  });
+  const total = parts.reduce((sum, p) => sum + p.seconds, 0) || 1;
+  for (const part of parts) {
+    line.append(element("span", {
+      style: `flex-grow:${part.seconds / total};background:${colourOf(part.topic)}`,
+      title: `${part.topic}: ${duration(part.seconds)}`,
+      text: part.topic,
+    }));
+  }
+}
+
+// The running session keeps ticking between events.
+setInterval(() => {
+  if (!running) return;
+  const seconds = (Date.now() - Date.parse(running.startedAt)) / 1000;
+  document.getElementById("session-clock").textContent = `since ${clock(running.startedAt)}, ${duration(seconds)}`;
+  drawTimeline();
+}, 1000);
+
+// --- History --------------------------------------------------------------------------------
+
+async function loadHistory() {
+  const [week, listed] = await Promise.all([api("/api/topic/weekly"), api("/api/sessions?limit=30")]);
+  const topics = [...new Set(week.days.flatMap((d) => d.topicStats.map((s) => s.topic)))];
+  drawChart("week-chart", {
+    type: "bar",
+    data: {
+      labels: week.days.map((d) => day(d.date + "T12:00:00")),
+      datasets: topics.map((topic) => ({
+        label: topic,
+        backgroundColor: colourOf(topic),
+        data: week.days.map((d) => {
+          const found = d.topicStats.find((s) => s.topic === topic);
+          return found ? +(found.durationSeconds / 60).toFixed(1) : 0;
+        }),
+      })),
+    },
+    options: {
+      maintainAspectRatio: false, animation: false,
+      scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: "minutes" } } },
+    },
+  });
+  const rows = listed.sessions.map((s) => element("tr", {},
+    element("td", { text: day(s.date + "T12:00:00") }),
+    element("td", { text: clock(s.startedAt) }),
+    element("td", { text: duration(s.totalSeconds) }),
+    element("td", { text: String(s.totalAnalyses) }),
+    element("td", { text: s.endedAt ? `${clock(s.endedAt)} (${s.endReason})` : "running" }),
+  ));
+  document.querySelector("#sessions tbody").replaceChildren(...rows);
+}
+
+// --- Frames ---------------------------------------------------------------------------------
+
+async function loadFrames() {
+  const { frames } = await api("/api/frames/recent?limit=24");
+  const cards = await Promise.all(frames.map(async (frame) => {
+    const a = frame.analysis;
+    const src = frame.imageUrl ? await imageUrl(frame.imageUrl) : "";
+    const badges = element("p", {});
+    if (a && a.isStudying) badges.append(element("span", { class: "badge", text: "studying" }));
+    if (a && a.isActive) badges.append(element("span", { class: "badge active", text: "active" }));
+    if (a && a.isDistracted) badges.append(element("span", { class: "badge distracted", text: "distracted" }));
+    if (frame.bookmarked) badges.append(element("span", { class: "badge mark", text: "★ bookmarked" }));
+    const title = a ? `${a.topic}${a.subtopic ? " · " + a.subtopic : ""}` : `not analysed (${frame.outcome})`;
+    const card = element("li", { tabindex: "0", "data-analysis-id": frame.analysisId },
+      element("img", { src, alt: `Frame at ${clock(frame.capturedAt)}: ${title}`, loading: "lazy" }),
+      element("div", { class: "body" },
+        element("div", { class: "topic", text: title }),
+        element("div", { class: "muted", text: clock(frame.capturedAt) }),
+        badges,
+        element("div", { class: "text", text: a ? a.extractedText : "" }),
+      ),
+    );
+    const open = () => openViewer(src, a ? a.extractedText : "");
+    card.addEventListener("click", open);
+    card.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); open(); } });
+    return card;
+  }));
+  document.getElementById("frames").replaceChildren(...cards);
+}
+
+function openViewer(src, text) {
+  document.getElementById("viewer-img").src = src;
+  document.getElementById("viewer-img").alt = text || "Frame";
+  document.getElementById("viewer-text").textContent = text;
+  document.getElementById("viewer").showModal();
+}
+
+// --- Devices --------------------------------------------------------------------------------
+
+async function loadDevices() {
+  const [{ devices }, sync] = await Promise.all([api("/api/devices"), api("/api/sync/status")]);
+  const rows = devices.map((d) => {
+    const action = element("td", {});
+    if (!d.revokedAt) {
+      const button = element("button", { type: "button", class: "secondary", text: "Revoke" });
+      button.addEventListener("click", async () => {
+        if (!confirm(`Revoke ${d.name}? It will need a new pairing code.`)) return;
+        await api(`/api/devices/${d.deviceId}`, { method: "DELETE" });
+        loadDevices();
+      });
+      action.append(button);
+    }
+    return element("tr", {},
+      element("td", { text: d.name }),
+      element("td", { text: day(d.createdAt) }),
+      element("td", { text: d.revokedAt ? `revoked ${day(d.revokedAt)}` : "active" }),
+      action,
+    );
+  });
+  document.querySelector("#devices tbody").replaceChildren(...rows);
+  const facts = [
+    ["Linked", sync.linked ? sync.cloudUrl : "no (local only)"],
+    ["Pending facts", sync.pendingFacts],
+    ["Pending images", sync.pendingImages],
+    ["Last success", sync.lastSuccessAt ? new Date(sync.lastSuccessAt).toLocaleString() : "never"],
+  ];
+  if (sync.lastError) facts.push(["Last error", sync.lastError], ["Next retry", sync.nextRetryAt || "—"]);
+  document.getElementById("sync").replaceChildren(
+    ...facts.flatMap(([k, v]) => [element("dt", { text: k }), element("dd", { text: String(v) })]));
+}
+
+document.getElementById("new-code").addEventListener("click", async () => {
+  const offer = await api("/api/pair/code", { method: "POST" });
+  document.getElementById("offer-code").textContent = `${offer.code.slice(0, 3)} ${offer.code.slice(3)}`;
+  document.getElementById("offer-code").dataset.code = offer.code;
+  document.getElementById("offer-qr").innerHTML = offer.qrSvg; // SVG made by the daemon itself
+  document.getElementById("offer-expiry").textContent = clock(offer.expiresAt);
+  document.getElementById("offer").hidden = false;
+});
+
+document.getElementById("sync-now").addEventListener("click", async () => {
+  await api("/api/sync/now", { method: "POST" });
+  setTimeout(loadDevices, 1000);
+});
+
+// --- pages and live updates -----------------------------------------------------------------
+
+const LOADERS = { today: loadToday, history: loadHistory, frames: loadFrames, devices: loadDevices };
+
+function currentPage() {
+  const wanted = location.hash.slice(1);
+  return wanted in LOADERS ? wanted : "today";
+}
+
+async function refresh() {
+  const page = currentPage();
+  for (const name of Object.keys(LOADERS)) {
+    document.getElementById(`page-${name}`).hidden = name !== page;
+    const link = document.querySelector(`nav a[data-page="${name}"]`);
+    if (name === page) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
+  }
+  try {
+    await LOADERS[page]();
+    showPairing(false);
+  } catch (error) {
+    if (error instanceof NeedsPairing) showPairing(true);
+    else console.warn("refresh failed:", error.message);
+  }
+  document.body.dataset.loaded = page;
+}
+
+let pending = null;
+function refreshSoon() {
+  clearTimeout(pending);
+  pending = setTimeout(refresh, 250);
+}
+
+let events = null;
+function connectEvents() {
+  if (events) events.close();
+  const url = token() ? `/api/events?token=${encodeURIComponent(token())}` : "/api/events";
+  events = new EventSource(url);
+  const live = document.getElementById("live");
+  events.onopen = () => { live.textContent = "live"; live.classList.add("on"); };
+  events.onerror = () => { live.textContent = "reconnecting…"; live.classList.remove("on"); };
+  for (const kind of ["frame", "session"]) events.addEventListener(kind, refreshSoon);
+}
+
+window.addEventListener("hashchange", refresh);
+window.addEventListener("DOMContentLoaded", () => { connectEvents(); refresh(); });

@@ -1,0 +1,65 @@
+"""Live events for the dashboard: a small publish/subscribe bus with bounded queues.
+
+A slow or vanished browser must never hold the daemon up: each subscriber has its own bounded
+queue, and when it is full the oldest event is dropped (the page refetches on the next one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+#: Events a subscriber may fall behind by before the oldest are dropped.
+QUEUE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened: its kind, a sequence number, and a JSON-ready payload."""
+
+    kind: str
+    seq: int
+    data: dict[str, Any]
+
+
+class EventBus:
+    """Fan-out of daemon events to every open dashboard."""
+
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[Event | None]] = set()
+        self._seq = itertools.count(1)
+        self.dropped = 0
+
+    @property
+    def subscribers(self) -> int:
+        """Dashboards listening now."""
+        return len(self._queues)
+
+    def publish(self, kind: str, data: dict[str, Any]) -> None:
+        """Hand an event to every subscriber without waiting for any."""
+        event = Event(kind, next(self._seq), data)
+        for queue in self._queues:
+            if queue.qsize() >= QUEUE_SIZE:
+                queue.get_nowait()
+                self.dropped += 1
+            queue.put_nowait(event)
+
+    async def subscribe(self) -> AsyncGenerator[Event, None]:
+        """Events from now on, until the consumer stops iterating or the bus closes."""
+        queue: asyncio.Queue[Event | None] = asyncio.Queue(QUEUE_SIZE + 1)
+        self._queues.add(queue)
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+        finally:
+            self._queues.discard(queue)
+
+    def close(self) -> None:
+        """End every subscription (the daemon is shutting down)."""
+        for queue in self._queues:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
