@@ -38,6 +38,8 @@ class TodayBoard(WireModel):
     """Everything the Today page shows."""
 
     date: date
+    #: The daemon's clock, so the page can keep the running session ticking without skew.
+    now: Timestamp
     stats: DayTopicStats
     split: Split
     current: CurrentSession | None

@@ -50,6 +50,7 @@ def today_board(
         )
     return TodayBoard(
         date=day,
+        now=now,
         stats=stats,
         split=split,
         current=running,

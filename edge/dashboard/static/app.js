@@ -98,9 +98,12 @@ function drawChart(id, config) {
 // --- Today ----------------------------------------------------------------------------------
 
 let running = null; // {startedAt, segments}
+let skew = 0; // daemon clock minus this browser's, in ms
+const now = () => Date.now() + skew;
 
 async function loadToday() {
   const board = await api("/api/dashboard/today");
+  skew = Date.parse(board.now) - Date.now();
   document.getElementById("today-date").textContent = day(board.date + "T12:00:00");
   const stats = board.stats.topicStats;
   drawChart("topic-chart", {
@@ -131,9 +134,9 @@ function drawTimeline() {
   document.getElementById("no-session").hidden = running !== null;
   line.hidden = running === null;
   if (!running) { document.getElementById("session-clock").textContent = ""; return; }
-  const now = Date.now();
+  const until = now();
   const parts = running.segments.map((s) => {
-    const end = s.running ? now : Date.parse(s.until);
+    const end = s.running ? until : Date.parse(s.until);
     return { topic: s.topic, seconds: Math.max(0, (end - Date.parse(s.startedAt)) / 1000) };
   });
   const total = parts.reduce((sum, p) => sum + p.seconds, 0) || 1;
@@ -149,7 +152,7 @@ function drawTimeline() {
 // The running session keeps ticking between events.
 setInterval(() => {
   if (!running) return;
-  const seconds = (Date.now() - Date.parse(running.startedAt)) / 1000;
+  const seconds = (now() - Date.parse(running.startedAt)) / 1000;
   document.getElementById("session-clock").textContent = `since ${clock(running.startedAt)}, ${duration(seconds)}`;
   drawTimeline();
 }, 1000);
