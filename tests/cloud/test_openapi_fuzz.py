@@ -17,8 +17,8 @@ from tests.cloud.support import cloud_env, data_of, link_device, running_cloud
 from tests.fakes.google import FakeGoogle
 
 #: Bounded so the whole suite stays within its time budget on two cores.
-MAX_EXAMPLES = 25
-MAX_SECONDS = 75
+MAX_EXAMPLES = 15
+MAX_SECONDS = 45
 
 
 async def schemathesis(base_url: str, token: str, report: Path) -> tuple[int, str]:
