@@ -89,6 +89,7 @@ async def test_health_reports_the_background_tasks_running(client: AppClient) ->
         "idle-sessions": {"running": True, "failures": 0, "lastError": None},
         "loop-lag": {"running": True, "failures": 0, "lastError": None},
         "revocations": {"running": True, "failures": 0, "lastError": None},
+        "sync": {"running": True, "failures": 0, "lastError": None},
     }
 
 
