@@ -294,6 +294,7 @@ async function refresh() {
   try {
     await LOADERS[page]();
     showPairing(false);
+    if (!events) connectEvents(); // only once we know we may: a 401 stream would retry forever
   } catch (error) {
     if (error instanceof NeedsPairing) showPairing(true);
     else console.warn("refresh failed:", error.message);
@@ -319,4 +320,4 @@ function connectEvents() {
 }
 
 window.addEventListener("hashchange", refresh);
-window.addEventListener("DOMContentLoaded", () => { connectEvents(); refresh(); });
+window.addEventListener("DOMContentLoaded", refresh);
