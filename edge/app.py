@@ -44,6 +44,8 @@ from edge.sync.credentials import CredentialStore
 from edge.sync.worker import SyncOptions, SyncWorker
 from edge.tasks import Supervisor, every, watch_loop_lag
 from edge.tls import ensure_certificate
+from edge.vision.hybrid import HybridPolicy, HybridVision
+from edge.vision.local import LocalVision
 from edge.vision.openai_vision import OpenAIVision
 from edge.vision.port import VisionAnalyser
 from edge.voice.hub import VoiceHub
@@ -75,9 +77,9 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         store, clock, zone, idle_after=timedelta(minutes=settings.session_idle_minutes)
     )
     supervisor = Supervisor()
-    meters = Metrics()
     originals = OriginalStore(settings.data_dir / "images")
-    vision = make_vision(settings)
+    meters = Metrics()
+    vision = make_vision(settings, meters)
     pipeline = FramePipeline(
         store=store,
         originals=originals,
@@ -273,8 +275,18 @@ def relay_settings(settings: EdgeSettings) -> RelaySettings:
     )
 
 
-def make_vision(settings: EdgeSettings) -> VisionAnalyser | None:
-    """The OpenAI analyser when a key is set (settings, else $OPENAI_API_KEY), else none."""
+def vision_backend(settings: EdgeSettings) -> str:
+    """The backend in effect: `auto` is the model when a key is set, else on-device."""
+    if settings.vision_backend != "auto":
+        return settings.vision_backend
+    return "openai" if openai_key(settings) else "local"
+
+
+def make_vision(settings: EdgeSettings, metrics: Metrics | None = None) -> VisionAnalyser | None:
+    """The analyser the settings ask for; None (frames get 503) when the model has no key."""
+    backend = vision_backend(settings)
+    if backend == "local":
+        return make_local_vision(settings)
     key = openai_key(settings)
     if not key:
         log.warning("no OpenAI API key: frames will be answered with vision_not_configured")
@@ -285,10 +297,27 @@ def make_vision(settings: EdgeSettings) -> VisionAnalyser | None:
         timeout=settings.vision_timeout_seconds,
         max_retries=settings.vision_max_retries,
     )
-    return OpenAIVision(
+    model = OpenAIVision(
         client,
         model=settings.vision_model,
         detail=settings.vision_detail,
         topics=settings.topics,
         max_text_chars=settings.extracted_text_max_chars,
+    )
+    if backend == "hybrid":
+        policy = HybridPolicy(
+            max_frames=settings.hybrid_max_frames,
+            max_seconds=settings.hybrid_max_seconds,
+            text_change=settings.hybrid_text_change,
+        )
+        return HybridVision(make_local_vision(settings), model, policy, metrics)
+    return model
+
+
+def make_local_vision(settings: EdgeSettings) -> LocalVision:
+    """The on-device analyser, its runtime caches in the data dir."""
+    return LocalVision(
+        cache_dir=settings.data_dir / "cache",
+        max_text_chars=settings.extracted_text_max_chars,
+        threads=settings.ocr_threads,
     )

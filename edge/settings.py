@@ -163,6 +163,25 @@ class EdgeSettings(LayeredSettings):
     voice_record: bool = Field(
         False, description="Keep each voice session's audio as WAV files in the data dir."
     )
+    vision_backend: Literal["auto", "openai", "local", "hybrid"] = Field(
+        "auto",
+        description="Who analyses frames: the OpenAI model, the on-device OCR analyser, both "
+        "(hybrid: the model only when the local reading changes), or auto (openai with a key, "
+        "else local).",
+    )
+    ocr_threads: int = Field(2, ge=1, le=16, description="CPU threads the on-device OCR uses.")
+    hybrid_max_frames: int = Field(
+        20, ge=1, description="Hybrid: ask the model at least every this many frames."
+    )
+    hybrid_max_seconds: float = Field(
+        120, gt=0, description="Hybrid: ask the model at least this often, in seconds."
+    )
+    hybrid_text_change: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Hybrid: how different (1 - word overlap) the page text must be to ask.",
+    )
     open_on_localhost: bool = Field(
         True,
         description="Serve this computer's own browser without a token (the dashboard); "

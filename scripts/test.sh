@@ -6,7 +6,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # systemd: the unit-file tests run systemd-analyze (nothing is started).
 # postgresql-15: scripts/services.sh runs its binaries for the cloud tests.
 # chromium: the dashboard tests drive it headless through Playwright (no browser download).
-"$root/scripts/setup.sh" edge,cloud,dev systemd postgresql-15 chromium
+# libgl1, libglib2.0-0: OpenCV (under the on-device OCR) loads them.
+"$root/scripts/setup.sh" edge,ocr,cloud,dev systemd postgresql-15 chromium libgl1 libglib2.0-0
 cd "$root"
 bin="$root/.venv/bin"
 

@@ -253,3 +253,5 @@ class UploadAnalyzed(WireModel):
     source: str
     s3_key: str
     s3_url: str
+    #: How sure the analyser was (0-1), when it says: the on-device one does, the model not.
+    confidence: float | None = None

@@ -15,6 +15,7 @@ class Analysed:
     dhash: int
     analysis: FrameAnalysis
     source: str
+    confidence: float | None = None
 
 
 class DuplicateGate:
@@ -39,10 +40,17 @@ class DuplicateGate:
             return None
         return last if hamming(last.dhash, dhash) <= self.max_distance else None
 
-    def remember(self, session_id: str, dhash: int, analysis: FrameAnalysis, source: str) -> None:
+    def remember(
+        self,
+        session_id: str,
+        dhash: int,
+        analysis: FrameAnalysis,
+        source: str,
+        confidence: float | None = None,
+    ) -> None:
         """Record a frame the model analysed (forgetting the longest-unused session past a few)."""
         self._last.pop(session_id, None)
-        self._last[session_id] = Analysed(dhash, analysis, source)
+        self._last[session_id] = Analysed(dhash, analysis, source, confidence)
         while len(self._last) > self.MAX_SESSIONS:
             self._last.pop(next(iter(self._last)))
 

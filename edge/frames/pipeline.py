@@ -63,6 +63,7 @@ class FrameResult:
     reused: bool
     source: str
     model_seconds: float
+    confidence: float | None = None
 
 
 class FramePipeline:
@@ -108,7 +109,7 @@ class FramePipeline:
         # Writing the original overlaps the model call, the one slow step.
         keeping = asyncio.ensure_future(self._in_thread(self._originals.save, key, data))
         try:
-            analysis, source, reused, model_seconds = await self._analyse(
+            analysis, source, reused, model_seconds, confidence = await self._analyse(
                 session_id, prepared, key, uploaded_at
             )
         finally:
@@ -140,6 +141,7 @@ class FramePipeline:
             reused=reused,
             source=source,
             model_seconds=model_seconds,
+            confidence=confidence,
         )
 
     async def _validate(self, data: bytes) -> tuple[PreparedFrame, str]:
@@ -171,12 +173,12 @@ class FramePipeline:
 
     async def _analyse(
         self, session_id: str, prepared: PreparedFrame, key: str, at: datetime
-    ) -> tuple[FrameAnalysis, str, bool, float]:
+    ) -> tuple[FrameAnalysis, str, bool, float, float | None]:
         """The last analysis if the view is unchanged, else the model's; failures recorded."""
         same = self._gate.match(session_id, prepared.dhash)
         if same is not None:
             self._metrics.model_calls_saved.inc()
-            return same.analysis, same.source, True, 0.0
+            return same.analysis, same.source, True, 0.0, same.confidence
         started = time.perf_counter()
         try:
             if self._vision is None:
@@ -195,8 +197,8 @@ class FramePipeline:
             elapsed = time.perf_counter() - started
             self._metrics.model_seconds.observe(elapsed)
         self._metrics.model_calls.labels("ok").inc()
-        self._gate.remember(session_id, prepared.dhash, analysis, answer.source)
-        return analysis, answer.source, False, elapsed
+        self._gate.remember(session_id, prepared.dhash, analysis, answer.source, answer.confidence)
+        return analysis, answer.source, False, elapsed, answer.confidence
 
     async def _record_failure(self, session_id: str, key: str, at: datetime, code: str) -> None:
         event = FrameEvent(

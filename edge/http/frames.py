@@ -107,6 +107,7 @@ async def upload_and_analyze(request: web.Request) -> web.Response:
             uploaded_at=result.uploaded_at,
             reused=result.reused,
             source=result.source,
+            confidence=result.confidence,
             s3_key=result.image_key,
             s3_url=url,
         )

@@ -14,6 +14,8 @@ class ModelAnswer:
 
     text: str
     source: str
+    #: How sure the analyser is, 0-1, when it can say (the on-device one does).
+    confidence: float | None = None
 
 
 class VisionAnalyser(Protocol):

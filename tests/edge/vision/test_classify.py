@@ -1,0 +1,74 @@
+"""The lexicon classifier: topic, subtopic, study and distraction from text alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge.vision.classify import classify, load_lexicon, text_distance
+from shared.topics import UNKNOWN
+
+LEXICON = load_lexicon()
+
+
+@pytest.mark.parametrize(
+    ("text", "topic", "subtopic"),
+    [
+        (
+            "Mitosis: prophase, metaphase, anaphase and telophase of each chromosome",
+            "Biology",
+            "Cell division",
+        ),
+        ("Photosynthesis in the chloroplasts: the Calvin cycle", "Biology", "Photosynthesis"),
+        ("Find the derivative and the integral of f(x) dx", "Math", "Calculus"),
+        (
+            "Covalent and ionic bonds: atoms share electrons in a molecule",
+            "Chemistry",
+            "Chemical bonding",
+        ),
+        ("In the poem each stanza uses a metaphor; the sonnet's alliteration", "English", "Poetry"),
+    ],
+)
+def test_study_text_gets_its_topic_and_subtopic(text: str, topic: str, subtopic: str) -> None:
+    """Typical page text is sorted into its topic and subtopic."""
+    verdict = classify(text, LEXICON)
+    assert (verdict.topic, verdict.subtopic, verdict.is_studying) == (topic, subtopic, True)
+    assert 0 < verdict.confidence <= 1
+
+
+def test_text_without_study_words_is_not_study() -> None:
+    """Ordinary text is Unknown and not studying, with no confidence."""
+    verdict = classify("Lunch at noon, then the bus home at five.", LEXICON)
+    assert (verdict.topic, verdict.is_studying, verdict.confidence) == (UNKNOWN, False, 0.0)
+
+
+def test_a_feed_is_distracted() -> None:
+    """Social-feed text marks the view as distracted."""
+    verdict = classify("Reels · For you · 2.1M likes · 300 comments · Subscribe", LEXICON)
+    assert verdict.is_distracted
+    assert not verdict.is_studying
+
+
+def test_words_match_whole_only() -> None:
+    """'cellar' is not 'cell', 'atomic' not 'atom'."""
+    verdict = classify("The cellar stairs and an atomic clock", LEXICON)
+    assert verdict.topic == UNKNOWN
+
+
+def test_a_clear_winner_is_surer_than_a_mix() -> None:
+    """Text about one topic scores a higher confidence than text mixing two."""
+    pure = classify("mitosis meiosis chromosome dna enzyme protein", LEXICON)
+    mixed = classify("mitosis meiosis chromosome equation derivative integral", LEXICON)
+    assert pure.confidence > mixed.confidence
+
+
+def test_text_distance() -> None:
+    """Same words are 0 apart, disjoint words 1, case and spacing do not count."""
+    assert text_distance("The Cell  divides", "the cell divides") == 0.0
+    assert text_distance("alpha beta", "gamma delta") == 1.0
+    assert text_distance("a b c d", "a b c e") == pytest.approx(1 - 3 / 5)
+
+
+def test_a_custom_lexicon_is_read_from_toml() -> None:
+    """Topics and weights come from the data file's format."""
+    lexicon = load_lexicon("[topics.Music]\nwords = { chord = 5 }\n")
+    assert classify("a minor chord", lexicon).topic == "Music"
