@@ -68,23 +68,38 @@ def normalise_text(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _found(term: str, text: str) -> bool:
-    # Whole words only ("cell" is not in "cellar"); terms may hold spaces and symbols.
-    return re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", text) is not None
+#: Terms at least this long also count inside run-together words (see `_found`).
+SQUASHED_MIN = 5
 
 
-def _score(weights: Mapping[str, float], text: str) -> float:
-    return sum(weight for term, weight in weights.items() if _found(term, text))
+def squash(text: str) -> str:
+    """Letters and digits only: OCR often drops the spaces between words."""
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _found(term: str, text: str, squashed: str) -> bool:
+    # Whole words ("cell" is not in "cellar"); terms may hold spaces and symbols. Long terms
+    # also match inside run-together OCR text ("takesplaceinthechloroplasts"), where a chance
+    # hit is unlikely; short ones would match everywhere.
+    if re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", text) is not None:
+        return True
+    bare = squash(term)
+    return len(bare) >= SQUASHED_MIN and bare in squashed
+
+
+def _score(weights: Mapping[str, float], text: str, squashed: str) -> float:
+    return sum(weight for term, weight in weights.items() if _found(term, text, squashed))
 
 
 def classify(text: str, lexicon: Lexicon) -> Verdict:
     """Score every topic over `text`; the best one wins if it scores enough."""
     clean = normalise_text(text)
-    scores = {topic: _score(weights, clean) for topic, weights in lexicon.topics.items()}
+    squashed = squash(text)
+    scores = {topic: _score(weights, clean, squashed) for topic, weights in lexicon.topics.items()}
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     best, best_score = ranked[0] if ranked else (UNKNOWN, 0.0)
     runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-    distraction = _score(lexicon.distraction, clean)
+    distraction = _score(lexicon.distraction, clean, squashed)
     distracted = distraction >= MIN_DISTRACTION and distraction > best_score
     if best_score < MIN_SCORE or distracted:
         return Verdict(UNKNOWN, None, 0.0, False, distracted, scores)
@@ -93,15 +108,24 @@ def classify(text: str, lexicon: Lexicon) -> Verdict:
     subtopic = None
     best_hits = 0
     for name, terms in lexicon.subtopics.get(best, {}).items():
-        hits = sum(_found(term, clean) for term in terms)
+        hits = sum(_found(term, clean, squashed) for term in terms)
         if hits > best_hits:
             subtopic, best_hits = name, hits
     return Verdict(best, subtopic, confidence, True, False, scores)
 
 
+def _trigrams(text: str) -> set[str]:
+    bare = squash(text)
+    return {bare[i : i + 3] for i in range(max(0, len(bare) - 2))}
+
+
 def text_distance(a: str, b: str) -> float:
-    """How different two readings are: 1 - Jaccard similarity of their word sets."""
-    left, right = set(normalise_text(a).split()), set(normalise_text(b).split())
+    """How different two readings are: 1 - Jaccard similarity of their letter trigrams.
+
+    Trigrams rather than words, because OCR runs words together unpredictably; a misread letter
+    changes only a few trigrams.
+    """
+    left, right = _trigrams(a), _trigrams(b)
     if not left and not right:
         return 0.0
     return 1.0 - len(left & right) / len(left | right)
