@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 NICENESS = 10
 
 
-def _lower_priority() -> None:
+def lower_priority() -> None:
+    """Nice the calling thread (threads it starts later inherit the niceness on Linux)."""
     try:
         # Linux applies PRIO_PROCESS with a thread id to that thread alone.
         tid = threading.get_native_id()
@@ -30,5 +31,5 @@ def _lower_priority() -> None:
 def frame_executor(threads: int = 2) -> ThreadPoolExecutor:
     """The pool that decodes, hashes and stores frames."""
     return ThreadPoolExecutor(
-        max_workers=threads, thread_name_prefix="studylens-frames", initializer=_lower_priority
+        max_workers=threads, thread_name_prefix="studylens-frames", initializer=lower_priority
     )

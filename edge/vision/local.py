@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from edge.frames.workers import lower_priority
 from edge.vision.classify import Lexicon, Verdict, classify, load_lexicon
 from edge.vision.port import ModelAnswer, VisionUnavailable
 
@@ -40,7 +41,11 @@ class LocalVision:
         self._max_text_chars = max_text_chars
         self._threads = threads
         self._lexicon = lexicon or load_lexicon()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studylens-ocr")
+        # Niced like the frame threads, and ONNX Runtime's own pool threads are started from
+        # this thread and inherit it: a slow OCR yields the CPU to the voice relay's loop.
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="studylens-ocr", initializer=lower_priority
+        )
         self._engine: Any = None
 
     def _load(self) -> Any:
