@@ -32,6 +32,48 @@ from tests.fakes.openai_peer import FakeOpenAI
 from tests.fakes.realtime_peer import FakeRealtime
 from tests.support import ZONE_NAME, AppClient, FakeClock, StartApp, authorized, berlin, pair_device
 
+_ORIGINAL_HANDLER = asyncio.BaseEventLoop.default_exception_handler
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the project's markers."""
+    config.addinivalue_line(
+        "markers", "postgresql_only: a cloud module whose tests need not repeat on SQLite"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the SQLite variant of cloud tests only for the core modules (auth, ingest, ...)."""
+    items[:] = [
+        item
+        for item in items
+        if not (
+            item.get_closest_marker("postgresql_only")
+            and getattr(item, "callspec", None) is not None
+            and item.callspec.params.get("cloud_database_url") == "sqlite"  # type: ignore[attr-defined]
+        )
+    ]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_unhandled_async_errors_at_all() -> Iterator[None]:
+    """After the last test, a full collection; any error it surfaces fails the run.
+
+    Each test collects only the young generations (a full collection costs ~0.2 s a test);
+    this sweep catches an orphaned task that lived long enough to reach the oldest one.
+    """
+    seen: list[dict[str, Any]] = []
+
+    def record(self: asyncio.BaseEventLoop, context: dict[str, Any]) -> None:
+        seen.append(context)
+        _ORIGINAL_HANDLER(self, context)
+
+    asyncio.BaseEventLoop.default_exception_handler = record  # type: ignore[method-assign]
+    yield
+    gc.collect()
+    asyncio.BaseEventLoop.default_exception_handler = _ORIGINAL_HANDLER  # type: ignore[method-assign]
+    assert not seen, f"unhandled asyncio errors: {[c.get('message') for c in seen]}"
+
 
 @pytest.fixture(autouse=True)
 def no_unhandled_async_errors(
@@ -43,16 +85,15 @@ def no_unhandled_async_errors(
     otherwise only logs.
     """
     seen: list[dict[str, Any]] = []
-    original = asyncio.BaseEventLoop.default_exception_handler
 
     def record(self: asyncio.BaseEventLoop, context: dict[str, Any]) -> None:
         seen.append(context)
-        original(self, context)
+        _ORIGINAL_HANDLER(self, context)
 
     monkeypatch.setattr(asyncio.BaseEventLoop, "default_exception_handler", record)
     yield
     if inspect.iscoroutinefunction(getattr(request.node, "obj", None)):
-        gc.collect()  # orphaned tasks report their exception only when collected
+        gc.collect(1)  # orphaned tasks report their exception only when collected
     assert not seen, f"unhandled asyncio errors: {[c.get('message') for c in seen]}"
 
 
@@ -77,7 +118,15 @@ def settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     # mDNS off: tests must not announce themselves on the machine's networks. Every test
     # client is on loopback, so the dashboard's localhost exemption is off unless a test
     # turns it on: tokens are what most tests are about.
-    return load_settings(data_dir=data_dir, timezone=ZONE_NAME, mdns=False, open_on_localhost=False)
+    # The model backend, as before the on-device one existed: without a key, frames get 503;
+    # the on-device analyser's tests ask for it.
+    return load_settings(
+        data_dir=data_dir,
+        timezone=ZONE_NAME,
+        mdns=False,
+        open_on_localhost=False,
+        vision_backend="openai",
+    )
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from cloud.cli import app as cli
@@ -14,6 +15,9 @@ from cloud.settings import CloudSettings
 from tests.cloud.support import bearer, data_of, error_of, link_device, sign_in
 from tests.fakes.google import FakeGoogle
 from tests.support import FakeClock
+
+#: PostgreSQL only: the core modules (auth, ingest, analytics) also run on SQLite.
+pytestmark = pytest.mark.postgresql_only
 
 
 async def admin_cli(settings: CloudSettings, *args: str) -> Any:

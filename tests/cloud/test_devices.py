@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.cloud.support import bearer, data_of, error_of, link_device, sign_in
 from tests.fakes.google import CLIENT_ID, FakeGoogle
 from tests.support import FakeClock
+
+#: PostgreSQL only: the core modules (auth, ingest, analytics) also run on SQLite.
+pytestmark = pytest.mark.postgresql_only
 
 
 async def start_code(cloud: httpx.AsyncClient, name: str = "Desk Pi") -> dict[str, Any]:

@@ -6,8 +6,12 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.cloud.support import data_of, error_of
+
+#: PostgreSQL only: the core modules (auth, ingest, analytics) also run on SQLite.
+pytestmark = pytest.mark.postgresql_only
 
 
 async def test_healthz(cloud: httpx.AsyncClient) -> None:

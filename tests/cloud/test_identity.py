@@ -16,6 +16,9 @@ from tests.cloud.support import data_of, error_of
 from tests.fakes.google import FakeGoogle, rsa_key
 from tests.support import FakeClock
 
+#: PostgreSQL only: the core modules (auth, ingest, analytics) also run on SQLite.
+pytestmark = pytest.mark.postgresql_only
+
 
 async def sign_in_with(cloud: httpx.AsyncClient, id_token: str) -> httpx.Response:
     """POST a Google ID token to the sign-in endpoint."""

@@ -15,6 +15,9 @@ from tests.cloud.support import bearer, data_of, error_of, link_device, sign_in
 from tests.fakes.google import FakeGoogle
 from tests.fakes.images import jpeg
 
+#: PostgreSQL only: the core modules (auth, ingest, analytics) also run on SQLite.
+pytestmark = pytest.mark.postgresql_only
+
 
 def ref(data: bytes, content_type: str = "image/jpeg") -> dict[str, Any]:
     """The presign item (hash, content type and size) for these bytes."""

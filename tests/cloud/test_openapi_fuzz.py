@@ -18,7 +18,7 @@ from tests.fakes.google import FakeGoogle
 
 #: Bounded so the whole suite stays within its time budget on two cores.
 MAX_EXAMPLES = 15
-MAX_SECONDS = 45
+MAX_SECONDS = 30
 
 
 async def schemathesis(base_url: str, token: str, report: Path) -> tuple[int, str]:
