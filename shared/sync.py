@@ -216,32 +216,6 @@ class PresignResult(WireModel):
     stored: list[str]
 
 
-__all__ = [
-    "KINDS",
-    "MAX_BATCH_ITEMS",
-    "SYNC_ITEM",
-    "BookmarkFact",
-    "BookmarkItem",
-    "Fact",
-    "HelpRequestFact",
-    "HelpRequestItem",
-    "ImageRef",
-    "ItemResult",
-    "LearningEventFact",
-    "LearningEventItem",
-    "PresignRequest",
-    "PresignResult",
-    "PresignedUpload",
-    "SessionFact",
-    "SessionItem",
-    "SyncBatch",
-    "SyncBatchResult",
-    "SyncItem",
-    "TopicSegmentFact",
-    "TopicSegmentItem",
-]
-
-
 class SyncStatus(WireModel):
     """How the edge's sync stands: for `/api/sync/status`, `/healthz` and the CLI."""
 

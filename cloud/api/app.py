@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,8 +35,11 @@ from cloud.identity import GoogleVerifier
 from cloud.images import FolderObjectStore, Images, ObjectStore, S3ObjectStore
 from cloud.ingest import Ingest
 from cloud.secrets import jwt_secret
-from cloud.settings import CloudSettings
+from cloud.settings import CloudSettings, load_settings
 from shared.clock import Clock, SystemClock
+
+#: Set by `serve` for its workers: the parent process already applied the migrations.
+MIGRATED_ENV = "STUDYLENS_CLOUD_MIGRATED"
 
 DESCRIPTION = """The StudyLens cloud API: Google sign-in, edge linking, sync ingest, images and
 analytics across a student's edges. Every answer is `{"success": true, "data": ...}` or
@@ -144,9 +148,4 @@ def create_app(
 
 def app_from_environment() -> FastAPI:
     """The app of one `serve` worker: settings from the environment and config file."""
-    import os
-
-    from cloud.settings import load_settings
-
-    settings = load_settings()
-    return create_app(settings, migrate=os.environ.get("STUDYLENS_CLOUD_MIGRATED") != "1")
+    return create_app(load_settings(), migrate=os.environ.get(MIGRATED_ENV) != "1")

@@ -10,12 +10,10 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from cloud.api.app import MIGRATED_ENV
 from cloud.cli.options import ConfigOption, DatabaseOption, DataDirOption, cloud_settings
 from cloud.db.migrate import upgrade_sync
 from cloud.settings import CONFIG_ENV, ENV_PREFIX
-
-#: Set by `serve` for its workers: the parent already applied the migrations.
-MIGRATED_ENV = "STUDYLENS_CLOUD_MIGRATED"
 
 
 def serve(

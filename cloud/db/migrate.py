@@ -6,6 +6,7 @@ import asyncio
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 
 from cloud.db.engine import make_engine
 
@@ -31,8 +32,6 @@ async def upgrade(url: str) -> None:
         async with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 # Two API processes starting together must not both create the tables.
-                from sqlalchemy import text
-
                 await connection.execute(text("SELECT pg_advisory_xact_lock(7158420231)"))
             await connection.run_sync(_upgrade, config)
     finally:

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import segno
+import sqlite_utils
 from aiohttp import web
 
 from edge import analytics, pairing
@@ -109,8 +110,8 @@ async def pairing_code(request: web.Request) -> web.Response:
     now = s.clock.now()
     ttl = timedelta(minutes=s.settings.pairing_code_minutes)
 
-    def make(db: object) -> tuple[pairing.PairingCode, str]:
-        return pairing.new_code(db, now, ttl), pairing.daemon_id(db)  # type: ignore[arg-type]
+    def make(db: sqlite_utils.Database) -> tuple[pairing.PairingCode, str]:
+        return pairing.new_code(db, now, ttl), pairing.daemon_id(db)
 
     code, daemon = await s.store.run(make)
     addresses = local_addresses(advertise_interfaces(s.settings.host))
