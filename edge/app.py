@@ -18,7 +18,6 @@ from edge.events import EventBus
 from edge.frames.dedupe import DuplicateGate
 from edge.frames.originals import OriginalStore
 from edge.frames.pipeline import FrameLimits, FramePipeline
-from edge.frames.records import FrameEvent
 from edge.http import (
     analytics,
     dashboard,
@@ -99,36 +98,19 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     hub = VoiceHub(settings.topics)
     pipeline.add_hook("voice", hub.on_frame)
     credentials = CredentialStore(settings.data_dir)
-    sync_http = httpx.AsyncClient(
-        timeout=30.0, headers={"User-Agent": f"studylens-edge/{__version__}"}
-    )
-    worker = (
-        SyncWorker(store, originals, credentials, sync_http, clock, sync_options(settings), meters)
-        if settings.sync_enabled
-        else None
-    )
-    if worker is not None:
+    sync_http: httpx.AsyncClient | None = None
+    worker: SyncWorker | None = None
+    if settings.sync_enabled:
+        sync_http = httpx.AsyncClient(
+            timeout=30.0, headers={"User-Agent": f"studylens-edge/{__version__}"}
+        )
+        worker = SyncWorker(
+            store, originals, credentials, sync_http, clock, sync_options(settings), meters
+        )
         pipeline.add_hook("sync", worker.on_frame)
     bus = EventBus()
-
-    async def announce_frame(event: FrameEvent) -> None:
-        analysis = event.analysis
-        bus.publish(
-            "frame",
-            {
-                "analysisId": event.event_id,
-                "sessionId": event.session_id,
-                "topic": analysis.topic if analysis else None,
-                "outcome": event.outcome,
-            },
-        )
-
-    pipeline.add_hook("dashboard", announce_frame)
-    session_service.add_listener(
-        lambda change, session_id: bus.publish(
-            "session", {"change": change, "sessionId": session_id}
-        )
-    )
+    pipeline.add_hook("dashboard", bus.on_frame)
+    session_service.add_listener(bus.on_session)
     app = web.Application(
         middlewares=[
             timing_middleware,
@@ -222,7 +204,8 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
             if advertiser is not None:
                 await advertiser.stop()
             await pipeline.close()
-            await sync_http.aclose()
+            if sync_http is not None:
+                await sync_http.aclose()
             if vision is not None:
                 await vision.close()
             await store.close()

@@ -12,6 +12,8 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
+from edge.frames.records import FrameEvent
+
 #: Events a subscriber may fall behind by before the oldest are dropped.
 QUEUE_SIZE = 100
 
@@ -56,6 +58,23 @@ class EventBus:
                 yield event
         finally:
             self._queues.discard(queue)
+
+    async def on_frame(self, event: FrameEvent) -> None:
+        """Frame-pipeline hook: announce the frame and what it showed."""
+        analysis = event.analysis
+        self.publish(
+            "frame",
+            {
+                "analysisId": event.event_id,
+                "sessionId": event.session_id,
+                "topic": analysis.topic if analysis else None,
+                "outcome": event.outcome,
+            },
+        )
+
+    def on_session(self, change: str, session_id: str) -> None:
+        """Session listener: announce a start or an end."""
+        self.publish("session", {"change": change, "sessionId": session_id})
 
     def close(self) -> None:
         """End every subscription (the daemon is shutting down)."""

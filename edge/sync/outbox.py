@@ -287,3 +287,22 @@ def set_state(db: sqlite_utils.Database, **values: str | None) -> None:
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 [key, value],
             )
+
+
+def prunable(db: sqlite_utils.Database, cutoff: str) -> list[str]:
+    """Confirmed originals whose newest frame is older than `cutoff` and still on disk."""
+    rows = db.execute(
+        """SELECT i.image_key FROM sync_images i
+           WHERE i.uploaded_at IS NOT NULL AND i.pruned_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM learning_events e
+                           WHERE e.image_key = i.image_key AND e.captured_at >= ?)""",
+        [cutoff],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def mark_pruned(db: sqlite_utils.Database, keys: list[str], at: str) -> None:
+    """Record originals deleted locally after their upload."""
+    db.conn.executemany(
+        "UPDATE sync_images SET pruned_at = ? WHERE image_key = ?", [(at, k) for k in keys]
+    )

@@ -19,7 +19,6 @@ from datetime import timedelta
 from functools import partial
 
 import httpx
-import sqlite_utils
 
 from edge.frames.originals import CONTENT_TYPES, OriginalStore
 from edge.metrics import Metrics
@@ -39,6 +38,8 @@ from shared.sync import MAX_BATCH_ITEMS, ImageRef, PresignedUpload
 
 log = logging.getLogger(__name__)
 
+#: How often an unlinked worker refreshes its backlog gauges.
+UNLINKED_COUNT_SECONDS = 60.0
 #: Originals asked about per presign request.
 IMAGES_PER_PASS = 20
 
@@ -128,6 +129,7 @@ class SyncWorker:
         self._batch_size = options.batch_size
         self._pacer = Pacer(options.upload_bytes_per_second)
         self.failures = 0
+        self._unlinked_counted_at = -UNLINKED_COUNT_SECONDS
 
     def wake(self) -> None:
         """New facts were written: look soon (never cuts a backoff short)."""
@@ -153,7 +155,11 @@ class SyncWorker:
         except CredentialsUnreadable as exc:
             return await self._failed(CloudUnlinked(str(exc)))
         if linked is None:
-            await self._record_backlog()
+            # Local-only, the outbox only grows; counting it on every frame's wake-up would
+            # scan it on the store thread the frames use. Once a minute is enough for a gauge.
+            if time.monotonic() - self._unlinked_counted_at >= UNLINKED_COUNT_SECONDS:
+                self._unlinked_counted_at = time.monotonic()
+                await self._record_backlog()
             return self._options.idle_seconds  # local-only: the outbox simply waits
         try:
             result = await self.sync_pass()
@@ -321,7 +327,7 @@ class SyncWorker:
     async def prune(self, days: int) -> int:
         """Delete originals older than `days` that the cloud has confirmed; never others."""
         cutoff = to_iso(self._clock.now() - timedelta(days=days))
-        keys = await self._store.run(lambda db: prunable(db, cutoff))
+        keys = await self._store.run(lambda db: outbox.prunable(db, cutoff))
         removed = []
         for key in keys:
             try:
@@ -332,24 +338,5 @@ class SyncWorker:
             removed.append(key)
         if removed:
             at = to_iso(self._clock.now())
-            await self._store.run(lambda db: mark_pruned(db, removed, at))
+            await self._store.run(lambda db: outbox.mark_pruned(db, removed, at))
         return len(removed)
-
-
-def prunable(db: sqlite_utils.Database, cutoff: str) -> list[str]:
-    """Confirmed originals whose newest frame is older than `cutoff` and still on disk."""
-    rows = db.execute(
-        """SELECT i.image_key FROM sync_images i
-           WHERE i.uploaded_at IS NOT NULL AND i.pruned_at IS NULL
-           AND NOT EXISTS (SELECT 1 FROM learning_events e
-                           WHERE e.image_key = i.image_key AND e.captured_at >= ?)""",
-        [cutoff],
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def mark_pruned(db: sqlite_utils.Database, keys: list[str], at: str) -> None:
-    """Record originals deleted locally after their upload."""
-    db.conn.executemany(
-        "UPDATE sync_images SET pruned_at = ? WHERE image_key = ?", [(at, k) for k in keys]
-    )
