@@ -19,6 +19,12 @@ venv="${STUDYLENS_VENV:-$root/.venv}"
 # One directory the postgres user owns: data dir, log and unix socket (keeps the socket
 # path short and off /tmp, and out of the way of other clusters).
 pg="$dir/pg"
+if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$dir" 2>/dev/null; then
+  # A parent of the state dir is closed to postgres (`mktemp -d` makes 0700 dirs, and CI
+  # clones into one): keep the cluster in a directory of its own, named after the state dir
+  # so that `stop` finds it again.
+  pg="/tmp/studylens-pg-$(printf %s "$dir" | sha256sum | cut -c1-12)"
+fi
 moto_pid_file="$dir/moto.pid"
 
 say() { echo "services: $*" >&2; }
