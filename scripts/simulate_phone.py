@@ -4,8 +4,8 @@ Frames come from image files (`--images DIR` or files) or are drawn on the spot 
 text, one topic after another, so the daemon and the model have something real to read.
 
 Examples:
-    .venv/bin/python scripts/simulate_phone.py --token T --count 5 --interval 3   # finds it by mDNS
-    .venv/bin/python scripts/simulate_phone.py --token T --url http://192.168.1.20:8765 --images ~/f
+    .venv/bin/python scripts/simulate_phone.py --token=T --count 5 --interval 3   # finds it by mDNS
+    .venv/bin/python scripts/simulate_phone.py --token=T --url http://192.168.1.20:8765 --images ~/f
 
 """
 

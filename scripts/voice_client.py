@@ -1,7 +1,7 @@
 """A sample voice client: speak a WAV file (or a test tone) to the tutor, save what it answers.
 
-    .venv/bin/python scripts/voice_client.py --token T --wav question.wav
-    .venv/bin/python scripts/voice_client.py --token T --tone 2   # 2 s of a 440 Hz tone
+    .venv/bin/python scripts/voice_client.py --token=T --wav question.wav
+    .venv/bin/python scripts/voice_client.py --token=T --tone 2   # 2 s of a 440 Hz tone
 
 T is a device token (pair first: `studylens-edge pair`, then POST /api/pair).
 

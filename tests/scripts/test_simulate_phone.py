@@ -17,7 +17,8 @@ async def test_simulator_prints_each_analysis(
     """Two generated pages go up; both analyses come back and the run succeeds."""
     token = vision_client.session.headers["Authorization"].removeprefix("Bearer ")
     url = str(vision_client.make_url("")).rstrip("/")
-    argv = ["--url", url, "--token", token, "--count", "2", "--interval", "0"]
+    # `--token=`: a token may start with "-", which argparse would take for an option.
+    argv = ["--url", url, f"--token={token}", "--count", "2", "--interval", "0"]
     status = await asyncio.to_thread(simulate_phone.main, argv)
     out = capsys.readouterr().out
     assert status == 0
