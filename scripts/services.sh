@@ -32,7 +32,8 @@ die() { say "$*"; exit 1; }
 
 # initdb and the server refuse to run as root, so as root they run as Debian's postgres user.
 as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"
+  # From /: the postgres user may not be allowed into the current directory.
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@")
   else "$@"
   fi
 }
