@@ -115,18 +115,20 @@ class TopicStat(WireModel):
 
 
 class SessionStarted(WireModel):
-    """A new study session."""
+    """A new study session; `status` is what the earlier backend's iOS client reads."""
 
     session_id: str
+    status: Literal["active"] = "active"
     started_at: Timestamp
     date: date
     superseded_session_ids: list[str]
 
 
 class SessionEnded(WireModel):
-    """A session just ended, with its totals."""
+    """A session just ended, with its totals (`status` as in `SessionStarted`)."""
 
     session_id: str
+    status: Literal["ended"] = "ended"
     ended_at: Timestamp
     duration_seconds: int
     total_analyses: int

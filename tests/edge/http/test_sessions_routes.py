@@ -26,11 +26,27 @@ async def test_start_returns_201_with_the_session_envelope(client: AppClient) ->
     assert set(body) == {"success", "data"}
     assert body["success"] is True
     data = body["data"]
-    assert set(data) == {"sessionId", "startedAt", "date", "supersededSessionIds"}
+    assert set(data) == {"sessionId", "status", "startedAt", "date", "supersededSessionIds"}
     assert data["sessionId"]
     assert data["startedAt"] == "2026-11-25T09:00:00.000Z"  # 10:00 in Berlin (CET, UTC+1)
     assert data["date"] == "2026-11-25"
     assert data["supersededSessionIds"] == []
+
+
+async def test_start_answers_status_active_for_the_ios_client(client: AppClient) -> None:
+    """The earlier backend's iOS client reads `status` of a started session: "active"."""
+    data = await data_of(await client.post("/api/session/start"), 201)
+
+    assert data["status"] == "active"
+
+
+async def test_end_answers_status_ended(client: AppClient) -> None:
+    """An ended session's answer says `status: "ended"`, as the start says "active"."""
+    session_id = await start_session(client)
+
+    data = await data_of(await client.post(f"/api/session/{session_id}/end"), 200)
+
+    assert data["status"] == "ended"
 
 
 async def test_start_dates_the_session_by_local_time(start_app: StartApp, clock: FakeClock) -> None:
