@@ -244,11 +244,16 @@ class AuthService:
         async with self._sessions() as db:
             if await db.get(RevokedAccessToken, claims.jti) is not None:
                 raise InvalidToken("This access token was signed out.")
+            # Logout, reuse detection and unlinking revoke every row of a family, this one too.
+            issued_with = await db.get(RefreshToken, claims.refresh_id)
+            if issued_with is None or issued_with.revoked_at is not None:
+                raise InvalidToken("This access token's sign-in was revoked.")
             user = await db.get(User, claims.user_id)
-            if user is None:
+            if user is None or issued_with.user_id != user.id:
                 raise InvalidToken("The account of this token no longer exists.")
             revoked_at = user.tokens_revoked_at
-            if revoked_at is not None and claims.issued_at <= revoked_at.replace(microsecond=0):
+            # Both to the microsecond: a sign-in right after the revocation must work.
+            if revoked_at is not None and claims.issued_at < revoked_at:
                 raise InvalidToken("This account's tokens were revoked.")
             if claims.device_id is not None:
                 device = await db.get(Device, claims.device_id)
@@ -287,7 +292,7 @@ class AuthService:
 
     def _pair(self, row: RefreshToken, raw: str, now: datetime) -> TokenPair:
         scope: Scope = "sync" if row.scope == "sync" else "user"
-        access, claims = self._access(row.user_id, scope, row.device_id, now)
+        access, claims = self._access(row.user_id, scope, row.id, row.device_id, now)
         return TokenPair(
             access_token=access,
             expires_in=int(self._access_ttl.total_seconds()),
@@ -300,7 +305,7 @@ class AuthService:
         )
 
     def _access(
-        self, user_id: str, scope: Scope, device_id: str | None, now: datetime
+        self, user_id: str, scope: Scope, refresh_id: str, device_id: str | None, now: datetime
     ) -> tuple[str, AccessClaims]:
         return issue_access(
             self._secret,
@@ -309,5 +314,6 @@ class AuthService:
             scope=scope,
             now=now,
             ttl=self._access_ttl,
+            refresh_id=refresh_id,
             device_id=device_id,
         )

@@ -25,6 +25,10 @@ REFRESH_BYTES = 48
 #: RFC 8628 section 6.1: letters that cannot be mistaken for one another, no vowels.
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 USER_CODE_LENGTH = 8
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+#: `iatus` past 9999 would not make a datetime; no honest token comes near it.
+MAX_MICROS = (datetime(9999, 1, 1, tzinfo=UTC) - EPOCH) // MICROSECOND
 
 
 class TokenInvalid(Exception):
@@ -38,8 +42,11 @@ class AccessClaims:
     user_id: str
     scope: Scope
     jti: str
+    #: To the microsecond (the `iatus` claim): JWT's `iat` has whole seconds only.
     issued_at: datetime
     expires_at: datetime
+    #: The refresh token issued beside it: revoking its family stops this token too.
+    refresh_id: str
     device_id: str | None = None
 
 
@@ -51,6 +58,7 @@ def issue_access(
     scope: Scope,
     now: datetime,
     ttl: timedelta,
+    refresh_id: str,
     device_id: str | None = None,
 ) -> tuple[str, AccessClaims]:
     """Sign a new access token; return it with its claims."""
@@ -58,8 +66,9 @@ def issue_access(
         user_id=user_id,
         scope=scope,
         jti=uuid.uuid4().hex,
-        issued_at=now.replace(microsecond=0),
+        issued_at=now,
         expires_at=(now + ttl).replace(microsecond=0),
+        refresh_id=refresh_id,
         device_id=device_id,
     )
     payload: dict[str, object] = {
@@ -69,7 +78,9 @@ def issue_access(
         "scope": scope,
         "jti": claims.jti,
         "iat": int(claims.issued_at.timestamp()),
+        "iatus": (claims.issued_at - EPOCH) // MICROSECOND,
         "exp": int(claims.expires_at.timestamp()),
+        "rid": refresh_id,
     }
     if device_id is not None:
         payload["did"] = device_id
@@ -85,7 +96,10 @@ def decode_access(token: str, secret: str, *, issuer: str, now: datetime) -> Acc
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
             issuer=issuer,
-            options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"], "verify_exp": False},
+            options={
+                "require": ["exp", "iat", "sub", "jti", "iss", "aud", "iatus", "rid"],
+                "verify_exp": False,
+            },
         )
     except jwt.PyJWTError as exc:
         raise TokenInvalid(str(exc)) from exc
@@ -97,12 +111,16 @@ def decode_access(token: str, secret: str, *, issuer: str, now: datetime) -> Acc
     if scope not in ("user", "sync"):
         raise TokenInvalid("unknown scope")
     device_id = payload.get("did")
+    micros = payload["iatus"]
+    if not isinstance(micros, int) or not 0 <= micros < MAX_MICROS:
+        raise TokenInvalid("bad iatus")
     return AccessClaims(
         user_id=str(payload["sub"]),
         scope=scope,
         jti=str(payload["jti"]),
-        issued_at=datetime.fromtimestamp(int(payload["iat"]), UTC),
+        issued_at=EPOCH + micros * MICROSECOND,
         expires_at=expires_at,
+        refresh_id=str(payload["rid"]),
         device_id=str(device_id) if device_id is not None else None,
     )
 

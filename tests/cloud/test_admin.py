@@ -115,6 +115,24 @@ async def test_revoking_a_users_tokens_signs_them_out_everywhere(
     data_of(await cloud.get("/api/me", headers=bearer(again["accessToken"])))
 
 
+async def test_a_sign_in_just_after_revoke_tokens_works(
+    cloud: httpx.AsyncClient, google: FakeGoogle, cloud_settings: CloudSettings, clock: FakeClock
+) -> None:
+    """Revoking refuses a token from earlier in the same second, not one signed in after it."""
+    root = await admin_pair(cloud, google, cloud_settings)
+    clock.advance(0.2)
+    before = await sign_in(cloud, google, "sub-ada", "ada@example.com")
+    clock.advance(0.3)
+    revoked = await cloud.post(
+        "/api/admin/users/ada@example.com/revoke-tokens", headers=bearer(root["accessToken"])
+    )
+    data_of(revoked)
+    clock.advance(0.3)
+    after = await sign_in(cloud, google, "sub-ada", "ada@example.com")
+    error_of(await cloud.get("/api/me", headers=bearer(before["accessToken"])), 401)
+    data_of(await cloud.get("/api/me", headers=bearer(after["accessToken"])))
+
+
 async def test_stats_count_the_service(
     cloud: httpx.AsyncClient, google: FakeGoogle, cloud_settings: CloudSettings
 ) -> None:

@@ -212,3 +212,25 @@ async def test_malformed_authorization_header_is_a_401(cloud: httpx.AsyncClient)
     error = error_of(response, 401)
     assert error["code"] == "unauthenticated"
     assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_logout_by_refresh_token_stops_that_sign_ins_access_tokens(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """A logout that sends only the refresh token refuses the family's access token at once."""
+    pair = await sign_in(cloud, google)
+    out = await cloud.post("/api/auth/logout", json={"refreshToken": pair["refreshToken"]})
+    assert data_of(out) == {"signedOut": True}
+    assert error_of(await me(cloud, pair), 401)["code"] == "invalid_token"
+
+
+async def test_reuse_detection_stops_the_familys_access_tokens(
+    cloud: httpx.AsyncClient, google: FakeGoogle, clock: FakeClock
+) -> None:
+    """Once reuse revokes a family, the access token of its newest pair is refused at once."""
+    first = await sign_in(cloud, google)
+    second = data_of(await refresh(cloud, first["refreshToken"]))
+    clock.advance(31)
+    error_of(await refresh(cloud, first["refreshToken"]), 401)
+    assert error_of(await me(cloud, second), 401)["code"] == "invalid_token"
+
