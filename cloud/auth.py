@@ -150,6 +150,8 @@ class AuthService:
         )
 
     async def _check_account(self, db: AsyncSession, row: RefreshToken) -> None:
+        if await db.get(User, row.user_id) is None:
+            raise InvalidGrant("The account of this refresh token no longer exists.")
         if row.device_id is not None:
             device = await db.get(Device, row.device_id)
             if device is None or device.revoked_at is not None:

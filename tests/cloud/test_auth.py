@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from tests.cloud.support import bearer, data_of, error_of, sign_in
+from tests.conftest import pg_admin
 from tests.fakes.google import FakeGoogle
 from tests.support import FakeClock
 
@@ -234,3 +238,41 @@ async def test_reuse_detection_stops_the_familys_access_tokens(
     error_of(await refresh(cloud, first["refreshToken"]), 401)
     assert error_of(await me(cloud, second), 401)["code"] == "invalid_token"
 
+
+async def delete_user_behind_its_tokens(database_url: str, user_id: str) -> None:
+    """Delete a user row but keep its refresh tokens, past the foreign key (an orphaned row)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        with sqlite3.connect(str(url.database)) as db:
+            db.execute("PRAGMA foreign_keys=OFF")
+            db.execute("DELETE FROM users WHERE id = ?", (user_id,))
+        return
+    drop = "ALTER TABLE refresh_tokens DROP CONSTRAINT fk_refresh_tokens_user_id"
+    delete = f"DELETE FROM users WHERE id = '{uuid.UUID(user_id)}'"  # noqa: S608 - a UUID
+    statement = f"{drop}; {delete}"
+    await pg_admin(statement, database=url.database)
+
+
+async def restore_user_foreign_key(database_url: str) -> None:
+    """Put back what `delete_user_behind_its_tokens` took from PostgreSQL's shared database."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        await pg_admin(
+            "DELETE FROM refresh_tokens WHERE user_id NOT IN (SELECT id FROM users);"
+            "ALTER TABLE refresh_tokens ADD CONSTRAINT fk_refresh_tokens_user_id"
+            " FOREIGN KEY (user_id) REFERENCES users (id)",
+            database=url.database,
+        )
+
+
+async def test_refresh_of_a_deleted_account_is_invalid_grant(
+    cloud: httpx.AsyncClient, google: FakeGoogle, cloud_database_url: str
+) -> None:
+    """A refresh token whose user is gone is 401 invalid_grant, not a 500 or a new pair."""
+    pair = await sign_in(cloud, google)
+    await delete_user_behind_its_tokens(cloud_database_url, pair["userId"])
+    try:
+        response = await refresh(cloud, pair["refreshToken"])
+    finally:
+        await restore_user_foreign_key(cloud_database_url)
+    assert error_of(response, 401)["code"] == "invalid_grant"
