@@ -1,9 +1,10 @@
 """The frame pipeline, the hot path: one uploaded frame in, one analysis out.
 
 sniff -> session -> prepare (off the loop) -> keep original (beside the model call) ->
-near-duplicate gate -> model -> normalise -> event row -> topic tracker -> hooks -> respond.
+near-duplicate gate -> model -> normalise -> event row and topic tracker -> hooks -> respond.
 Only the model call may take long. Every side effect may fail alone: it is logged and counted,
-and the student still gets the analysis.
+and the student still gets the analysis. The one exception: a session that ended while the
+model ran gets 409 `session_not_active` and no event, as its totals are already final.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from edge.errors import EdgeError
+from edge.errors import EdgeError, SessionNotActive, SessionNotFound
 from edge.frames import records
 from edge.frames.dedupe import DuplicateGate
 from edge.frames.images import PreparedFrame, prepare, sniff
@@ -37,6 +38,8 @@ from shared.clock import Clock
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+#: The session a frame was for is gone: the frame is refused, not a side effect that failed.
+NOT_RUNNING: tuple[type[Exception], ...] = (SessionNotActive, SessionNotFound)
 FrameHook = Callable[[FrameEvent], Awaitable[None]]
 
 
@@ -123,11 +126,13 @@ class FramePipeline:
             source=source,
             analysis=analysis,
         )
-        analysis_id = await self._effect("event", lambda: self._save(event))
-        flags = FrameFlags(active=analysis.is_active, distracted=analysis.is_distracted)
-        await self._effect(
-            "tracker", lambda: self._sessions.track(session_id, analysis.topic, uploaded_at, flags)
-        )
+        try:
+            analysis_id = await self._effect(
+                "event", lambda: self._count(event, analysis), passes=NOT_RUNNING
+            )
+        except NOT_RUNNING:
+            self._metrics.frames.labels("rejected").inc()
+            raise
         for name, hook in self._hooks.items():
             await self._effect(f"hook:{name}", functools.partial(hook, event))
         self._metrics.frames.labels(event.outcome).inc()
@@ -225,10 +230,33 @@ class FramePipeline:
     async def _save(self, event: FrameEvent) -> str:
         return await self._store.run(lambda db: records.save_event(db, event))
 
-    async def _effect(self, name: str, work: Callable[[], Awaitable[T]]) -> T | None:
-        """Run one side effect; a failure is logged and counted, never raised."""
+    async def _count(self, event: FrameEvent, analysis: FrameAnalysis) -> str:
+        """Store the event and count it in its session in one transaction: they always agree.
+
+        Refusing a frame whose session ended while the model ran (rather than adding it to the
+        ended session) keeps the totals that `end` answered final.
+        """
+        flags = FrameFlags(active=analysis.is_active, distracted=analysis.is_distracted)
+        await self._sessions.track(
+            event.session_id,
+            analysis.topic,
+            event.captured_at,
+            flags,
+            lambda db: records.insert_event(db, event),
+        )
+        return event.event_id
+
+    async def _effect(
+        self,
+        name: str,
+        work: Callable[[], Awaitable[T]],
+        passes: tuple[type[Exception], ...] = (),
+    ) -> T | None:
+        """Run one side effect; a failure is logged and counted, never raised (but `passes`)."""
         try:
             return await work()
+        except passes:
+            raise
         except Exception:
             self._metrics.side_effect_failures.labels(name).inc()
             log.exception("frame side effect %r failed; the frame's analysis still stands", name)

@@ -39,30 +39,35 @@ def _subtopic_id(db: sqlite_utils.Database, topic_id: int, name: str) -> int:
     return int(row[0])
 
 
-def save_event(db: sqlite_utils.Database, event: FrameEvent) -> str:
-    """Store one learning event; return its id."""
+def insert_event(db: sqlite_utils.Database, event: FrameEvent) -> str:
+    """Add one learning event inside the caller's transaction; return its id."""
     analysis = event.analysis
     topic_id = subtopic_id = None
-    with transaction(db):
-        if analysis is not None:
-            topic_id = session_records.topic_id(db, analysis.topic)
-            if analysis.subtopic:
-                subtopic_id = _subtopic_id(db, topic_id, analysis.subtopic)
-        db.table("learning_events").insert(
-            {
-                "id": event.event_id,
-                "session_id": event.session_id,
-                "captured_at": to_iso(event.captured_at),
-                "image_key": event.image_key,
-                "outcome": event.outcome,
-                "error_code": event.error_code,
-                "source": event.source,
-                "analysis_json": analysis.model_dump_json(by_alias=True) if analysis else None,
-                "topic_id": topic_id,
-                "subtopic_id": subtopic_id,
-                "is_studying": analysis.is_studying if analysis else None,
-                "is_active": analysis.is_active if analysis else None,
-                "is_distracted": analysis.is_distracted if analysis else None,
-            }
-        )
+    if analysis is not None:
+        topic_id = session_records.topic_id(db, analysis.topic)
+        if analysis.subtopic:
+            subtopic_id = _subtopic_id(db, topic_id, analysis.subtopic)
+    db.table("learning_events").insert(
+        {
+            "id": event.event_id,
+            "session_id": event.session_id,
+            "captured_at": to_iso(event.captured_at),
+            "image_key": event.image_key,
+            "outcome": event.outcome,
+            "error_code": event.error_code,
+            "source": event.source,
+            "analysis_json": analysis.model_dump_json(by_alias=True) if analysis else None,
+            "topic_id": topic_id,
+            "subtopic_id": subtopic_id,
+            "is_studying": analysis.is_studying if analysis else None,
+            "is_active": analysis.is_active if analysis else None,
+            "is_distracted": analysis.is_distracted if analysis else None,
+        }
+    )
     return event.event_id
+
+
+def save_event(db: sqlite_utils.Database, event: FrameEvent) -> str:
+    """Store one learning event in its own transaction; return its id."""
+    with transaction(db):
+        return insert_event(db, event)

@@ -159,20 +159,43 @@ class SessionService:
         return ended
 
     async def track(
-        self, session_id: str, topic: str | None, at: datetime, flags: FrameFlags
+        self,
+        session_id: str,
+        topic: str | None,
+        at: datetime,
+        flags: FrameFlags,
+        event: Callable[[sqlite_utils.Database], object] | None = None,
     ) -> TrackResult:
-        """Record that a frame of a running session showed `topic` (the frame pipeline's hook)."""
+        """Record that a frame of a running session showed `topic`, else SessionNotActive.
+
+        `event` writes the frame's own row in the same transaction as the segment it counts in,
+        so a stored event is always a counted one. The check and the in-memory count happen
+        with no await between them, as `end` forgets a session before queuing its write: a
+        frame counted here is in the totals `end` reads, and one after it is refused.
+        """
         if session_id not in self._active:
             await self._raise_not_active(session_id)
+        record, previous = self._active[session_id], self._tracker.running(session_id)
         result = self._tracker.track(session_id, topic, at, flags)
         self._mark_activity(session_id, result.running.last_seen_at)
 
         def write(db: sqlite_utils.Database) -> None:
             with transaction(db):
+                if event is not None:
+                    event(db)
                 records.save_segments(db, [*result.closed, result.running])
                 records.touch_session(db, session_id, result.running.last_seen_at)
 
-        await self._store.run(write)
+        try:
+            await self._store.run(write)
+        except Exception:
+            # Uncount the frame, unless a later frame or the end has moved on from this state.
+            if self._tracker.running(session_id) is result.running:
+                self._tracker.close(session_id, at)
+                if previous is not None:
+                    self._tracker.restore(previous)
+                self._active[session_id] = record
+            raise
         return result
 
     async def touch(self, session_id: str) -> None:

@@ -29,12 +29,17 @@ MODEL_SNAPSHOT = "gpt-4.1-2025-04-14"
 
 @dataclass
 class Reply:
-    """One scripted answer: an HTTP status, a body (None: a good analysis), a delay."""
+    """One scripted answer: an HTTP status, a body (None: a good analysis), a delay.
+
+    With `hold`, the answer waits until the test sets that event (the peer's `holding` is set
+    once the request is waiting): a deterministic "while the model runs".
+    """
 
     status: int = 200
     body: dict[str, Any] | str | None = None
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    hold: asyncio.Event | None = None
 
 
 def response_body(
@@ -105,6 +110,7 @@ class FakeOpenAI:
         self.script: deque[Reply] = deque()
         self.analysis: dict[str, Any] = dict(DEFAULT_ANALYSIS)
         self.delay = 0.0
+        self.holding = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -135,6 +141,9 @@ class FakeOpenAI:
         reply = self.script.popleft() if self.script else Reply(delay=self.delay)
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.hold is not None:
+            self.holding.set()
+            await reply.hold.wait()
         if reply.status != 200:
             payload: Any = reply.body if reply.body is not None else error_body(reply.status)
             # The SDK honours retry-after-ms, so retries in tests take milliseconds.

@@ -13,6 +13,7 @@ import pytest
 from edge.frames import records
 from edge.frames.originals import OriginalStore
 from edge.frames.records import FrameEvent
+from edge.sessions import records as session_records
 from tests.fakes import images
 from tests.fakes.openai_peer import DEFAULT_ANALYSIS, FakeOpenAI
 from tests.support import AppClient, FakeClock, data_of, durations, services_of, upload
@@ -54,7 +55,7 @@ async def test_event_write_failure_still_answers_without_id(
     def broken(db: object, event: FrameEvent) -> str:
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(records, "save_event", broken)
+    monkeypatch.setattr(records, "insert_event", broken)
     data = await upload(vision_client, images.jpeg())
     assert data["analysis"] == DEFAULT_ANALYSIS
     assert data["analysisId"] is None
@@ -68,7 +69,7 @@ async def test_event_write_failure_is_counted_and_logged(
     def broken(db: object, event: FrameEvent) -> str:
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(records, "save_event", broken)
+    monkeypatch.setattr(records, "insert_event", broken)
     await upload(vision_client, images.jpeg())
     assert await failure_count(vision_client, "event") == "1.0"
     assert logged_failure(caplog, "event")
@@ -83,10 +84,10 @@ async def test_analysis_id_is_the_stored_event(vision_client: AppClient) -> None
     assert row["image_key"] == data["imageKey"]
 
 
-async def test_tracker_failure_still_answers(
+async def test_tracker_failure_still_answers_without_id(
     vision_client: AppClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A failing topic tracker gives 200 with the analysis and a real analysisId."""
+    """A failing topic tracker gives 200 with the analysis; no event is stored, so no id."""
 
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("tracker exploded")
@@ -94,21 +95,48 @@ async def test_tracker_failure_still_answers(
     monkeypatch.setattr(services_of(vision_client).sessions, "track", broken)
     data = await upload(vision_client, images.jpeg())
     assert data["analysis"] == DEFAULT_ANALYSIS
-    assert data["analysisId"]
+    assert data["analysisId"] is None
 
 
 async def test_tracker_failure_is_counted_and_logged(
     vision_client: AppClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A failing tracker shows in /metrics as effect="tracker" and in the log."""
+    """A failing tracker shows in /metrics as effect="event" (they are one write) and in the log."""
 
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("tracker exploded")
 
     monkeypatch.setattr(services_of(vision_client).sessions, "track", broken)
     await upload(vision_client, images.jpeg())
-    assert await failure_count(vision_client, "tracker") == "1.0"
-    assert logged_failure(caplog, "tracker")
+    assert await failure_count(vision_client, "event") == "1.0"
+    assert logged_failure(caplog, "event")
+
+
+async def test_event_write_failure_leaves_the_frame_uncounted(
+    vision_client: AppClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event that could not be stored is not in the session's totals either."""
+
+    def broken(db: object, event: FrameEvent) -> str:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(records, "insert_event", broken)
+    data = await upload(vision_client, images.jpeg())
+    stats = await data_of(await vision_client.get(f"/api/session/{data['sessionId']}/topic-stats"))
+    assert (len(await event_rows(vision_client)), stats["totalAnalyses"]) == (0, 0)
+
+
+async def test_segment_write_failure_stores_no_event(
+    vision_client: AppClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A frame whose count could not be stored leaves no event row behind."""
+
+    def broken(db: object, segments: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(session_records, "save_segments", broken)
+    await upload(vision_client, images.jpeg())
+    assert await event_rows(vision_client) == []
 
 
 async def test_hook_failure_still_answers(vision_client: AppClient) -> None:

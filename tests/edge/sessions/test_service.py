@@ -218,3 +218,37 @@ async def test_failed_start_leaves_the_running_session_alone(
             await service.start()
     assert service.is_active(sid)
     assert service.active_count == 1
+
+
+def refuse_event(db: sqlite_utils.Database) -> None:
+    """An event write that fails, as a full disk would."""
+    raise sqlite3.OperationalError("disk I/O error")
+
+
+async def test_failed_event_write_stores_no_segment(
+    open_service: OpenService, clock: FakeClock, reader: sqlite_utils.Database
+) -> None:
+    """The frame's event and its count are one transaction: a failing event leaves neither."""
+    service = await open_service()
+    sid = (await service.start()).session_id
+
+    with pytest.raises(StoreError):
+        await service.track(sid, "Biology", clock.now(), ACTIVE, refuse_event)
+
+    assert list(reader.query("select id from topic_segments")) == []
+
+
+async def test_failed_event_write_uncounts_the_frame_in_memory(
+    open_service: OpenService, clock: FakeClock
+) -> None:
+    """A frame whose write failed is not in the totals when the session ends."""
+    service = await open_service()
+    sid = (await service.start()).session_id
+    await service.track(sid, "Biology", clock.now(), ACTIVE)
+    clock.advance(30)
+
+    with pytest.raises(StoreError):
+        await service.track(sid, "Math", clock.now(), ACTIVE, refuse_event)
+    ended = await service.end(sid)
+
+    assert (ended.total_analyses, [s.topic for s in ended.topic_stats]) == (1, ["Biology"])
