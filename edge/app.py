@@ -30,9 +30,11 @@ from edge.http import (
     sync,
     voice,
 )
+from edge.http.access import check_decisions
 from edge.http.auth import HostGuard, auth_middleware
 from edge.http.context import SERVICES, Services
 from edge.http.envelope import envelope_middleware, timing_middleware
+from edge.http.limits import limits_middleware
 from edge.lockout import Lockout
 from edge.metrics import Metrics
 from edge.pairing import daemon_id, pairing_open, revoked_ids
@@ -115,6 +117,10 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         middlewares=[
             timing_middleware,
             envelope_middleware,
+            limits_middleware(
+                max_requests_per_client=settings.max_requests_per_client,
+                body_timeout_seconds=settings.body_timeout_seconds,
+            ),
             auth_middleware(
                 store,
                 HostGuard(settings.allowed_hosts),
@@ -157,10 +163,13 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     ):
         app.router.add_routes(table)
     app.router.add_static("/static/", dashboard.STATIC, append_version=True)
+    check_decisions(app)
 
-    async def end_revoked_voice() -> None:
+    async def end_revoked_streams() -> None:
         # Revocation may come from the CLI, another process: look, once a second.
-        await hub.close_devices(await store.run(revoked_ids), "revoked")
+        revoked = await store.run(revoked_ids)
+        await hub.close_devices(revoked, "revoked")
+        bus.close_devices(revoked)
 
     certificate = app[SERVICES].certificate
     advertiser: Advertiser | None = None
@@ -186,7 +195,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
             "idle-sessions", lambda: every(settings.idle_check_seconds, session_service.end_idle)
         )
         supervisor.start("loop-lag", lambda: watch_loop_lag(meters.loop_lag.observe))
-        supervisor.start("revocations", lambda: every(1.0, end_revoked_voice))
+        supervisor.start("revocations", lambda: every(1.0, end_revoked_streams))
         if worker is not None:
             supervisor.start("sync", worker.run)
         if settings.mdns:

@@ -79,6 +79,12 @@ class Forbidden(EdgeError):
     code = "forbidden"
 
 
+class CrossSiteRefused(Forbidden):
+    """The request comes from another site's page (its `Origin` is not the daemon's own)."""
+
+    code = "cross_site_refused"
+
+
 class HostNotAllowed(EdgeError):
     """The Host header names someone else (a DNS-rebinding page, say)."""
 
@@ -91,3 +97,17 @@ class PairingLocked(EdgeError):
 
     http_status = 429
     code = "pairing_locked"
+
+
+class RequestTimeout(EdgeError):
+    """The client took too long to send its request body."""
+
+    http_status = 408
+    code = "request_timeout"
+
+
+class TooManyConnections(EdgeError):
+    """The client address already has as many requests open as it may."""
+
+    http_status = 429
+    code = "too_many_connections"

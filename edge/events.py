@@ -31,7 +31,8 @@ class EventBus:
     """Fan-out of daemon events to every open dashboard."""
 
     def __init__(self) -> None:
-        self._queues: set[asyncio.Queue[Event | None]] = set()
+        #: Each subscriber's queue, and the device it streams to (None: the owner).
+        self._queues: dict[asyncio.Queue[Event | None], str | None] = {}
         self._seq = itertools.count(1)
         self.dropped = 0
 
@@ -49,15 +50,15 @@ class EventBus:
                 self.dropped += 1
             queue.put_nowait(event)
 
-    async def subscribe(self) -> AsyncGenerator[Event, None]:
-        """Events from now on, until the consumer stops iterating or the bus closes."""
+    async def subscribe(self, device_id: str | None = None) -> AsyncGenerator[Event, None]:
+        """Events from now on, until the consumer stops, the bus closes or the device is revoked."""
         queue: asyncio.Queue[Event | None] = asyncio.Queue(QUEUE_SIZE + 1)
-        self._queues.add(queue)
+        self._queues[queue] = device_id
         try:
             while (event := await queue.get()) is not None:
                 yield event
         finally:
-            self._queues.discard(queue)
+            self._queues.pop(queue, None)
 
     async def on_frame(self, event: FrameEvent) -> None:
         """Frame-pipeline hook: announce the frame and what it showed."""
@@ -78,7 +79,17 @@ class EventBus:
 
     def close(self) -> None:
         """End every subscription (the daemon is shutting down)."""
-        for queue in self._queues:
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait(None)
+        for queue in list(self._queues):
+            self._end(queue)
+
+    def close_devices(self, device_ids: set[str]) -> None:
+        """End the subscriptions of these devices (their tokens were revoked)."""
+        for queue, device in list(self._queues.items()):
+            if device is not None and device in device_ids:
+                self._end(queue)
+
+    @staticmethod
+    def _end(queue: asyncio.Queue[Event | None]) -> None:
+        if queue.full():
+            queue.get_nowait()
+        queue.put_nowait(None)

@@ -62,6 +62,15 @@ class EdgeSettings(LayeredSettings):
     max_json_body_bytes: int = Field(
         64 * 1024, ge=1024, description="Largest JSON request body accepted (413 beyond)."
     )
+    body_timeout_seconds: float = Field(
+        15, gt=0, le=600, description="Time a request body may take to arrive (408 beyond)."
+    )
+    max_requests_per_client: int = Field(
+        32,
+        ge=4,
+        description="Requests one address may have open at once, sockets and streams included "
+        "(429 beyond).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Least severe log level written."
     )

@@ -30,7 +30,16 @@ from shared.clock import SystemClock
 from tests.fakes.google import CLIENT_ID, FakeGoogle
 from tests.fakes.openai_peer import FakeOpenAI
 from tests.fakes.realtime_peer import FakeRealtime
-from tests.support import ZONE_NAME, AppClient, FakeClock, StartApp, authorized, berlin, pair_device
+from tests.support import (
+    ZONE_NAME,
+    AppClient,
+    FakeClock,
+    StartApp,
+    authorized,
+    berlin,
+    pair_device,
+    peer_from_header,
+)
 
 _ORIGINAL_HANDLER = asyncio.BaseEventLoop.default_exception_handler
 
@@ -134,12 +143,18 @@ async def start_app(settings: EdgeSettings, clock: FakeClock) -> AsyncIterator[S
     """Start the edge app on loopback; several may be started (and closed) in one test."""
     clients: list[AppClient] = []
 
-    async def start(**overrides: Any) -> AppClient:
+    async def start(
+        *, peer_header: bool = False, as_owner: bool = False, **overrides: Any
+    ) -> AppClient:
+        if as_owner:
+            overrides["open_on_localhost"] = True
         effective = settings.model_copy(update=overrides) if overrides else settings
         token = pair_device(effective)
-        client: AppClient = TestClient(
-            TestServer(create_app(effective, clock)), headers=authorized(token)
-        )
+        app = create_app(effective, clock)
+        if peer_header:
+            app.middlewares.insert(0, peer_from_header)
+        headers = {} if as_owner else authorized(token)
+        client: AppClient = TestClient(TestServer(app), headers=headers)
         await client.start_server()
         clients.append(client)
         return client
@@ -153,6 +168,12 @@ async def start_app(settings: EdgeSettings, clock: FakeClock) -> AsyncIterator[S
 async def client(start_app: StartApp) -> AppClient:
     """A running edge app and an HTTP client for it."""
     return await start_app()
+
+
+@pytest.fixture
+async def owner(start_app: StartApp) -> AppClient:
+    """The edge app as its owner calls it: this computer's own browser, no token."""
+    return await start_app(as_owner=True)
 
 
 @pytest.fixture

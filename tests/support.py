@@ -112,6 +112,19 @@ def pair_device(settings: EdgeSettings, name: str = "test phone") -> str:
         db.close()
 
 
+#: Header through which a test says which address its request comes from (`peer_header=True`).
+PEER_HEADER = "X-Test-Peer"
+
+
+@web.middleware
+async def peer_from_header(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Test-only: let a request claim another peer address, e.g. a phone on the LAN."""
+    peer = request.headers.get(PEER_HEADER)
+    return await handler(request.clone(remote=peer) if peer else request)
+
+
 def authorized(token: str) -> dict[str, str]:
     """The header a paired device sends."""
     return {"Authorization": f"Bearer {token}"}

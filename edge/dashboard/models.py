@@ -78,13 +78,16 @@ class DeviceView(WireModel):
     name: str
     created_at: Timestamp
     revoked_at: Timestamp | None
+    #: "owner", or the device whose code let this one in; null if paired before roles existed.
+    paired_by: str | None
 
 
 class DeviceRevoked(WireModel):
-    """A phone was revoked."""
+    """A phone was revoked, with every device it had let in."""
 
     device_id: str
     revoked: bool
+    also_revoked: list[str]
 
 
 class DeviceList(WireModel):

@@ -25,8 +25,10 @@ from edge.dashboard.models import (
 )
 from edge.discovery import advertise_interfaces, local_addresses
 from edge.errors import InvalidRequest
+from edge.http.access import CALLER
 from edge.http.context import services
 from edge.http.envelope import ok
+from shared.clock import to_iso
 
 routes = web.RouteTableDef()
 STATIC = Path(__file__).resolve().parent.parent / "dashboard" / "static"
@@ -75,32 +77,44 @@ async def sessions(request: web.Request) -> web.Response:
     return ok(SessionList(sessions=found))
 
 
+def _view(device: pairing.DeviceRecord) -> DeviceView:
+    return DeviceView(
+        device_id=device.device_id,
+        name=device.name,
+        created_at=device.created_at,
+        revoked_at=device.revoked_at,
+        paired_by=device.paired_by,
+    )
+
+
 @routes.get("/api/devices")
 async def devices(request: web.Request) -> web.Response:
-    """The paired phones."""
+    """The paired phones (the owner's view)."""
     found = await services(request).store.run(pairing.list_devices)
+    return ok(DeviceList(devices=[_view(d) for d in found]))
+
+
+@routes.get("/api/devices/me")
+async def this_device(request: web.Request) -> web.Response:
+    """The calling phone's own record."""
+    device_id = request[CALLER].device_id
+    if device_id is None:
+        raise pairing.DeviceNotFound("The owner is not a paired device; see GET /api/devices.")
     return ok(
-        DeviceList(
-            devices=[
-                DeviceView(
-                    device_id=d.device_id,
-                    name=d.name,
-                    created_at=d.created_at,
-                    revoked_at=d.revoked_at,
-                )
-                for d in found
-            ]
-        )
+        _view(await services(request).store.run(lambda db: pairing.find_device(db, device_id)))
     )
 
 
 @routes.delete("/api/devices/{device_id}")
 async def revoke_device(request: web.Request) -> web.Response:
-    """Revoke a phone: its token stops working at once, its voice socket closes."""
+    """Revoke a phone and whatever it let in: tokens stop at once, sockets close."""
     s = services(request)
     device_id = request.match_info["device_id"]
-    await s.store.run(lambda db: pairing.revoke(db, device_id, s.clock.now()))
-    return ok(DeviceRevoked(device_id=device_id, revoked=True))
+    reached = await s.store.run(lambda db: pairing.revoke(db, device_id, s.clock.now()))
+    await s.voice.close_devices(set(reached), "revoked")
+    s.events.close_devices(set(reached))
+    also = [other for other in reached if other != device_id]
+    return ok(DeviceRevoked(device_id=device_id, revoked=True, also_revoked=also))
 
 
 @routes.post("/api/pair/code")
@@ -114,6 +128,7 @@ async def pairing_code(request: web.Request) -> web.Response:
         return pairing.new_code(db, now, ttl), pairing.daemon_id(db)
 
     code, daemon = await s.store.run(make)
+    s.events.publish("pairing", {"state": "open", "expiresAt": to_iso(code.expires_at)})
     addresses = local_addresses(advertise_interfaces(s.settings.host))
     host = addresses[0] if addresses else request.host.split(":")[0]
     scheme = "https" if s.certificate else "http"
@@ -131,6 +146,7 @@ async def pairing_code(request: web.Request) -> web.Response:
 async def events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: `frame`, `session` and `sync` as they happen (`?token=` allowed)."""
     bus = services(request).events
+    device_id = request[CALLER].device_id
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -140,7 +156,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     await response.write(b"retry: 2000\n: connected\n\n")
-    stream = bus.subscribe()
+    stream = bus.subscribe(device_id)
     try:
         while True:
             try:

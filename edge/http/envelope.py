@@ -11,9 +11,11 @@ from datetime import date
 from typing import TypeVar
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ValidationError
 
 from edge.errors import EdgeError, InvalidDate, InvalidJson, InvalidRequest
+from edge.http.limits import body_deadline
 from shared.schemas import ErrorBody, FieldProblem, WireModel, failure, success
 
 log = logging.getLogger(__name__)
@@ -77,11 +79,28 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
         return await handler(request)
     except EdgeError as exc:
         body = ErrorBody(code=exc.code, message=exc.message, details=exc.details)
-        return error_response(exc.http_status, body, exc.headers)
+        response = error_response(exc.http_status, body, exc.headers)
+        if (exc.headers or {}).get("Connection") == "close":
+            response.force_close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         return _from_http_exception(request, exc)
+    except HttpProcessingError:
+        # aiohttp's parsers on a malformed body (chunking, multipart framing): the client's fault.
+        body = ErrorBody(code="bad_request", message="The request body is malformed.")
+        response = error_response(400, body)
+        response.force_close()
+        return response
+    except ConnectionResetError:
+        # The client went away mid-request (a phone leaving Wi-Fi): nothing to answer, no fault.
+        log.info("client left during %s %s", request.method, request.path)
+        response = error_response(
+            400, ErrorBody(code="client_disconnected", message="The client went away.")
+        )
+        response.force_close()
+        return response
     except Exception:
         error_id = uuid.uuid4().hex[:12]
         log.exception("unhandled error %s in %s %s", error_id, request.method, request.path)
@@ -123,8 +142,9 @@ def _problems(exc: ValidationError) -> list[FieldProblem]:
 
 
 async def read_json(request: web.Request, model: type[M]) -> M:
-    """Parse and validate the JSON body; an empty body counts as `{}`."""
-    raw = await request.read()
+    """Parse and validate the JSON body (within the body timeout); empty counts as `{}`."""
+    async with body_deadline(request):
+        raw = await request.read()
     try:
         return model.model_validate_json(raw if raw.strip() else b"{}")
     except ValidationError as exc:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 
 from edge.errors import EdgeError, InvalidRequest
 from edge.http.context import services
 from edge.http.envelope import MODEL_SECONDS, RECEIVE_SECONDS, ok
+from edge.http.limits import body_deadline
 from shared.schemas import SessionId, UploadAnalyzed
 
 routes = web.RouteTableDef()
@@ -17,6 +20,8 @@ FIELD = "image"
 CHUNK = 64 * 1024
 #: Multipart headers and boundaries around the image; anything past this is not a frame.
 ENVELOPE_ALLOWANCE = 64 * 1024
+#: Session ids are UUIDs; anything else (other bytes included) is not one of ours.
+_SESSION_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
 
 
 class ImageTooLarge(EdgeError):
@@ -54,26 +59,38 @@ async def read_image(request: web.Request, max_bytes: int) -> bytes:
             f"not {request.content_type or 'no content type'}."
         )
     try:
-        reader = await request.multipart()
-        seen = 0
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                raise InvalidRequest("Nested multipart bodies are not accepted.")
-            buffer = bytearray()
-            while chunk := await part.read_chunk(CHUNK):
-                seen += len(chunk)
-                if seen > max_bytes + ENVELOPE_ALLOWANCE or (
-                    part.name == FIELD and len(buffer) + len(chunk) > max_bytes
-                ):
-                    raise too_large
-                if part.name == FIELD:
-                    buffer += chunk
-            if part.name == FIELD:
-                if not buffer:
-                    raise MissingImage(f"The {FIELD!r} field is empty.")
-                return bytes(buffer)
+        async with body_deadline(request):
+            return await _read_image_field(request, max_bytes, too_large)
     except (ValueError, AssertionError) as exc:  # aiohttp's multipart parser on bad framing
-        raise InvalidRequest(f"The multipart body is malformed: {exc}.") from exc
+        raise InvalidRequest("The multipart body is malformed.") from exc
+    except LineTooLong as exc:
+        raise InvalidRequest("A multipart part header is too long.") from exc
+    except HttpProcessingError as exc:  # e.g. too many part headers
+        raise InvalidRequest("The multipart part headers are malformed or too many.") from exc
+
+
+async def _read_image_field(
+    request: web.Request, max_bytes: int, too_large: ImageTooLarge
+) -> bytes:
+    """The `image` field's bytes; the rest of the form is read past and dropped."""
+    reader = await request.multipart()
+    seen = 0
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise InvalidRequest("Nested multipart bodies are not accepted.")
+        buffer = bytearray()
+        while chunk := await part.read_chunk(CHUNK):
+            seen += len(chunk)
+            if seen > max_bytes + ENVELOPE_ALLOWANCE or (
+                part.name == FIELD and len(buffer) + len(chunk) > max_bytes
+            ):
+                raise too_large
+            if part.name == FIELD:
+                buffer += chunk
+        if part.name == FIELD:
+            if not buffer:
+                raise MissingImage(f"The {FIELD!r} field is empty.")
+            return bytes(buffer)
     raise MissingImage(f"The form has no field named {FIELD!r}.")
 
 
@@ -81,7 +98,7 @@ def _session_header(request: web.Request) -> str | None:
     raw = request.headers.get("X-Session-Id", "").strip()
     if not raw:
         return None
-    if len(raw) > 64:
+    if not _SESSION_ID.fullmatch(raw):
         raise InvalidRequest("X-Session-Id is not a session id.")
     return raw
 

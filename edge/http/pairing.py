@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import Annotated
@@ -12,9 +13,10 @@ from pydantic import Field
 from edge.errors import PairingLocked
 from edge.http.context import services
 from edge.http.envelope import ok, read_json
-from edge.pairing import daemon_id, redeem
+from edge.pairing import GUESS_BUDGET, PairingFailed, daemon_id, redeem
 from shared.schemas import RequestModel, WireModel
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
@@ -50,8 +52,17 @@ async def pair(request: web.Request) -> web.Response:
     s.lockout.failed(client, time.monotonic())
     body = await read_json(request, PairRequest)
     now = s.clock.now()
-    paired = await s.store.run(lambda db: redeem(db, body.code, body.device_name, now))
+    try:
+        paired = await s.store.run(lambda db: redeem(db, body.code, body.device_name, now))
+    except PairingFailed as exc:
+        if exc.withdrew_code:
+            log.warning(
+                "pairing code withdrawn after %d wrong guesses; make a new one", GUESS_BUDGET
+            )
+            s.events.publish("pairing", {"state": "withdrawn"})
+        raise
     s.lockout.succeeded(client)
+    s.events.publish("pairing", {"state": "paired", "deviceId": paired.device_id})
     identity = await s.store.run(daemon_id)
     return ok(
         PairedDevice(

@@ -9,7 +9,7 @@ import logging
 from aiohttp import WSMsgType, web
 
 from edge.errors import EdgeError
-from edge.http.auth import DEVICE_ID
+from edge.http.access import CALLER
 from edge.http.context import Services, services
 from edge.pairing import is_revoked
 from edge.voice.audio import MODEL_RATE, PHONE_RATE
@@ -58,7 +58,7 @@ async def voice_socket(request: web.Request) -> web.WebSocketResponse:
     )
     await socket.prepare(request)
     phone = WebSocketPhone(socket)
-    device = request.get(DEVICE_ID)
+    device = request[CALLER].device_id
 
     async def revoked() -> None:
         with contextlib.suppress(ConnectionError, RuntimeError):

@@ -221,12 +221,26 @@ def _sync_outbox(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def _pairing_roles(db: sqlite_utils.Database) -> None:
+    # Who made each code and who paired each device, so that revoking a device revokes what
+    # it let in; wrong guesses per code, so that a code dies before it can be guessed.
+    for statement in [
+        "ALTER TABLE pairing_codes ADD COLUMN made_by TEXT",
+        "ALTER TABLE pairing_codes ADD COLUMN failed_guesses INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE pairing_codes ADD COLUMN withdrawn_at TEXT",
+        "ALTER TABLE devices ADD COLUMN paired_by TEXT",
+        "CREATE INDEX devices_paired_by ON devices(paired_by)",
+    ]:
+        db.execute(statement)
+
+
 #: Append only: a released migration is never edited, renamed or reordered.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial_schema", _initial_schema),
     ("0002_seed_local_user_and_topics", _seed),
     ("0003_pairing", _pairing),
     ("0004_sync_outbox", _sync_outbox),
+    ("0005_pairing_roles", _pairing_roles),
 ]
 
 

@@ -235,7 +235,9 @@ def test_list_devices_shows_pairing_and_revocation_times(db: sqlite_utils.Databa
     pairing.revoke(db, device.device_id, NOW + timedelta(minutes=3))
 
     assert pairing.list_devices(db) == [
-        pairing.DeviceRecord(device.device_id, "phone", NOW, NOW + timedelta(minutes=3))
+        pairing.DeviceRecord(
+            device.device_id, "phone", NOW, NOW + timedelta(minutes=3), paired_by=pairing.OWNER
+        )
     ]
 
 

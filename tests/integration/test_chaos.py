@@ -115,7 +115,7 @@ async def post_frame(http: httpx.AsyncClient, data: bytes) -> dict[str, Any]:
 
 
 async def wait_for_empty_outbox(http: httpx.AsyncClient) -> dict[str, Any]:
-    """Poll the edge until nothing is pending (120 s at most)."""
+    """Poll the edge as its owner until nothing is pending (120 s at most)."""
     status: dict[str, Any] = {}
     for _ in range(600):
         await http.post("/api/sync/now")
@@ -277,7 +277,9 @@ async def run_chaos(
                     helped = {"sessionId": last["sessionId"]}
                     data_of(await phone.post("/api/help-count", json=helped), 201)
             data_of(await phone.post(f"/api/session/{last['sessionId']}/end"))
-            await wait_for_empty_outbox(phone)
+        # Sync is the owner's: this computer, without a token (open_on_localhost).
+        async with httpx.AsyncClient(base_url=edge.base_url, timeout=30) as owner:
+            await wait_for_empty_outbox(owner)
         edge.kill(signal.SIGTERM)
         async with httpx.AsyncClient(base_url=cloud.base_url) as http:
             me = {"Authorization": f"Bearer {student['accessToken']}"}

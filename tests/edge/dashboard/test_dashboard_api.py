@@ -90,30 +90,30 @@ async def test_sessions_are_listed_with_totals(client: AppClient, clock: FakeClo
     assert listed[1]["totalSeconds"] == 90
 
 
-async def test_a_pairing_code_from_the_dashboard_pairs_a_phone(client: AppClient) -> None:
+async def test_a_pairing_code_from_the_dashboard_pairs_a_phone(owner: AppClient) -> None:
     """The code and QR the dashboard shows are accepted by POST /api/pair."""
-    offer = await data_of(await client.post("/api/pair/code"))
+    offer = await data_of(await owner.post("/api/pair/code"))
     assert offer["qrSvg"].startswith("<svg")
     assert f"code={offer['code']}" in offer["pairUrl"]
-    paired = await client.post("/api/pair", json={"code": offer["code"], "deviceName": "Pixel"})
+    paired = await owner.post("/api/pair", json={"code": offer["code"], "deviceName": "Pixel"})
     token = (await data_of(paired, 201))["token"]
-    devices = (await data_of(await client.get("/api/devices")))["devices"]
+    devices = (await data_of(await owner.get("/api/devices")))["devices"]
     assert "Pixel" in [d["name"] for d in devices]
     assert token
 
 
-async def test_revoking_a_device_from_the_dashboard(client: AppClient) -> None:
+async def test_revoking_a_device_from_the_dashboard(owner: AppClient) -> None:
     """A revoked phone is listed as revoked; an unknown id is a 404."""
-    offer = await data_of(await client.post("/api/pair/code"))
+    offer = await data_of(await owner.post("/api/pair/code"))
     await data_of(
-        await client.post("/api/pair", json={"code": offer["code"], "deviceName": "Old phone"}), 201
+        await owner.post("/api/pair", json={"code": offer["code"], "deviceName": "Old phone"}), 201
     )
-    devices = (await data_of(await client.get("/api/devices")))["devices"]
+    devices = (await data_of(await owner.get("/api/devices")))["devices"]
     [old] = [d for d in devices if d["name"] == "Old phone"]
-    await data_of(await client.delete(f"/api/devices/{old['deviceId']}"))
-    devices = (await data_of(await client.get("/api/devices")))["devices"]
+    await data_of(await owner.delete(f"/api/devices/{old['deviceId']}"))
+    devices = (await data_of(await owner.get("/api/devices")))["devices"]
     assert [d["revokedAt"] is not None for d in devices if d["name"] == "Old phone"] == [True]
-    await error_of(await client.delete("/api/devices/no-such-device"), 404)
+    await error_of(await owner.delete("/api/devices/no-such-device"), 404)
 
 
 async def read_events(client: AppClient, count: int, token_query: str = "") -> list[Any]:

@@ -1,13 +1,12 @@
-"""Who may talk to the daemon: every private route needs a live device token, Host must be ours.
+"""Who may talk to the daemon: tokens, their header and query forms, Host, revoked sockets.
 
-The route-table walk covers a route the day it is added, without anyone listing it here.
+The walk over every route for each kind of caller is in `test_access.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 import socket
 from collections.abc import AsyncIterator
 
@@ -16,7 +15,6 @@ import pytest
 from aiohttp import WSMsgType
 
 from edge import pairing
-from edge.http.auth import OPEN_PATHS
 from edge.settings import EdgeSettings
 from tests.fakes.realtime_peer import FakeRealtime
 from tests.support import (
@@ -49,37 +47,6 @@ async def anon() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-def private_routes(client: AppClient) -> list[tuple[str, str]]:
-    """(method, path) of every route outside OPEN_PATHS, path parameters filled in."""
-    found = set()
-    for route in client.app.router.routes():
-        assert route.resource is not None
-        path = re.sub(r"\{[^}]*\}", "made-up-value", route.resource.canonical)
-        if path not in OPEN_PATHS:
-            found.add(("GET" if route.method == "*" else route.method, path))
-    return sorted(found)
-
-
-async def unauthorized_answers(
-    client: AppClient, session: aiohttp.ClientSession, headers: dict[str, str]
-) -> list[str]:
-    """Walk every private route; describe each that did not answer 401 unauthorized."""
-    routes = private_routes(client)
-    assert ("GET", "/ws") in routes, routes
-    assert ("POST", "/api/session/start") in routes, routes
-    wrong = []
-    for method, path in routes:
-        async with session.request(method, client.make_url(path), headers=headers) as response:
-            if method == "HEAD":  # no body to read
-                code = "unauthorized" if response.status == 401 else "?"
-            else:
-                body = await response.json()
-                code = body["error"]["code"] if body.get("success") is False else "?"
-            if (response.status, code) != (401, "unauthorized"):
-                wrong.append(f"{method} {path} -> {response.status} {code}")
-    return wrong
-
-
 async def device_id_of(client: AppClient, name: str) -> str:
     """The id of the paired device called `name`."""
     devices = await services_of(client).store.run(pairing.list_devices)
@@ -92,38 +59,7 @@ async def revoke(client: AppClient, device_id: str, clock: FakeClock) -> None:
     await services_of(client).store.run(lambda db: pairing.revoke(db, device_id, clock.now()))
 
 
-# --- every private route ------------------------------------------------------------------------
-
-
-def test_only_healthz_pairing_and_the_page_are_open() -> None:
-    """The open paths are exactly /healthz, /api/pair and the dashboard's page."""
-    assert frozenset({"/healthz", "/api/pair", "/"}) == OPEN_PATHS
-
-
-async def test_every_private_route_needs_a_token(
-    client: AppClient, anon: aiohttp.ClientSession
-) -> None:
-    """Without a token, every route outside the open ones answers 401 unauthorized."""
-    assert await unauthorized_answers(client, anon, {}) == []
-
-
-async def test_every_private_route_refuses_a_made_up_token(
-    client: AppClient, anon: aiohttp.ClientSession
-) -> None:
-    """With a token nobody was given, every private route answers 401 unauthorized."""
-    headers = authorized(MADE_UP)
-
-    assert await unauthorized_answers(client, anon, headers) == []
-
-
-async def test_every_private_route_refuses_a_revoked_token(
-    client: AppClient, anon: aiohttp.ClientSession, settings: EdgeSettings, clock: FakeClock
-) -> None:
-    """With a revoked device's token, every private route answers 401 unauthorized."""
-    token = pair_device(settings, "stolen phone")
-    await revoke(client, await device_id_of(client, "stolen phone"), clock)
-
-    assert await unauthorized_answers(client, anon, authorized(token)) == []
+# --- tokens -------------------------------------------------------------------------------------
 
 
 async def test_a_token_works_until_it_is_revoked(

@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from edge.app import create_app
+from edge.http.access import ROUTE_ACCESS, Access
 from edge.settings import EdgeSettings
 from tests.support import AppClient, FakeClock, StartApp, authorized, error_of, pair_device
 
@@ -26,8 +27,11 @@ def json_body(size: int) -> bytes:
 
 
 @pytest.fixture
-async def boom_client(settings: EdgeSettings, clock: FakeClock) -> AsyncIterator[AppClient]:
+async def boom_client(
+    settings: EdgeSettings, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[AppClient]:
     """The edge app with one extra route, GET /boom, whose handler raises RuntimeError."""
+    monkeypatch.setitem(ROUTE_ACCESS, ("GET", "/boom"), Access.PHONE)
 
     async def boom(request: web.Request) -> web.Response:
         raise RuntimeError(BOOM_MESSAGE)

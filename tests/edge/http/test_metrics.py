@@ -8,9 +8,9 @@ from tests.fakes import images
 from tests.support import AppClient, form
 
 
-async def test_metrics_are_in_the_prometheus_text_format(client: AppClient) -> None:
+async def test_metrics_are_in_the_prometheus_text_format(owner: AppClient) -> None:
     """/metrics serves the frame counters as text, not the JSON envelope."""
-    response = await client.get("/metrics")
+    response = await owner.get("/metrics")
     assert response.status == 200
     assert response.content_type == "text/plain"
     text = await response.text()
