@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.db.models import LearningEvent, StudySession, TopicSegment
 from cloud.errors import InvalidRequest
 from shared.schemas import DayTopicStats, SessionSummary, TopicStat, WeeklyTopicStats
+from shared.sync import MAX_COUNT, MAX_DAY_SECONDS
 
 #: Longest range `sessions` lists in one request.
 MAX_RANGE_DAYS = 366
+
+
+def _bounded(column: Any, most: float) -> ColumnElement[Any]:
+    """`column` clamped to 0..`most`, to be summed."""
+    # Rows stored before the sync schema had bounds must not overflow a sum (SQLite's integers,
+    # PostgreSQL's floats) and so fail every later call for their day.
+    return case((column < 0, 0), (column > most, most), else_=column)
+
+
+SECONDS = _bounded(TopicSegment.seconds, MAX_DAY_SECONDS)
 
 
 def _stat(topic: str, seconds: float, active: int, passive: int, distracted: int) -> TopicStat:
@@ -42,10 +54,10 @@ class Analytics:
             select(
                 TopicSegment.local_date,
                 TopicSegment.topic,
-                func.sum(TopicSegment.seconds),
-                func.sum(TopicSegment.active_count),
-                func.sum(TopicSegment.passive_count),
-                func.sum(TopicSegment.distracted_count),
+                func.sum(SECONDS),
+                func.sum(_bounded(TopicSegment.active_count, MAX_COUNT)),
+                func.sum(_bounded(TopicSegment.passive_count, MAX_COUNT)),
+                func.sum(_bounded(TopicSegment.distracted_count, MAX_COUNT)),
             )
             .where(
                 TopicSegment.user_id == user_id,
@@ -127,7 +139,7 @@ class Analytics:
         if (last - first).days >= MAX_RANGE_DAYS:
             raise InvalidRequest(f"Ask for at most {MAX_RANGE_DAYS} days at a time.")
         seconds = (
-            select(TopicSegment.session_id, func.sum(TopicSegment.seconds).label("seconds"))
+            select(TopicSegment.session_id, func.sum(SECONDS).label("seconds"))
             .where(TopicSegment.user_id == user_id)
             .group_by(TopicSegment.session_id)
             .subquery()

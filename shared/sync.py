@@ -7,10 +7,10 @@ can upsert by id and ignore a replay or an older copy that arrives late.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Any, Literal
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, Field, TypeAdapter
+from pydantic import AfterValidator, AwareDatetime, Field, TypeAdapter, model_validator
 
 from shared.schemas import ErrorBody, RequestModel, Timestamp, WireModel
 
@@ -32,7 +32,42 @@ Uuid = Annotated[
     str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ]
 Name = Annotated[str, Field(min_length=1, max_length=64)]
-When = Annotated[AwareDatetime, Field()]
+
+# --- bounds: what an edge can really record. A value outside is a bug or a forgery; the cloud
+# rejects that item alone, and its sums can never overflow.
+
+#: Instants and local dates lie in [2000-01-01, 2101-01-01) UTC, after the offset is applied.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2101, 1, 1, tzinfo=UTC)
+#: The longest local day (25 hours, when daylight saving time ends): a segment lies in one.
+MAX_DAY_SECONDS = 25 * 3600
+#: Frames one segment may count: more than one a second for a whole day.
+MAX_COUNT = 100_000
+#: Revisions grow by one per change; this leaves room without ever reaching BIGINT's end.
+MAX_REVISION = 2**62
+#: How much a recorded duration may exceed its span: the span is rebuilt from millisecond text.
+DURATION_SLACK = timedelta(seconds=1)
+
+
+def _in_span(moment: datetime) -> datetime:
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-23:59 is past year 9999 in UTC
+        raise ValueError("must lie between 2000 and 2100") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError("must lie between 2000 and 2100")
+    return utc
+
+
+When = Annotated[AwareDatetime, AfterValidator(_in_span)]
+Day = Annotated[date, Field(ge=EARLIEST.date(), lt=LATEST.date())]
+Count = Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)]
+DaySeconds = Annotated[float, Field(ge=0, le=MAX_DAY_SECONDS, allow_inf_nan=False)]
+
+
+def _not_before(later: datetime | None, earlier: datetime, later_name: str, name: str) -> None:
+    if later is not None and later < earlier:
+        raise ValueError(f"{later_name} is before {name}")
 
 
 class Fact(RequestModel):
@@ -42,18 +77,24 @@ class Fact(RequestModel):
 class SessionFact(Fact):
     """A study session."""
 
-    local_date: date
+    local_date: Day
     started_at: When
     last_activity_at: When
     ended_at: When | None = None
     end_reason: Literal["ended", "idle", "superseded"] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        _not_before(self.last_activity_at, self.started_at, "lastActivityAt", "startedAt")
+        _not_before(self.ended_at, self.started_at, "endedAt", "startedAt")
+        return self
 
 
 class LearningEventFact(Fact):
     """One analysed (or failed) frame."""
 
     session_id: Uuid
-    local_date: date
+    local_date: Day
     captured_at: When
     outcome: Literal["analysed", "reused", "failed"]
     error_code: Annotated[str, Field(max_length=64)] | None = None
@@ -72,20 +113,40 @@ class TopicSegmentFact(Fact):
 
     session_id: Uuid
     topic: Name
-    local_date: date
+    local_date: Day
     started_at: When
     last_seen_at: When
     ended_at: When | None = None
-    duration_seconds: Annotated[float, Field(ge=0, le=86_400 * 2)] | None = None
-    active_count: Annotated[int, Field(ge=0)] = 0
-    passive_count: Annotated[int, Field(ge=0)] = 0
-    distracted_count: Annotated[int, Field(ge=0)] = 0
+    duration_seconds: DaySeconds | None = None
+    active_count: Count = 0
+    passive_count: Count = 0
+    distracted_count: Count = 0
+
+    @model_validator(mode="after")
+    def _within_one_day(self) -> Self:
+        _not_before(self.last_seen_at, self.started_at, "lastSeenAt", "startedAt")
+        _not_before(self.ended_at, self.last_seen_at, "endedAt", "lastSeenAt")
+        span = self._span()
+        if span > timedelta(seconds=MAX_DAY_SECONDS):
+            raise ValueError(f"spans more than one day ({MAX_DAY_SECONDS} s)")
+        if self.duration_seconds is not None and (
+            timedelta(seconds=self.duration_seconds) > span + DURATION_SLACK
+        ):
+            raise ValueError("durationSeconds is longer than startedAt to endedAt")
+        return self
+
+    def _span(self) -> timedelta:
+        return (self.ended_at or self.last_seen_at) - self.started_at
 
     def seconds(self) -> float:
-        """Time the segment covers: its recorded duration, or up to its last frame while open."""
+        """Time the segment covers: its recorded duration, or up to its last frame while open.
+
+        Never more than its own start to end, whatever the duration says.
+        """
+        span = max(0.0, self._span().total_seconds())
         if self.duration_seconds is not None:
-            return self.duration_seconds
-        return max(0.0, (self.last_seen_at - self.started_at).total_seconds())
+            return min(self.duration_seconds, span)
+        return span
 
 
 class BookmarkFact(Fact):
@@ -101,7 +162,7 @@ class HelpRequestFact(Fact):
     """One request for help."""
 
     session_id: Uuid
-    local_date: date
+    local_date: Day
     created_at: When
 
 
@@ -109,7 +170,7 @@ class _Item(RequestModel):
     """Fields every item has: the fact's edge-made id and its revision."""
 
     id: Uuid
-    revision: Annotated[int, Field(ge=0, le=2**62)] = 0
+    revision: Annotated[int, Field(strict=True, ge=0, le=MAX_REVISION)] = 0
 
 
 class SessionItem(_Item):

@@ -1,0 +1,264 @@
+"""Bounds on every synced number and time: an out-of-range item is rejected alone, with its reason.
+
+The tables name, per kind, each numeric and time field of `shared/sync.py` with values no edge can
+record; every one must be rejected while a valid item in the same batch is stored.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import insert
+
+from cloud.db.engine import make_engine, make_sessions
+from cloud.db.models import TopicSegment
+from tests.cloud.support import bearer, data_of, link_device, sign_in
+from tests.fakes.google import FakeGoogle
+from tests.support import FakeClock
+
+SID = "0b0e4a57-1f0c-4a43-9b53-5b4a0a8f2c11"
+START = "2026-11-25T09:00:00.000Z"
+LATER = "2026-11-25T09:10:00.000Z"
+
+#: One valid payload per kind; each bad case changes one field of it.
+VALID: dict[str, dict[str, Any]] = {
+    "session": {
+        "localDate": "2026-11-25",
+        "startedAt": START,
+        "lastActivityAt": LATER,
+        "endedAt": LATER,
+        "endReason": "ended",
+    },
+    "learning_event": {
+        "sessionId": SID,
+        "localDate": "2026-11-25",
+        "capturedAt": START,
+        "outcome": "analysed",
+        "topic": "Biology",
+    },
+    "topic_segment": {
+        "sessionId": SID,
+        "topic": "Biology",
+        "localDate": "2026-11-25",
+        "startedAt": START,
+        "lastSeenAt": LATER,
+        "endedAt": LATER,
+        "durationSeconds": 600,
+        "activeCount": 3,
+        "passiveCount": 1,
+        "distractedCount": 0,
+    },
+    "bookmark": {"sessionId": SID, "note": "mitosis", "createdAt": START},
+    "help_request": {"sessionId": SID, "localDate": "2026-11-25", "createdAt": START},
+}
+TIME_FIELDS = {
+    "session": ["startedAt", "lastActivityAt", "endedAt"],
+    "learning_event": ["capturedAt"],
+    "topic_segment": ["startedAt", "lastSeenAt", "endedAt"],
+    "bookmark": ["createdAt"],
+    "help_request": ["createdAt"],
+}
+BAD_INSTANTS = ["9999-12-31T23:59:59-23:59", "1970-01-01T00:00:00Z", "2200-01-01T00:00:00Z"]
+BAD_DATES = ["1970-01-01", "2200-01-01", "9999-12-31"]
+BAD_INTS: list[Any] = [-1, 2**63, 2**62 + 1, 1.5, 3.0, True, "3"]
+BAD_COUNTS: list[Any] = [-1, 2**63, 2**62, 1.5, 3.0, True, "3"]
+BAD_SECONDS: list[Any] = [-1, 2**63, 2**62, 25 * 3600 + 1]
+
+
+def item(kind: str, **changes: Any) -> dict[str, Any]:
+    """A valid item of `kind` with `changes` applied to its payload (None deletes a field)."""
+    payload = copy.deepcopy(VALID[kind])
+    for name, value in changes.items():
+        if value is None:
+            payload.pop(name, None)
+        else:
+            payload[name] = value
+    return {"id": str(uuid.uuid4()), "kind": kind, "revision": 1, "payload": payload}
+
+
+def case(kind: str, field: str, value: Any, **more: Any) -> tuple[str, dict[str, Any], str]:
+    """A bad item and the field its rejection must name."""
+    return kind, item(kind, **{field: value}, **more), f"payload.{field}"
+
+
+def revision_case(kind: str, value: Any) -> tuple[str, dict[str, Any], str]:
+    """A valid payload with a bad revision."""
+    return kind, item(kind) | {"revision": value}, "revision"
+
+
+#: A segment whose span is longer than a day, and one whose duration is longer than its span.
+NEXT_DAY = "2026-11-26T12:00:00.000Z"
+ORDER_CASES = {
+    "session-lastActivityAt-before-startedAt": (
+        "session",
+        item("session", lastActivityAt="2026-11-25T08:00:00Z"),
+        "payload",
+    ),
+    "session-endedAt-before-startedAt": (
+        "session",
+        item("session", endedAt="2026-11-25T08:00:00Z"),
+        "payload",
+    ),
+    "segment-lastSeenAt-before-startedAt": (
+        "topic_segment",
+        item("topic_segment", lastSeenAt="2026-11-25T08:00:00Z"),
+        "payload",
+    ),
+    "segment-endedAt-before-lastSeenAt": (
+        "topic_segment",
+        item("topic_segment", endedAt="2026-11-25T09:05:00Z"),
+        "payload",
+    ),
+    "segment-duration-past-its-span": (
+        "topic_segment",
+        item("topic_segment", durationSeconds=601.5),
+        "payload",
+    ),
+    "segment-longer-than-a-day": (
+        "topic_segment",
+        item("topic_segment", lastSeenAt=NEXT_DAY, endedAt=NEXT_DAY, durationSeconds=600),
+        "payload",
+    ),
+}
+
+CASES: list[tuple[str, dict[str, Any], str]] = [
+    *(revision_case(kind, value) for kind in VALID for value in BAD_INTS),
+    *(
+        case(kind, field, value)
+        for kind, fields in TIME_FIELDS.items()
+        for field in fields
+        for value in BAD_INSTANTS
+    ),
+    *(
+        case(kind, "localDate", value)
+        for kind in VALID
+        if kind != "bookmark"
+        for value in BAD_DATES
+    ),
+    *(
+        case("topic_segment", field, value)
+        for field in ("activeCount", "passiveCount", "distractedCount")
+        for value in BAD_COUNTS
+    ),
+    *(case("topic_segment", "durationSeconds", value) for value in BAD_SECONDS),
+    *ORDER_CASES.values(),
+]
+
+
+def case_id(kind: str, bad: dict[str, Any], field: str) -> str:
+    """A readable test id: kind, field and the bad value (or the broken rule)."""
+    for name, known in ORDER_CASES.items():
+        if known[1] is bad:
+            return name
+    value = bad["revision"] if field == "revision" else bad["payload"].get(field.split(".")[-1])
+    return f"{kind}-{field}-{value!r}"
+
+
+async def linked_edge(cloud: httpx.AsyncClient, google: FakeGoogle) -> dict[str, Any]:
+    """Sign in and link an edge; return the user's and the edge's headers."""
+    user = await sign_in(cloud, google)
+    device = await link_device(cloud, user)
+    return {"user": bearer(user["accessToken"]), "edge": bearer(device["accessToken"])}
+
+
+def results_of(response: httpx.Response) -> list[dict[str, Any]]:
+    """The per-item results of a batch answer."""
+    results: list[dict[str, Any]] = data_of(response)["results"]
+    return results
+
+
+@pytest.mark.parametrize(
+    ("kind", "bad", "field"), [pytest.param(*c, id=case_id(*c)) for c in CASES]
+)
+def test_out_of_range_value_is_rejected_with_its_field(
+    kind: str, bad: dict[str, Any], field: str
+) -> None:
+    """Each out-of-range value is rejected as invalid_item, naming the field at fault."""
+    from cloud.ingest import validate_items
+
+    valid, rejected = validate_items([item(kind), bad])
+    assert [v.index for v in valid] == [0]
+    error = rejected[1].error
+    assert error is not None
+    assert error.code == "invalid_item"
+    assert error.details is not None
+    assert field in [d.field for d in error.details], error.details
+
+
+def test_every_valid_payload_is_accepted() -> None:
+    """The tables' valid payloads are valid, so each rejection is the bad value's doing."""
+    from cloud.ingest import validate_items
+
+    valid, rejected = validate_items([item(kind) for kind in VALID])
+    assert (len(valid), rejected) == (len(VALID), {})
+
+
+@pytest.mark.parametrize("kind", list(VALID))
+async def test_a_batch_stores_the_valid_item_beside_every_bad_one(
+    cloud: httpx.AsyncClient, google: FakeGoogle, kind: str
+) -> None:
+    """Over HTTP, every bad item of a kind is rejected alone and the valid one is stored."""
+    edge = await linked_edge(cloud, google)
+    bad = [c[1] for c in CASES if c[0] == kind]
+    response = await cloud.post(
+        "/api/sync/batch", json={"items": [item(kind), *bad]}, headers=edge["edge"]
+    )
+    statuses = [r["status"] for r in results_of(response)]
+    assert statuses == ["stored"] + ["rejected"] * len(bad)
+
+
+async def test_stored_duration_never_exceeds_the_segments_span(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """A duration a little longer than start to end (rounding) counts only start to end."""
+    edge = await linked_edge(cloud, google)
+    within_slack = item("topic_segment", durationSeconds=600.9)
+    batch = {"items": [within_slack]}
+    data_of(await cloud.post("/api/sync/batch", json=batch, headers=edge["edge"]))
+    day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["user"]))
+    assert day["totalSeconds"] == 600
+
+
+async def test_analytics_answer_over_out_of_range_rows_already_stored(
+    cloud: httpx.AsyncClient, google: FakeGoogle, cloud_database_url: str, clock: FakeClock
+) -> None:
+    """Rows stored before the bounds (huge counts and seconds) are clamped, never a 500."""
+    edge = await linked_edge(cloud, google)
+    me = data_of(await cloud.get("/api/devices", headers=edge["user"]))["devices"][0]
+    sqlite = cloud_database_url.startswith("sqlite")
+    huge = 2**62 if sqlite else 2**31 - 1  # PostgreSQL's INTEGER holds no more
+    rows = [
+        {
+            "id": str(uuid.uuid4()),
+            "user_id": me["userId"],
+            "device_id": me["deviceId"],
+            "revision": 1,
+            "received_at": clock.now(),
+            "session_id": SID,
+            "topic": "Biology",
+            "local_date": date(2026, 11, 25),
+            "started_at": clock.now(),
+            "last_seen_at": clock.now(),
+            "ended_at": clock.now(),
+            "seconds": 1e308,
+            "active_count": huge,
+            "passive_count": huge,
+            "distracted_count": huge,
+        }
+        for _ in range(2)
+    ]
+    engine = make_engine(cloud_database_url)
+    try:
+        async with make_sessions(engine).begin() as db:
+            await db.execute(insert(TopicSegment), rows)
+    finally:
+        await engine.dispose()
+    for path in ("/api/topic/daily?date=2026-11-25", "/api/topic/weekly?date=2026-11-25"):
+        data_of(await cloud.get(path, headers=edge["user"]))
+    day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["user"]))
+    assert day["totalSeconds"] == 2 * 25 * 3600
