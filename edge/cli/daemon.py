@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edge.app import create_app
+from edge.cli.format import cell, plain
 from edge.cli.options import ConfigOption, DataDirOption, settings_or_exit
 from edge.http.context import SERVICES
 from edge.tls import server_context
@@ -87,14 +88,17 @@ def status(
         response = httpx.get(url, timeout=5)
         health = response.json()["data"]
     except (httpx.HTTPError, httpx.InvalidURL, ValueError, KeyError, TypeError) as exc:
-        typer.echo(f"No StudyLens daemon answers at {url}: {exc}", err=True)
+        typer.echo(f"No StudyLens daemon answers at {url}: {plain(exc)}", err=True)
         raise typer.Exit(1) from exc
-    table = Table(title=f"StudyLens edge at {url.removesuffix('/healthz')}", show_header=False)
-    table.add_row("status", str(health["status"]))
-    table.add_row("version", str(health["version"]))
-    table.add_row("up for", f"{health['uptimeSeconds']} s")
-    table.add_row("running sessions", str(health["activeSessions"]))
+    table = Table(
+        title=cell(f"StudyLens edge at {url.removesuffix('/healthz')}"), show_header=False
+    )
+    # Whatever answers on that port wrote these: plain text only.
+    table.add_row("status", cell(health["status"]))
+    table.add_row("version", cell(health["version"]))
+    table.add_row("up for", cell(f"{health['uptimeSeconds']} s"))
+    table.add_row("running sessions", cell(health["activeSessions"]))
     for name, task in health["tasks"].items():
         state = "running" if task["running"] else "stopped"
-        table.add_row(f"task {name}", f"{state}, {task['failures']} failure(s)")
+        table.add_row(cell(f"task {name}"), cell(f"{state}, {task['failures']} failure(s)"))
     Console().print(table)

@@ -7,23 +7,13 @@ import asyncio
 import typer
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
+from edge.cli.format import cell
 from edge.discovery import Found
 from edge.discovery import discover as browse
 
 # TXT keys in the order the advert defines them; unknown keys follow, sorted.
 _KNOWN_KEYS = ("v", "id", "pairing", "api", "ws", "tls")
-
-
-def _shown(value: str) -> str:
-    """Anything on the network can advertise: escape control characters (no terminal tricks)."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in value)
-
-
-def _cell(*lines: str) -> Text:
-    """Plain text: no rich markup or :emoji: codes read out of what a stranger advertised."""
-    return Text("\n".join(_shown(line) for line in lines))
 
 
 def _txt_lines(txt: dict[str, str]) -> list[str]:
@@ -42,11 +32,12 @@ def found_table(found: list[Found]) -> Table:
     table.add_column("TXT records")
     for daemon in found:
         table.add_row(
-            _cell(daemon.instance),
-            _cell(daemon.host),
-            _cell(*daemon.addresses) if daemon.addresses else "-",
+            # Anything on the network can advertise: shown as plain text.
+            cell(daemon.instance),
+            cell(daemon.host),
+            cell(*daemon.addresses) if daemon.addresses else "-",
             str(daemon.port),
-            _cell(*_txt_lines(daemon.txt)),
+            cell(*_txt_lines(daemon.txt)),
         )
     return table
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edge import pairing
+from edge.cli.format import cell, plain
 from edge.cli.options import ConfigOption, DataDirOption, existing_database, settings_or_exit
 from edge.store import open_database
 from shared.clock import SystemClock, to_iso
@@ -54,7 +55,9 @@ def list_devices(config: ConfigOption = None, data_dir: DataDirOption = None) ->
         state = (
             f"revoked {d.revoked_at.astimezone(zone):%Y-%m-%d %H:%M}" if d.revoked_at else "active"
         )
-        table.add_row(d.device_id, d.name, f"{d.created_at.astimezone(zone):%Y-%m-%d %H:%M}", state)
+        # The name is whatever the phone sent when pairing: a rogue one must not hide itself.
+        paired = f"{d.created_at.astimezone(zone):%Y-%m-%d %H:%M}"
+        table.add_row(cell(d.device_id), cell(d.name), paired, state)
     Console(width=140).print(table)
 
 
@@ -70,6 +73,6 @@ def revoke(
         try:
             pairing.revoke(db, device_id, SystemClock().now())
         except pairing.DeviceNotFound as exc:
-            typer.echo(f"error: {exc.message}", err=True)
+            typer.echo(f"error: {plain(exc.message)}", err=True)
             raise typer.Exit(1) from exc
-    typer.echo(f"Revoked {device_id}.")
+    typer.echo(f"Revoked {plain(device_id)}.")

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edge import analytics
-from edge.cli.format import duration
+from edge.cli.format import cell, duration
 from edge.cli.options import ConfigOption, DataDirOption, existing_database, settings_or_exit
 from edge.store import open_database
 from shared.clock import SystemClock
@@ -41,10 +41,10 @@ def list_sessions(
             else "running"
         )
         table.add_row(
-            row.session_id,
+            cell(row.session_id),
             row.date.isoformat(),
             f"{row.started_at.astimezone(zone):%H:%M}",
-            ended,
+            cell(ended),
             duration(row.total_seconds),
             str(row.total_analyses),
         )

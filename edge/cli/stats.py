@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edge import analytics
-from edge.cli.format import duration
+from edge.cli.format import cell, duration
 from edge.cli.options import ConfigOption, DataDirOption, existing_database, settings_or_exit
 from edge.store import open_database
 from shared.clock import SystemClock
@@ -31,7 +31,7 @@ def today(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
         table.add_column(column, justify="left" if column == "topic" else "right")
     for stat in stats.topic_stats:
         table.add_row(
-            stat.topic,
+            cell(stat.topic),  # named by the model (or an older lexicon): plain text
             duration(stat.duration_seconds),
             str(stat.active_count),
             str(stat.passive_count),

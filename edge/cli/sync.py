@@ -11,6 +11,7 @@ from typing import Annotated
 import httpx
 import typer
 
+from edge.cli.format import plain
 from edge.cli.options import ConfigOption, DataDirOption, existing_database, settings_or_exit
 from edge.frames.originals import OriginalStore
 from edge.settings import EdgeSettings
@@ -26,9 +27,10 @@ app = typer.Typer(help="Sync with the cloud account.", no_args_is_help=True)
 
 
 def _show(code: DeviceCode) -> None:
-    typer.echo(f"To link this edge, open {code.verification_uri} and enter the code:")
-    typer.echo(f"\n    {code.user_code}\n")
-    typer.echo(f"(or open {code.verification_uri_complete}); waiting for approval...")
+    # The cloud wrote all three: shown with control characters escaped.
+    typer.echo(f"To link this edge, open {plain(code.verification_uri)} and enter the code:")
+    typer.echo(f"\n    {plain(code.user_code)}\n")
+    typer.echo(f"(or open {plain(code.verification_uri_complete)}); waiting for approval...")
 
 
 def link(
@@ -44,7 +46,9 @@ def link(
     store = CredentialStore(settings.data_dir)
     current = store.load()
     if current is not None:
-        typer.echo(f"error: already linked to {current.cloud_url}; run `unlink` first", err=True)
+        typer.echo(
+            f"error: already linked to {plain(current.cloud_url)}; run `unlink` first", err=True
+        )
         raise typer.Exit(1)
 
     async def run() -> None:
@@ -56,10 +60,10 @@ def link(
     try:
         asyncio.run(run())
     except LinkExpired as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {plain(exc)}", err=True)
         raise typer.Exit(1) from exc
     except CloudError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {plain(exc)}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"Linked. Credentials are in {store.path} (readable by this user only).")
 
@@ -84,9 +88,12 @@ def unlink(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     try:
         asyncio.run(revoke())
     except httpx.HTTPError as exc:
-        typer.echo(f"warning: the cloud could not be told ({exc!r}); unlinking locally", err=True)
+        typer.echo(
+            f"warning: the cloud could not be told ({plain(repr(exc))}); unlinking locally",
+            err=True,
+        )
     store.delete()
-    typer.echo(f"Unlinked from {current.cloud_url}. Facts keep collecting locally.")
+    typer.echo(f"Unlinked from {plain(current.cloud_url)}. Facts keep collecting locally.")
 
 
 @app.command("status", help="Pending facts and images, last success and error, next retry.")
@@ -103,13 +110,14 @@ def status(
     if as_json:
         typer.echo(json.dumps(found.model_dump(mode="json", by_alias=True), indent=2))
         return
-    typer.echo(f"linked:          {found.cloud_url if found.linked else 'no (local only)'}")
+    # The cloud URL was typed at `link`, the error text came from the cloud: escaped.
+    typer.echo(f"linked:          {plain(found.cloud_url) if found.linked else 'no (local only)'}")
     typer.echo(f"pending facts:   {found.pending_facts}")
     typer.echo(f"pending images:  {found.pending_images}")
     typer.echo(f"refused facts:   {found.rejected_facts}")
     typer.echo(f"last success:    {found.last_success_at or 'never'}")
     if found.last_error:
-        typer.echo(f"last error:      {found.last_error} ({found.last_error_at})")
+        typer.echo(f"last error:      {plain(found.last_error)} ({found.last_error_at})")
         typer.echo(f"next retry:      {found.next_retry_at}")
 
 
@@ -124,7 +132,7 @@ def now(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     sent = asyncio.run(_drain(settings, credentials))
     typer.echo(f"sent {sent[0]} facts and {sent[1]} images")
     if sent[2]:
-        typer.echo(f"error: {sent[2]}", err=True)
+        typer.echo(f"error: {plain(sent[2])}", err=True)
         raise typer.Exit(1)
 
 

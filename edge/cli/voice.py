@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edge.app import make_voice_connect, relay_settings
+from edge.cli.format import cell
 from edge.cli.options import ConfigOption, settings_or_exit
 from edge.metrics import Metrics
 from edge.voice.context import StudyContext
@@ -37,7 +38,9 @@ def devices() -> None:
     for column in ("index", "name", "inputs", "outputs", "default rate"):
         table.add_column(column)
     for d in found:
-        table.add_row(str(d.index), d.name, str(d.inputs), str(d.outputs), f"{d.default_rate:.0f}")
+        table.add_row(
+            str(d.index), cell(d.name), str(d.inputs), str(d.outputs), f"{d.default_rate:.0f}"
+        )
     Console().print(table)
 
 

@@ -18,12 +18,15 @@ from edge.app import create_app
 from edge.cli import app as cli_app
 from edge.settings import EdgeSettings, load_settings
 from edge.store import open_database
+from edge.sync import outbox
 from edge.topics.tracker import FrameFlags
+from edge.voice.local import Device
 from tests.support import (
     AppClient,
     FakeClock,
     commands_without_help,
     options_without_help,
+    pair_device,
     services_of,
     typer_commands,
 )
@@ -71,13 +74,15 @@ def shown_settings(runner: CliRunner, *args: str) -> Any:
     return json.loads(result.stdout)
 
 
-async def study(client: AppClient, clock: FakeClock, *, end: bool = True) -> str:
-    """Through the running app: start a session, study Biology for 60 s, end it unless told."""
+async def study(
+    client: AppClient, clock: FakeClock, *, end: bool = True, topic: str = "Biology"
+) -> str:
+    """Through the running app: start a session, study a topic for 60 s, end it unless told."""
     response = await client.post("/api/session/start")
     assert response.status == 201
     session_id = str((await response.json())["data"]["sessionId"])
     flags = FrameFlags(active=True, distracted=False)
-    await services_of(client).sessions.track(session_id, "Biology", clock.now(), flags)
+    await services_of(client).sessions.track(session_id, topic, clock.now(), flags)
     clock.advance(60)
     if end:
         ended = await client.post(f"/api/session/{session_id}/end")
@@ -436,3 +441,133 @@ def test_status_with_an_ipv6_host_reports_no_daemon(runner: CliRunner) -> None:
 
     assert result.exit_code == 1, result.output
     assert "No StudyLens daemon answers" in result.output, repr(result.exception)
+
+
+# --- text others wrote ----------------------------------------------------------------------
+
+#: What a phone, the model or a cloud may have written, and how the CLI must show it: markup
+#: literally (`[/]` alone made rich raise), control characters escaped, never sent raw.
+HOSTILE = [
+    ("[/] x", "[/] x"),
+    ("[bold red]evil", "[bold red]evil"),
+    ("[link=http://x]y[/link]", "[link=http://x]y[/link]"),
+    ("\x1b[31mred", "\\x1b[31mred"),
+]
+
+
+def shown_safely(result: Result, expected: str) -> bool:
+    """The command succeeded and printed `expected`, with no raw escape character."""
+    return result.exit_code == 0 and expected in result.output and "\x1b" not in result.output
+
+
+@pytest.mark.parametrize(("stored", "expected"), HOSTILE)
+def test_devices_list_shows_a_phone_name_as_written(
+    runner: CliRunner, settings: EdgeSettings, stored: str, expected: str
+) -> None:
+    """A phone cannot hide from `devices list` (or restyle it) through its name."""
+    pair_device(settings, stored)
+
+    result = runner.invoke(cli_app, ["devices", "list", "--data-dir", str(settings.data_dir)])
+
+    assert shown_safely(result, expected), (result.output, result.exception)
+
+
+@pytest.mark.parametrize(("stored", "expected"), HOSTILE)
+async def test_sessions_list_shows_a_stored_session_id_as_written(
+    runner: CliRunner,
+    client: AppClient,
+    clock: FakeClock,
+    cli_clock: FakeClock,
+    settings: EdgeSettings,
+    stored: str,
+    expected: str,
+) -> None:
+    """Every stored string in `sessions list` is printed as text (here a tampered-with id)."""
+    session_id = await study(client, clock)
+    await services_of(client).store.run(
+        lambda db: db.execute(
+            "INSERT INTO sessions (id, day_id, started_at, last_activity_at)"
+            " SELECT ?, day_id, started_at, last_activity_at FROM sessions WHERE id = ?",
+            [stored, session_id],
+        )
+    )
+
+    result = runner.invoke(cli_app, ["sessions", "list", "--data-dir", str(settings.data_dir)])
+
+    assert shown_safely(result, expected), (result.output, result.exception)
+
+
+@pytest.mark.parametrize(("stored", "expected"), HOSTILE)
+async def test_stats_today_shows_a_topic_as_written(
+    runner: CliRunner,
+    client: AppClient,
+    clock: FakeClock,
+    cli_clock: FakeClock,
+    settings: EdgeSettings,
+    stored: str,
+    expected: str,
+) -> None:
+    """A topic name the model made up is printed as text by `stats today`."""
+    await study(client, clock, topic=stored)
+
+    result = runner.invoke(cli_app, ["stats", "today", "--data-dir", str(settings.data_dir)])
+
+    assert shown_safely(result, expected), (result.output, result.exception)
+
+
+def test_sync_status_escapes_control_characters_of_the_cloud_error(
+    runner: CliRunner, settings: EdgeSettings
+) -> None:
+    """The last error (text from the cloud) is printed with its escape character escaped.
+
+    Plain lines, no rich: markup is no danger here, so only control characters are tried.
+    """
+    stored, expected = HOSTILE[-1]
+    db = open_database(settings.database_path)
+    try:
+        outbox.set_state(db, last_error=stored, last_error_at="2026-11-25T09:00:00.000Z")
+    finally:
+        db.close()
+
+    result = runner.invoke(cli_app, ["sync", "status", "--data-dir", str(settings.data_dir)])
+
+    assert shown_safely(result, expected), (result.output, result.exception)
+
+
+@pytest.mark.parametrize(("stored", "expected"), HOSTILE)
+async def test_status_shows_what_the_daemon_answered_as_written(
+    runner: CliRunner, stored: str, expected: str
+) -> None:
+    """Whatever answers on the port cannot drive the terminal through its /healthz."""
+
+    async def healthz(request: web.Request) -> web.Response:
+        health = {"status": stored, "version": "1", "uptimeSeconds": 1, "activeSessions": 0}
+        return web.json_response({"success": True, "data": {**health, "tasks": {}}})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    web_runner = web.AppRunner(app)
+    await web_runner.setup()
+    try:
+        site = web.TCPSite(web_runner, "127.0.0.1", 0)
+        await site.start()
+        port = int(web_runner.addresses[0][1])
+        result: Result = await asyncio.to_thread(
+            runner.invoke, cli_app, ["status", "--port", str(port)]
+        )
+    finally:
+        await web_runner.cleanup()
+
+    assert shown_safely(result, expected), (result.output, result.exception)
+
+
+@pytest.mark.parametrize(("stored", "expected"), HOSTILE)
+def test_audio_devices_shows_a_device_name_as_written(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, stored: str, expected: str
+) -> None:
+    """A sound device's name (a USB device names itself) is printed as text."""
+    monkeypatch.setattr("edge.cli.voice.list_devices", lambda: [Device(0, stored, 1, 0, 48000.0)])
+
+    result = runner.invoke(cli_app, ["audio", "devices"])
+
+    assert shown_safely(result, expected), (result.output, result.exception)
