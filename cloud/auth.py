@@ -186,7 +186,9 @@ class AuthService:
     ) -> TokenPair | None:
         if row.rotated_at is None or row.successor_id is None or row.successor_sealed is None:
             return None
-        if now - row.rotated_at >= self._grace:
+        # `now` may lie before `rotated_at`: it is read before waiting on the row lock, and
+        # other processes' clocks differ. Zero grace must still mean no replay at all.
+        if self._grace <= timedelta(0) or now - row.rotated_at >= self._grace:
             return None
         successor = await db.get(RefreshToken, row.successor_id, with_for_update=True)
         if successor is None or successor.rotated_at is not None or successor.revoked_at:

@@ -96,6 +96,18 @@ async def test_grace_zero_means_any_reuse_revokes(start_cloud: Any, google: Fake
     assert error_of(await refresh(cloud, first["refreshToken"]), 401)["code"] == "invalid_grant"
 
 
+async def test_grace_zero_refuses_reuse_seen_by_a_lagging_clock(
+    start_cloud: Any, google: FakeGoogle, clock: FakeClock
+) -> None:
+    """With zero grace, a second use is refused even if its time is before the rotation."""
+    # Another process's clock, or a time read before waiting on the row lock.
+    cloud = await start_cloud(refresh_grace_seconds=0)
+    first = await sign_in(cloud, google)
+    data_of(await refresh(cloud, first["refreshToken"]))
+    clock.advance(-0.5)
+    assert error_of(await refresh(cloud, first["refreshToken"]), 401)["code"] == "invalid_grant"
+
+
 async def test_parallel_refreshes_rotate_once(cloud: httpx.AsyncClient, google: FakeGoogle) -> None:
     """Concurrent refreshes of one token all get the same successor."""
     pair = await sign_in(cloud, google)
