@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncGenerator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,26 @@ class Event:
     kind: str
     seq: int
     data: dict[str, Any]
+
+
+class Subscription:
+    """One subscriber's view of the bus."""
+
+    def __init__(self, queue: asyncio.Queue[Event | None]) -> None:
+        self._queue = queue
+        self.ended = False
+
+    async def next(self, within: float) -> Event | None:
+        """The next event, or None when none came `within` seconds or the stream ended."""
+        if self.ended:
+            return None
+        try:
+            event = await asyncio.wait_for(self._queue.get(), within)
+        except TimeoutError:
+            return None
+        if event is None:
+            self.ended = True
+        return event
 
 
 class EventBus:
@@ -50,13 +71,13 @@ class EventBus:
                 self.dropped += 1
             queue.put_nowait(event)
 
-    async def subscribe(self, device_id: str | None = None) -> AsyncGenerator[Event, None]:
-        """Events from now on, until the consumer stops, the bus closes or the device is revoked."""
+    @contextmanager
+    def subscribe(self, device_id: str | None = None) -> Iterator[Subscription]:
+        """Events from now on, for as long as the block runs (`device_id`: whose stream)."""
         queue: asyncio.Queue[Event | None] = asyncio.Queue(QUEUE_SIZE + 1)
         self._queues[queue] = device_id
         try:
-            while (event := await queue.get()) is not None:
-                yield event
+            yield Subscription(queue)
         finally:
             self._queues.pop(queue, None)
 

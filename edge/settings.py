@@ -71,6 +71,12 @@ class EdgeSettings(LayeredSettings):
         description="Requests one address may have open at once, sockets and streams included "
         "(429 beyond).",
     )
+    max_connections_per_client: int = Field(
+        64,
+        ge=4,
+        description="Connections one address may hold open at once, idle ones included "
+        "(more are hung up on).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Least severe log level written."
     )

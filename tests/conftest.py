@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
@@ -33,6 +33,7 @@ from tests.fakes.realtime_peer import FakeRealtime
 from tests.support import (
     ZONE_NAME,
     AppClient,
+    EdgeTestServer,
     FakeClock,
     StartApp,
     authorized,
@@ -154,7 +155,7 @@ async def start_app(settings: EdgeSettings, clock: FakeClock) -> AsyncIterator[S
         if peer_header:
             app.middlewares.insert(0, peer_from_header)
         headers = {} if as_owner else authorized(token)
-        client: AppClient = TestClient(TestServer(app), headers=headers)
+        client: AppClient = TestClient(EdgeTestServer(app), headers=headers)
         await client.start_server()
         clients.append(client)
         return client

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import ClientResponse, FormData, web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from edge import pairing
 from edge.http.context import SERVICES, Services
+from edge.http.server import EdgeRunner
 from edge.settings import EdgeSettings
 from edge.store import open_database
 from edge.topics.tracker import FrameFlags
@@ -44,12 +47,30 @@ def berlin(text: str) -> datetime:
 
 
 AppClient = TestClient[web.Request, web.Application]
+
+
+class EdgeTestServer(TestServer):
+    """aiohttp's test server, serving through the daemon's own runner and its options."""
+
+    async def _make_runner(self, **kwargs: Any) -> EdgeRunner:
+        settings = self.app[SERVICES].settings
+        kwargs["handler_cancellation"] = False  # as the daemon runs: accepted work finishes
+        return EdgeRunner(
+            self.app, max_connections_per_client=settings.max_connections_per_client, **kwargs
+        )
+
+
 StartApp = Callable[..., Awaitable[AppClient]]
 
 
 def services_of(client: AppClient) -> Services:
     """Reach the wired services of the app behind a test client."""
     return client.app[SERVICES]
+
+
+def metrics_text(client: AppClient) -> str:
+    """What /metrics shows the owner (phones may not read it), read from the app itself."""
+    return services_of(client).metrics.exposition().decode()
 
 
 ACTIVE = FrameFlags(active=True, distracted=False)
@@ -123,6 +144,38 @@ async def peer_from_header(
     """Test-only: let a request claim another peer address, e.g. a phone on the LAN."""
     peer = request.headers.get(PEER_HEADER)
     return await handler(request.clone(remote=peer) if peer else request)
+
+
+async def raw_exchange(client: AppClient, request: bytes, within: float = 10.0) -> bytes:
+    """Send bytes as they are (no client library to tidy them) and read until the server closes.
+
+    Requests should say `Connection: close`, so the server ends the exchange after one answer.
+    """
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        async with asyncio.timeout(within):
+            return await reader.read()
+    finally:
+        writer.close()
+
+
+def parse_answer(raw: bytes) -> tuple[int, dict[str, str], Any]:
+    """Status, headers (lower-case names) and JSON body (None if not JSON) of a raw answer."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {
+        k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])
+    }
+    if "chunked" in headers.get("transfer-encoding", ""):
+        size, _, rest = body.partition(b"\r\n")
+        body = rest[: int(size, 16)]
+    try:
+        return status, headers, json.loads(body)
+    except ValueError:
+        return status, headers, None
 
 
 def authorized(token: str) -> dict[str, str]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 from typing import Annotated
 
 import httpx
 import typer
-from aiohttp import web
 from rich.console import Console
 from rich.table import Table
 
@@ -16,6 +16,7 @@ from edge.app import create_app
 from edge.cli.format import cell, plain
 from edge.cli.options import ConfigOption, DataDirOption, settings_or_exit
 from edge.http.context import SERVICES
+from edge.http.server import serve as run_server
 from edge.tls import server_context
 
 HostOption = Annotated[
@@ -54,13 +55,14 @@ def serve(
     certificate = app[SERVICES].certificate
     if certificate is not None:
         log.info("TLS on; certificate fingerprint (SHA-256) %s", certificate.fingerprint)
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        access_log=None,
-        ssl_context=server_context(certificate) if certificate else None,
+    asyncio.run(
+        run_server(
+            app,
+            host=settings.host,
+            port=settings.port,
+            max_connections_per_client=settings.max_connections_per_client,
+            ssl_context=server_context(certificate) if certificate else None,
+        )
     )
 
 

@@ -90,9 +90,14 @@ def prepare(
         out = io.BytesIO()
         # No exif= or icc_profile= argument: the re-encoded frame carries no metadata.
         image.save(out, format="JPEG", quality=quality)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError as exc:
+        # Pillow's own message names its file object (`<_io.BytesIO object at 0x...>`): ours.
+        raise BadImage("The image cannot be read: its bytes are no known image format.") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         # OSError also covers JPEG's 65,500-pixel side limit on absurdly long images.
-        raise BadImage(f"The image cannot be read as a camera frame: {exc}.") from exc
+        raise BadImage(
+            "The image cannot be read as a camera frame: it is truncated, corrupt or too long."
+        ) from exc
     return PreparedFrame(
         jpeg=out.getvalue(), width=image.width, height=image.height, dhash=dhash(image)
     )

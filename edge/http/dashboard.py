@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from contextlib import suppress
 from datetime import timedelta
@@ -32,8 +31,15 @@ from shared.clock import to_iso
 
 routes = web.RouteTableDef()
 STATIC = Path(__file__).resolve().parent.parent / "dashboard" / "static"
-#: Comment lines keep idle connections open through proxies and tell us a browser went away.
+#: Comment lines keep idle connections open through proxies.
 HEARTBEAT_SECONDS = 15.0
+#: How soon a stream whose browser went away is noticed and its share given back.
+POLL_SECONDS = 1.0
+
+
+def _connected(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is not None and not transport.is_closing()
 
 
 def _limit(request: web.Request, default: int, most: int) -> int:
@@ -156,21 +162,17 @@ async def events(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     await response.write(b"retry: 2000\n: connected\n\n")
-    stream = bus.subscribe(device_id)
-    try:
-        while True:
-            try:
-                event = await asyncio.wait_for(anext(stream), HEARTBEAT_SECONDS)
-            except TimeoutError:
+    quiet = 0.0
+    with bus.subscribe(device_id) as stream, suppress(ConnectionResetError):
+        while not stream.ended and _connected(request):
+            event = await stream.next(POLL_SECONDS)
+            if event is not None:
+                body = json.dumps(event.data, separators=(",", ":"))
+                await response.write(
+                    f"id: {event.seq}\nevent: {event.kind}\ndata: {body}\n\n".encode()
+                )
+                quiet = 0.0
+            elif (quiet := quiet + POLL_SECONDS) >= HEARTBEAT_SECONDS:
                 await response.write(b": heartbeat\n\n")
-                continue
-            except StopAsyncIteration:
-                break
-            body = json.dumps(event.data, separators=(",", ":"))
-            await response.write(f"id: {event.seq}\nevent: {event.kind}\ndata: {body}\n\n".encode())
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
-    finally:
-        with suppress(Exception):
-            await stream.aclose()
+                quiet = 0.0
     return response

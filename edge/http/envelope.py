@@ -81,7 +81,7 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
         body = ErrorBody(code=exc.code, message=exc.message, details=exc.details)
         response = error_response(exc.http_status, body, exc.headers)
         if (exc.headers or {}).get("Connection") == "close":
-            response.force_close()
+            await _send_and_close(request, response)
         return response
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -110,6 +110,15 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
             error_id=error_id,
         )
         return error_response(500, body)
+
+
+async def _send_and_close(request: web.Request, response: web.Response) -> None:
+    """Answer, then hang up at once: the rest of a body that is not coming is not waited for."""
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    if request.transport is not None:
+        request.transport.close()  # flushes the answer first
 
 
 @web.middleware

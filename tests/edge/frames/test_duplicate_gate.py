@@ -13,7 +13,7 @@ from edge.frames.images import dhash, hamming
 from shared.analysis import FrameAnalysis
 from tests.fakes import images
 from tests.fakes.openai_peer import FakeOpenAI
-from tests.support import AppClient, StartApp, services_of, start_session, upload
+from tests.support import AppClient, StartApp, metrics_text, services_of, start_session, upload
 
 SESSION = "session-a"
 ANALYSIS = FrameAnalysis(
@@ -79,7 +79,7 @@ async def test_saved_calls_are_counted(vision_client: AppClient) -> None:
     session_id = await start_session(vision_client)
     for _ in range(4):
         await upload(vision_client, frame, session_id)
-    text = await (await vision_client.get("/metrics")).text()
+    text = metrics_text(vision_client)
     assert "studylens_model_calls_saved_total 3.0" in text.splitlines()
     assert 'studylens_frames_total{outcome="reused"} 3.0' in text.splitlines()
 

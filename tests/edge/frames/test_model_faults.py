@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from edge.settings import EdgeSettings
 from tests.fakes import images
 from tests.fakes.openai_peer import DEFAULT_ANALYSIS, FakeOpenAI, Reply, response_body
-from tests.support import AppClient, StartApp, data_of, error_of, form, services_of
+from tests.support import AppClient, StartApp, data_of, error_of, form, metrics_text, services_of
 
 ROUTE = "/api/upload-and-analyze"
 
@@ -184,7 +184,7 @@ async def test_failed_frame_is_counted_in_metrics(
     """A failed model call shows as a failed frame and a model call with its error code."""
     openai_peer.queue(Reply(status=401))
     await fail_with(vision_client, 502, "vision_rejected")
-    text = await (await vision_client.get("/metrics")).text()
+    text = metrics_text(vision_client)
     assert 'studylens_frames_total{outcome="failed"} 1.0' in text
     assert 'studylens_model_calls_total{result="vision_rejected"} 1.0' in text
 

@@ -16,14 +16,22 @@ from edge.frames.records import FrameEvent
 from edge.sessions import records as session_records
 from tests.fakes import images
 from tests.fakes.openai_peer import DEFAULT_ANALYSIS, FakeOpenAI
-from tests.support import AppClient, FakeClock, data_of, durations, services_of, upload
+from tests.support import (
+    AppClient,
+    FakeClock,
+    data_of,
+    durations,
+    metrics_text,
+    services_of,
+    upload,
+)
 
 PIPELINE_LOG = "edge.frames.pipeline"
 
 
 async def failure_count(client: AppClient, effect: str) -> str | None:
     """The side-effect failure counter line for `effect` in /metrics, if any."""
-    text = await (await client.get("/metrics")).text()
+    text = metrics_text(client)
     prefix = f'studylens_side_effect_failures_total{{effect="{effect}"}} '
     lines = [line for line in text.splitlines() if line.startswith(prefix)]
     return lines[0].removeprefix(prefix) if lines else None
@@ -215,7 +223,7 @@ async def test_original_save_failure_is_counted_and_logged(
 async def test_no_failures_counted_for_a_clean_frame(vision_client: AppClient) -> None:
     """A frame whose side effects all succeed adds no failure counts."""
     await upload(vision_client, images.jpeg())
-    text = await (await vision_client.get("/metrics")).text()
+    text = metrics_text(vision_client)
     assert "studylens_side_effect_failures_total{" not in text
 
 

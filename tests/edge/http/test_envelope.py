@@ -7,12 +7,20 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from edge.app import create_app
 from edge.http.access import ROUTE_ACCESS, Access
 from edge.settings import EdgeSettings
-from tests.support import AppClient, FakeClock, StartApp, authorized, error_of, pair_device
+from tests.support import (
+    AppClient,
+    EdgeTestServer,
+    FakeClock,
+    StartApp,
+    authorized,
+    error_of,
+    pair_device,
+)
 
 SMALL_LIMIT = 2048
 BOOM_MESSAGE = "secret-internal-detail-42"
@@ -38,7 +46,7 @@ async def boom_client(
 
     app = create_app(settings, clock)
     app.router.add_get("/boom", boom)
-    client: AppClient = TestClient(TestServer(app), headers=authorized(pair_device(settings)))
+    client: AppClient = TestClient(EdgeTestServer(app), headers=authorized(pair_device(settings)))
     await client.start_server()
     try:
         yield client

@@ -16,7 +16,7 @@ from tests.edge.voice.voice_support import (
     tone,
 )
 from tests.fakes.realtime_peer import FakeRealtime
-from tests.support import AppClient
+from tests.support import AppClient, metrics_text
 
 
 def streaming(peer: FakeRealtime) -> None:
@@ -125,7 +125,7 @@ async def test_speech_while_the_tutor_is_silent_interrupts_nothing(
     assert "response.cancel" not in kinds
     assert realtime_peer.truncates == []
     assert got.of("interrupt") == []
-    text = await (await voice_client.get("/metrics")).text()
+    text = metrics_text(voice_client)
     assert "studylens_voice_barge_ins_total 0.0" in text
 
 
@@ -157,5 +157,5 @@ async def test_barge_ins_are_counted(voice_client: AppClient, realtime_peer: Fak
         got = await tutor_speaking(ws, realtime_peer)
         await send_audio(ws, tone(440, 0.2))
         await read_until(ws, has("interrupt"), got)
-    text = await (await voice_client.get("/metrics")).text()
+    text = metrics_text(voice_client)
     assert "studylens_voice_barge_ins_total 1.0" in text

@@ -16,7 +16,7 @@ from tests.edge.voice.voice_support import (
 from tests.fakes.images import jpeg
 from tests.fakes.openai_peer import FakeOpenAI
 from tests.fakes.realtime_peer import FakeRealtime
-from tests.support import AppClient, StartApp, upload
+from tests.support import AppClient, StartApp, metrics_text, upload
 
 
 def analysis(topic: str, subtopic: str | None, text: str = "") -> dict[str, Any]:
@@ -137,7 +137,7 @@ async def test_frames_without_a_voice_session_are_a_no_op_then_steer_the_next_on
     client = await app_with_eyes_and_ears(start_app, openai_peer, realtime_peer)
     await see(client, openai_peer, 1, "History", "French Revolution")
     assert realtime_peer.connections == 0
-    text = (await (await client.get("/metrics")).read()).decode()
+    text = metrics_text(client)
     assert metric(text, "studylens_side_effect_failures_total", effect="hook:voice") is None
     async with client.ws_connect("/ws") as ws:
         await started(ws)

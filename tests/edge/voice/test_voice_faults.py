@@ -27,16 +27,9 @@ from tests.edge.voice.voice_support import (
     tone,
 )
 from tests.fakes.realtime_peer import FakeRealtime
-from tests.support import AppClient, StartApp, data_of, services_of, start_session
+from tests.support import AppClient, StartApp, data_of, metrics_text, services_of, start_session
 
 QUIET = 1e9  # a peer speech threshold no audio reaches: no speech events, no responses
-
-
-async def metrics_text(client: AppClient) -> str:
-    """The daemon's /metrics page."""
-    response = await client.get("/metrics")
-    assert response.status == 200
-    return await response.text()
 
 
 # --- configuration and control messages ---------------------------------------------------------
@@ -191,7 +184,7 @@ async def test_a_frame_of_partial_samples_is_refused_and_the_relay_keeps_going(
         assert error["code"] == "bad_audio_frame"
         await send_audio(ws, tone(440, 0.2))
         await realtime_peer.wait_for(lambda: len(realtime_peer.audio) >= 100 * BYTES_PER_MS)
-    text = await metrics_text(voice_client)
+    text = metrics_text(voice_client)
     assert metric(text, "studylens_voice_bad_frames_total") == 1.0
 
 
@@ -272,7 +265,7 @@ async def test_the_phone_vanishing_mid_response_cleans_up(
     realtime_peer.reply_audio_ms = 3000
     async with voice_client.ws_connect("/ws") as ws:
         await started(ws)
-        assert metric(await metrics_text(voice_client), "studylens_voice_sessions") == 1.0
+        assert metric(metrics_text(voice_client), "studylens_voice_sessions") == 1.0
         await realtime_peer.respond()
         await read_until(ws, lambda g: len(g.audio) >= 100 * BYTES_PER_MS)
     metrics = services_of(voice_client).metrics
@@ -282,7 +275,7 @@ async def test_the_phone_vanishing_mid_response_cleans_up(
     await eventually(lambda: realtime_peer.current.ws.closed)
     assert services_of(voice_client).voice.live == 0
     assert realtime_peer.response_active is False
-    assert metric(await metrics_text(voice_client), "studylens_voice_sessions") == 0.0
+    assert metric(metrics_text(voice_client), "studylens_voice_sessions") == 0.0
     assert (await voice_client.get("/healthz")).status == 200
 
 
@@ -299,7 +292,7 @@ async def test_the_phone_vanishing_while_the_tutor_is_silent_cleans_up(
         what="the relay ended (studylens_voice_sessions 0)",
     )
     await eventually(lambda: realtime_peer.current.ws.closed, what="the model link closed")
-    assert metric(await metrics_text(voice_client), "studylens_voice_sessions") == 0.0
+    assert metric(metrics_text(voice_client), "studylens_voice_sessions") == 0.0
 
 
 async def test_the_model_closing_with_1001_reconnects_with_instructions_and_context(
@@ -325,9 +318,7 @@ async def test_the_model_closing_with_1001_reconnects_with_instructions_and_cont
         got = await read_until(ws, lambda g: g.closed)
     assert got.of("closing") == [{"type": "closing", "reason": "stopped"}]
     assert got.of("ready") == []  # the phone was told `ready` once, before the reconnect
-    lost = metric(
-        await metrics_text(voice_client), "studylens_voice_reconnects_total", reason="lost"
-    )
+    lost = metric(metrics_text(voice_client), "studylens_voice_reconnects_total", reason="lost")
     assert lost == 1.0
 
 
@@ -347,9 +338,7 @@ async def test_the_session_is_renewed_before_the_providers_cap(
         await ws.send_json({"type": "stop"})
         got = await read_until(ws, lambda g: g.closed)
     assert got.of("closing") == [{"type": "closing", "reason": "stopped"}]
-    renewals = metric(
-        await metrics_text(client), "studylens_voice_reconnects_total", reason="renewal"
-    )
+    renewals = metric(metrics_text(client), "studylens_voice_reconnects_total", reason="renewal")
     assert renewals is not None
     assert renewals >= 1
 
@@ -417,7 +406,7 @@ async def test_an_odd_model_event_does_not_end_the_conversation(
         await ws.send_json({"type": "stop"})
         await read_until(ws, has("closing"), got)
     assert got.of("closing") == [{"type": "closing", "reason": "stopped"}]
-    failures = metric(await metrics_text(voice_client), "studylens_voice_event_failures_total")
+    failures = metric(metrics_text(voice_client), "studylens_voice_event_failures_total")
     assert failures == 1.0
 
 
