@@ -13,7 +13,16 @@ import pytest
 
 from edge import pairing
 from edge.settings import EdgeSettings
-from tests.support import AppClient, FakeClock, authorized, data_of, error_of, services_of
+from tests.support import (
+    PEER_HEADER,
+    AppClient,
+    FakeClock,
+    StartApp,
+    authorized,
+    data_of,
+    error_of,
+    services_of,
+)
 
 
 @pytest.fixture
@@ -274,3 +283,109 @@ async def test_the_database_never_holds_the_token_or_the_code(
     assert not [value for value in dump if token in value or code in value]
     assert pairing.digest(token) in dump
     assert pairing.digest(code) in dump
+
+
+# --- guessing from many addresses -----------------------------------------------------------------
+
+
+async def guess_from(
+    anon: aiohttp.ClientSession, client: AppClient, code: str, address: str
+) -> int:
+    """A wrong code sent as if from `address` (the app takes `peer_header`); its status."""
+    response = await anon.post(
+        client.make_url("/api/pair"),
+        json={"code": other_than(code), "deviceName": "guesser"},
+        headers={PEER_HEADER: address},
+    )
+    return response.status
+
+
+async def test_strangers_on_many_addresses_cannot_lock_the_owner_out(
+    start_app: StartApp, anon: aiohttp.ClientSession, clock: FakeClock, settings: EdgeSettings
+) -> None:
+    """Wrong codes from ten addresses leave the student's own right code working (201)."""
+    client = await start_app(peer_header=True)
+    code = await make_code(client, clock, settings)
+    for n in range(10):
+        assert await guess_from(anon, client, code, f"192.168.1.{100 + n}") == 401
+
+    response = await anon.post(
+        client.make_url("/api/pair"),
+        json={"code": code, "deviceName": "student's phone"},
+        headers={PEER_HEADER: "192.168.1.20"},
+    )
+
+    await data_of(response, 201)
+
+
+async def test_a_code_dies_after_its_guess_budget(
+    start_app: StartApp, anon: aiohttp.ClientSession, clock: FakeClock, settings: EdgeSettings
+) -> None:
+    """After GUESS_BUDGET wrong guesses from anywhere, even the right code is refused."""
+    client = await start_app(peer_header=True)
+    code = await make_code(client, clock, settings)
+    for n in range(pairing.GUESS_BUDGET):
+        assert await guess_from(anon, client, code, f"10.0.{n // 4}.{n}") == 401
+
+    response = await anon.post(
+        client.make_url("/api/pair"),
+        json={"code": code, "deviceName": "too late"},
+        headers={PEER_HEADER: "192.168.1.20"},
+    )
+
+    assert (await error_of(response, 401))["code"] == "pairing_failed"
+    assert not await services_of(client).store.run(lambda db: pairing.pairing_open(db, clock.now()))
+
+
+async def test_one_guess_short_of_the_budget_the_code_still_pairs(
+    start_app: StartApp, anon: aiohttp.ClientSession, clock: FakeClock, settings: EdgeSettings
+) -> None:
+    """GUESS_BUDGET - 1 wrong guesses leave the code alive for its owner."""
+    client = await start_app(peer_header=True)
+    code = await make_code(client, clock, settings)
+    for n in range(pairing.GUESS_BUDGET - 1):
+        await guess_from(anon, client, code, f"10.0.{n // 4}.{n}")
+
+    response = await anon.post(
+        client.make_url("/api/pair"),
+        json={"code": code, "deviceName": "just in time"},
+        headers={PEER_HEADER: "192.168.1.20"},
+    )
+
+    await data_of(response, 201)
+
+
+async def test_the_owner_is_told_when_guessing_killed_the_code(
+    start_app: StartApp, anon: aiohttp.ClientSession, clock: FakeClock, settings: EdgeSettings
+) -> None:
+    """The dashboard's event stream says `pairing: withdrawn`, so the owner makes a new code."""
+    client = await start_app(peer_header=True)
+    code = await make_code(client, clock, settings)
+    with services_of(client).events.subscribe() as stream:
+        for n in range(pairing.GUESS_BUDGET):
+            await guess_from(anon, client, code, f"10.0.{n // 4}.{n}")
+
+        event = await stream.next(within=5)
+
+    assert event is not None
+    assert (event.kind, event.data) == ("pairing", {"state": "withdrawn"})
+
+
+def test_guessing_a_code_stays_below_one_in_ten_thousand() -> None:
+    """The budget bounds any number of guessers' chance for one code under 1 in 10,000."""
+    assert pairing.GUESS_BUDGET / 10**pairing.CODE_DIGITS < 1 / 10_000
+
+
+async def test_after_wrong_codes_and_a_right_one_the_client_pairs_again(
+    client: AppClient, anon: aiohttp.ClientSession, clock: FakeClock, settings: EdgeSettings
+) -> None:
+    """Four wrong codes, the right one, four more wrong ones: the next right code still pairs."""
+    code = await make_code(client, clock, settings)
+    for _ in range(4):
+        await wrong_code(anon, client, code)
+    await paired(anon, client, code, "first phone")
+    second = await make_code(client, clock, settings)
+    for _ in range(4):
+        await wrong_code(anon, client, second)
+
+    await paired(anon, client, second, "second phone")
