@@ -7,7 +7,6 @@ fingerprint it learns when pairing (also published in the mDNS TXT record).
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 import ssl
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from edge.files import private_dir, write_private
 
 #: Long-lived on purpose: the phone pins this certificate; a new one means pairing again.
 VALIDITY = timedelta(days=3650)
@@ -43,7 +44,7 @@ def ensure_certificate(folder: Path) -> Certificate:
     if cert_path.is_file() and key_path.is_file():
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         return Certificate(cert_path, key_path, fingerprint(cert))
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     key = ec.generate_private_key(ec.SECP256R1())
     host = socket.gethostname()
     names: list[x509.GeneralName] = [
@@ -72,10 +73,9 @@ def ensure_certificate(folder: Path) -> Certificate:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(key_bytes)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    # Both 0600: the key is the secret, and the certificate is nobody else's business either.
+    write_private(key_path, key_bytes, durable=True)
+    write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM), durable=True)
     return Certificate(cert_path, key_path, fingerprint(cert))
 
 

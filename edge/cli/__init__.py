@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from edge.cli import config, daemon, discover, pairing, sessions, stats, sync, voice
+from edge.files import PRIVATE_UMASK
 
 app = typer.Typer(
     name="studylens-edge",
@@ -29,4 +32,7 @@ app.add_typer(sync.app, name="sync")
 
 def main() -> None:
     """Entry point of the console script."""
+    # Behind the explicit 0600/0700 modes of edge.files: whatever a library creates in the
+    # data dir (runtime caches, SQLite's temporary files) is this user's only, too.
+    os.umask(PRIVATE_UMASK)
     app()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from edge.errors import EdgeError
+from edge.files import write_private
 from edge.frames.images import EXTENSIONS, ImageFormat
 
 _KEY = re.compile(r"([0-9a-f]{64})\.(jpg|png|webp)")
@@ -42,19 +41,11 @@ class OriginalStore:
         return self.root / digest[:2] / digest[2:4] / key
 
     def save(self, key: str, data: bytes) -> Path:
-        """Store `data` under `key` unless it is already there."""
+        """Store `data` under `key` unless it is already there (0600, in 0700 folders)."""
         path = self.path_for(key)
         if path.exists():
             return path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_private(path, data)
         return path
 
     def open_path(self, key: str) -> tuple[Path, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ from typing import TypeVar
 import sqlite_utils
 
 from edge.errors import StoreError
+from edge.files import FILE_MODE, private_dir, private_file, tighten_tree
 from edge.store.migrations import migrate
 
 T = TypeVar("T")
@@ -21,9 +23,14 @@ def open_database(path: Path) -> sqlite_utils.Database:
     """Open (creating if needed) the database at `path`, migrated to the current schema.
 
     The connection is in autocommit mode; writes that belong together use `transaction`.
-    It may only be used from the thread that opened it.
+    It may only be used from the thread that opened it. Its folder is made 0700, the file 0600.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
+    # SQLite makes -wal, -shm and -journal with the database file's mode, and would make the
+    # file itself 0644 under umask 022: it must exist as 0600 before the first connection.
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        private_file(path.with_name(path.name + suffix))
     conn = sqlite3.connect(path, isolation_level=None, timeout=10)
     conn.row_factory = sqlite3.Row
     db = sqlite_utils.Database(conn)
@@ -50,8 +57,17 @@ class Store:
         self._db: sqlite_utils.Database | None = None
 
     async def open(self) -> None:
-        """Open and migrate the database on the store thread."""
-        self._db = await self._submit(lambda: open_database(self.path))
+        """Make the data dir private, then open and migrate the database, on the store thread.
+
+        The whole dir is walked once (files of older versions or looser umasks are tightened);
+        the CLI's quick reads only tighten the database's own files.
+        """
+
+        def open_() -> sqlite_utils.Database:
+            tighten_tree(self.path.parent)
+            return open_database(self.path)
+
+        self._db = await self._submit(open_)
 
     async def run(self, work: Callable[[sqlite_utils.Database], T]) -> T:
         """Run `work(db)` on the store thread and return its result."""

@@ -6,12 +6,12 @@ refresh token or the new one, never half of either.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+
+from edge.files import write_private
 
 FILE_NAME = "cloud-link.json"
 
@@ -57,24 +57,8 @@ class CredentialStore:
             raise CredentialsUnreadable(f"{self.path} is damaged; link again") from exc
 
     def save(self, credentials: Credentials) -> None:
-        """Replace the file atomically, mode 0600."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".cloud-link-")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(credentials.model_dump_json(indent=2))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, self.path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        directory = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        """Replace the file atomically, mode 0600 (its folder 0700)."""
+        write_private(self.path, credentials.model_dump_json(indent=2).encode(), durable=True)
 
     def delete(self) -> bool:
         """Forget the link; True if there was one."""

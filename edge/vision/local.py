@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from edge.files import private_dir
 from edge.frames.workers import lower_priority
 from edge.vision.classify import Lexicon, Verdict, classify, load_lexicon
 from edge.vision.port import ModelAnswer, VisionUnavailable
@@ -50,7 +51,7 @@ class LocalVision:
 
     def _load(self) -> Any:
         # Runtime caches (ONNX Runtime, OpenCV) belong in the data dir, not the user's home.
-        self._cache_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self._cache_dir)  # what the runtimes write there is under the CLI's umask
         os.environ["XDG_CACHE_HOME"] = str(self._cache_dir)
         try:
             from rapidocr_onnxruntime import RapidOCR  # type: ignore[import-untyped]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import wave
 from pathlib import Path
+from typing import BinaryIO
 
+from edge.files import open_private, private_dir
 from edge.voice.audio import MODEL_RATE, PHONE_RATE, decode_phone_frame, to_pcm16
 
 
@@ -16,16 +18,19 @@ class Recorder:
     """
 
     def __init__(self, folder: Path, stem: str, max_frame_bytes: int) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         self.input_path = folder / f"{stem}-input.wav"
         self.output_path = folder / f"{stem}-output.wav"
         self._max_frame_bytes = max_frame_bytes
+        # The student's voice: 0600 files, which `wave` would make with the umask's mode.
+        self._files: list[BinaryIO] = []
         self._input = self._open(self.input_path, PHONE_RATE)
         self._output = self._open(self.output_path, MODEL_RATE)
 
-    @staticmethod
-    def _open(path: Path, rate: int) -> wave.Wave_write:
-        out = wave.open(str(path), "wb")  # noqa: SIM115 - closed in close()
+    def _open(self, path: Path, rate: int) -> wave.Wave_write:
+        file = open_private(path)
+        self._files.append(file)
+        out = wave.open(file, "wb")  # noqa: SIM115 - closed in close()
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(rate)
@@ -40,6 +45,8 @@ class Recorder:
         self._output.writeframesraw(pcm)
 
     def close(self) -> None:
-        """Finish both files."""
+        """Finish both files (`wave` leaves a file it was handed open)."""
         self._input.close()
         self._output.close()
+        for file in self._files:
+            file.close()
