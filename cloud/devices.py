@@ -10,21 +10,25 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.auth import AuthService, Principal
-from cloud.db.models import Device, DeviceCode, RefreshToken
+from cloud.db.models import ApprovalAttempts, Device, DeviceCode, RefreshToken
 from cloud.errors import (
     AuthorizationPending,
+    CloudError,
     DeviceFlowError,
     ExpiredToken,
     Forbidden,
     NotFound,
+    RateLimited,
     SlowDown,
+    TooManyPendingCodes,
 )
 from cloud.settings import CloudSettings
+from cloud.throttle import Throttle, insert_missing
 from cloud.tokens import (
     format_user_code,
     hash_token,
@@ -38,12 +42,25 @@ from shared.clock import Clock
 
 #: RFC 8628, 3.5: each slow_down adds five seconds to the interval the client must keep.
 SLOW_DOWN_STEP = 5
+#: Longest lock-out of a student who keeps entering wrong user codes.
+MAX_LOCKOUT = timedelta(days=1)
 
 
 class UnknownDeviceCode(DeviceFlowError):
     """The device code was never issued (RFC 6749's `invalid_grant`)."""
 
     code = "invalid_grant"
+
+
+@dataclass(frozen=True)
+class PendingLink:
+    """A device code as the student checks it before approving: what asks to be linked."""
+
+    user_code: str
+    name: str
+    requested_at: datetime
+    expires_at: datetime
+    approved: bool
 
 
 @dataclass(frozen=True)
@@ -72,16 +89,28 @@ class DeviceLinks:
         self._auth = auth
         self._settings = settings
         self._clock = clock
+        self._throttle = Throttle(sessions, clock)
 
-    async def start(self, name: str, verification_uri: str) -> DeviceCodeWire:
-        """Issue a device code and a user code."""
+    async def start(self, name: str, verification_uri: str, address: str) -> DeviceCodeWire:
+        """Issue a device code and a user code to a client at `address`.
+
+        Limited per address, and in all: codes need no sign-in, so each one is a stranger's row.
+        """
+        settings = self._settings
+        await self._throttle.hit(
+            f"device_code:{address}",
+            settings.device_code_rate_limit,
+            timedelta(seconds=settings.device_code_rate_window_seconds),
+            "device codes",
+        )
         now = self._clock.now()
-        ttl = self._settings.device_code_ttl_seconds
+        ttl = settings.device_code_ttl_seconds
         device_code = new_device_code()
         for attempt in range(5):
             user_code = new_user_code()
             try:
                 async with self._sessions.begin() as db:
+                    await self._check_room(db, now)
                     db.add(
                         DeviceCode(
                             id=str(uuid.uuid4()),
@@ -108,26 +137,95 @@ class DeviceLinks:
             interval=self._settings.device_poll_interval_seconds,
         )
 
-    async def approve(self, principal: Principal, user_code: str) -> str:
-        """Approve a pending code for the signed-in user; return the name the edge gave."""
+    async def _check_room(self, db: AsyncSession, now: datetime) -> None:
+        # Counted in the inserting transaction; racing requests may pass the cap by a few.
+        pending = (
+            select(func.count(), func.min(DeviceCode.expires_at))
+            .where(DeviceCode.expires_at > now, DeviceCode.consumed_at.is_(None))
+            .select_from(DeviceCode)
+        )
+        count, soonest = (await db.execute(pending)).one()
+        if count >= self._settings.device_code_max_pending:
+            wait = (soonest - now).total_seconds() if soonest is not None else 1
+            raise TooManyPendingCodes(
+                "Too many devices are waiting to be linked right now; try again later.", wait
+            )
+
+    async def lookup(self, principal: Principal, user_code: str) -> PendingLink:
+        """What a pending code would link, for the student to confirm; wrong codes count."""
+        return await self._checked(principal, user_code, approve=False)
+
+    async def approve(self, principal: Principal, user_code: str) -> PendingLink:
+        """Approve a pending code for the signed-in user; wrong codes count toward a lock-out."""
+        return await self._checked(principal, user_code, approve=True)
+
+    async def _checked(self, principal: Principal, user_code: str, *, approve: bool) -> PendingLink:
         if principal.scope != "user":
             raise Forbidden("Only a signed-in student can approve a device, not a device.")
         now = self._clock.now()
+        error: CloudError | None = None
+        found: PendingLink | None = None
         async with self._sessions.begin() as db:
+            # The student's attempts row stays locked until this code is settled, so guesses
+            # sent in parallel (to any process) are counted one after another.
+            attempts = await self._attempts(db, principal.user_id, now)
             row = await db.scalar(
                 select(DeviceCode)
                 .where(DeviceCode.user_code == normalise_user_code(user_code))
                 .with_for_update()
             )
-            if row is None or row.consumed_at is not None:
-                raise NotFound("No pending device has this code; check the code on the device.")
-            if row.expires_at <= now:
-                raise ExpiredToken("This code has expired; start linking again on the device.")
-            if row.approved_by is not None and row.approved_by != principal.user_id:
-                raise NotFound("No pending device has this code; check the code on the device.")
-            row.approved_by = principal.user_id
-            row.approved_at = now
-            return row.name
+            unknown = row is None or row.consumed_at is not None
+            if row is None or unknown or row.approved_by not in (None, principal.user_id):
+                error = self._wrong_code(attempts, now)
+            elif row.expires_at <= now:
+                error = ExpiredToken("This code has expired; start linking again on the device.")
+            else:
+                if approve:
+                    row.approved_by = principal.user_id
+                    row.approved_at = now
+                found = PendingLink(
+                    user_code=format_user_code(row.user_code),
+                    name=row.name,
+                    requested_at=row.created_at,
+                    expires_at=row.expires_at,
+                    approved=row.approved_by is not None,
+                )
+        # Raised after the commit: the wrong guess must stay counted.
+        if error is not None or found is None:
+            raise error or AssertionError("neither found nor refused")
+        return found
+
+    async def _attempts(self, db: AsyncSession, user_id: str, now: datetime) -> ApprovalAttempts:
+        """The student's locked attempts row; `RateLimited` while a lock-out lasts."""
+        await insert_missing(db, ApprovalAttempts, user_id=user_id, failures=0, last_failure_at=now)
+        attempts = await db.get(
+            ApprovalAttempts, user_id, with_for_update=True, populate_existing=True
+        )
+        assert attempts is not None  # noqa: S101 - inserted above
+        if attempts.locked_until is not None and now < attempts.locked_until:
+            raise self._locked(attempts.locked_until, now)
+        reset = timedelta(seconds=self._settings.device_approve_failure_reset_seconds)
+        if now - attempts.last_failure_at >= reset:
+            attempts.failures = 0
+        return attempts
+
+    def _wrong_code(self, attempts: ApprovalAttempts, now: datetime) -> CloudError:
+        attempts.failures += 1
+        attempts.last_failure_at = now
+        over = attempts.failures - self._settings.device_approve_max_failures
+        if over < 0:
+            return NotFound("No pending device has this code; check the code on the device.")
+        first = timedelta(seconds=self._settings.device_approve_lockout_seconds)
+        # Doubling, capped: `2 ** over` alone would overflow timedelta after enough guesses.
+        attempts.locked_until = now + min(first * 2 ** min(over, 20), MAX_LOCKOUT)
+        return self._locked(attempts.locked_until, now)
+
+    @staticmethod
+    def _locked(until: datetime, now: datetime) -> RateLimited:
+        return RateLimited(
+            "Too many wrong codes: wait before entering another one.",
+            (until - now).total_seconds(),
+        )
 
     async def poll(self, device_code: str) -> TokenPair:
         """The edge's poll: pending, slow down, expired, or its token pair (once)."""

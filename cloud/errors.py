@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from shared.errors import ReportedError
 
 
@@ -57,6 +59,12 @@ class Forbidden(CloudError):
     code = "forbidden"
 
 
+class InsufficientScope(Forbidden):
+    """A device's sync token used on a route that is not for syncing (RFC 6750, 3.1)."""
+
+    code = "insufficient_scope"
+
+
 class NotFound(CloudError):
     """Nothing of the caller's has this name."""
 
@@ -86,6 +94,26 @@ class ExpiredToken(DeviceFlowError):
     """The device code expired (or was already exchanged)."""
 
     code = "expired_token"
+
+
+class RateLimited(CloudError):
+    """Too many requests (or wrong codes) for now; `Retry-After` says when to try again."""
+
+    http_status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, math.ceil(retry_after)))})
+
+
+class TooManyPendingCodes(CloudError):
+    """Every slot for pending device codes is taken; one frees up when the soonest expires."""
+
+    http_status = 503
+    code = "too_many_pending_codes"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, math.ceil(retry_after)))})
 
 
 class IdentityUnavailable(CloudError):

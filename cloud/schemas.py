@@ -49,11 +49,14 @@ class Me(WireModel):
     device_id: str | None
 
 
-class Approved(WireModel):
-    """A device code was approved."""
+class PendingDevice(WireModel):
+    """What a user code links, shown before approval: the edge's name and when it asked."""
 
     user_code: str
     device_name: str
+    requested_at: Timestamp
+    expires_at: Timestamp
+    approved: bool
 
 
 class DeviceInfo(WireModel):

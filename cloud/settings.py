@@ -97,6 +97,40 @@ class CloudSettings(LayeredSettings):
     device_poll_interval_seconds: int = Field(
         5, ge=1, le=60, description="Least seconds between two device token polls."
     )
+    device_code_rate_limit: int = Field(
+        10,
+        ge=1,
+        le=10_000,
+        description="Device codes one client address may ask for per rate window (more: 429).",
+    )
+    device_code_rate_window_seconds: int = Field(
+        60, ge=1, le=86_400, description="Length of the per-address window of device codes."
+    )
+    device_code_max_pending: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="Unexpired, unused device codes at most, all addresses together (more: 503).",
+    )
+    device_approve_max_failures: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Wrong user codes a student may enter (approve or look up) before a lock-out.",
+    )
+    device_approve_lockout_seconds: int = Field(
+        60,
+        ge=1,
+        le=86_400,
+        description="First lock-out after too many wrong user codes; each further one doubles it "
+        "(at most a day).",
+    )
+    device_approve_failure_reset_seconds: int = Field(
+        3600,
+        ge=60,
+        le=30 * 86_400,
+        description="Wrong user codes are forgotten after this long without another.",
+    )
     presign_ttl_seconds: int = Field(900, ge=60, le=7 * 86_400, description="Presigned URL life.")
     log_level: str = Field("info", description="Python logging level.")
 

@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query
 
-from cloud.api.context import Caller, Svc
+from cloud.api.context import Student, Svc
 from cloud.errors import InvalidRequest
 from cloud.schemas import Ok, SessionList, failures
 from shared.schemas import DayTopicStats, WeeklyTopicStats
 
 router = APIRouter(prefix="/api", tags=["analytics"])
-ERRORS = failures(400, 401)
+ERRORS = failures(400, 401, 403)
 #: Dates outside this span are refused up front (the week before 0001-01-01 does not exist).
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 Zone = Annotated[
@@ -34,7 +34,7 @@ def today(svc: Svc, zone: str | None) -> date:
 
 @router.get("/topic/daily", responses=ERRORS)
 async def daily(
-    caller: Caller,
+    caller: Student,
     svc: Svc,
     day: Annotated[date | None, Query(alias="date", ge=EARLIEST, le=LATEST)] = None,
     tz: Zone = None,
@@ -45,7 +45,7 @@ async def daily(
 
 @router.get("/topic/weekly", responses=ERRORS)
 async def weekly(
-    caller: Caller,
+    caller: Student,
     svc: Svc,
     day: Annotated[date | None, Query(alias="date", ge=EARLIEST, le=LATEST)] = None,
     tz: Zone = None,
@@ -56,7 +56,7 @@ async def weekly(
 
 @router.get("/sessions", responses=ERRORS)
 async def sessions(
-    caller: Caller,
+    caller: Student,
     svc: Svc,
     first: Annotated[date | None, Query(alias="from", ge=EARLIEST, le=LATEST)] = None,
     last: Annotated[date | None, Query(alias="to", ge=EARLIEST, le=LATEST)] = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from cloud.api.context import ACCESS_COOKIE, REFRESH_COOKIE, Caller, MaybeCaller, Svc
+from cloud.api.context import ACCESS_COOKIE, REFRESH_COOKIE, MaybeCaller, Student, Svc
 from cloud.db.models import User
 from cloud.errors import InvalidGrant, NotFound
 from cloud.schemas import GoogleSignIn, Me, Ok, SignedOut, failures
@@ -92,8 +92,8 @@ async def logout(
 me_router = APIRouter(prefix="/api", tags=["auth"])
 
 
-@me_router.get("/me", responses=ERRORS)
-async def me(caller: Caller, svc: Svc) -> Ok[Me]:
+@me_router.get("/me", responses=ERRORS | failures(403))
+async def me(caller: Student, svc: Svc) -> Ok[Me]:
     """The account behind the access token."""
     async with svc.auth.sessions() as db:
         user = await db.get(User, caller.user_id)

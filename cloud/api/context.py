@@ -12,7 +12,7 @@ from cloud.admin import Admin
 from cloud.analytics import Analytics
 from cloud.auth import AuthService, Principal
 from cloud.devices import DeviceLinks
-from cloud.errors import Forbidden, Unauthenticated
+from cloud.errors import Forbidden, InsufficientScope, Unauthenticated
 from cloud.identity import GoogleVerifier
 from cloud.images import FolderObjectStore, Images, ObjectStore
 from cloud.ingest import Ingest
@@ -83,9 +83,11 @@ async def principal(
 
 
 async def user_principal(found: Annotated[Principal, Depends(principal)]) -> Principal:
-    """A signed-in student (not an edge's sync token)."""
+    """A signed-in student: an edge's sync token is for syncing only."""
     if found.scope != "user":
-        raise Forbidden("A device's sync token cannot do this; sign in as the student.")
+        raise InsufficientScope(
+            "A device's sync token is for syncing only; sign in as the student."
+        )
     return found
 
 
@@ -96,14 +98,13 @@ async def sync_principal(found: Annotated[Principal, Depends(principal)]) -> Pri
     return found
 
 
-async def admin_principal(found: Annotated[Principal, Depends(principal)]) -> Principal:
+async def admin_principal(found: Annotated[Principal, Depends(user_principal)]) -> Principal:
     """An admin signed in as a user."""
     if not found.is_admin:
         raise Forbidden("This needs an administrator.")
     return found
 
 
-Caller = Annotated[Principal, Depends(principal)]
 MaybeCaller = Annotated[Principal | None, Depends(optional_principal)]
 Student = Annotated[Principal, Depends(user_principal)]
 Edge = Annotated[Principal, Depends(sync_principal)]

@@ -9,14 +9,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from cloud.api.context import Student, Svc
-from cloud.devices import LinkedDevice
-from cloud.schemas import Approved, DeviceInfo, DeviceList, Ok, Revoked, failures
+from cloud.devices import LinkedDevice, PendingLink
+from cloud.schemas import DeviceInfo, DeviceList, Ok, PendingDevice, Revoked, failures
 from shared.auth import DeviceApproval, DeviceCode, DeviceCodeRequest, DeviceTokenRequest, TokenPair
 
 router = APIRouter(prefix="/api/devices", tags=["devices"])
 page = APIRouter(include_in_schema=False)
 PAGE = (Path(__file__).parent / "pages" / "device.html").read_text()
 ERRORS = failures(400, 401, 403)
+CODE_ERRORS = ERRORS | failures(404, 429)
 
 
 def device_info(device: LinkedDevice) -> DeviceInfo:
@@ -31,21 +32,48 @@ def device_info(device: LinkedDevice) -> DeviceInfo:
     )
 
 
-@router.post("/code", responses=ERRORS)
+def pending_device(link: PendingLink) -> PendingDevice:
+    """The wire form of a pending link."""
+    return PendingDevice(
+        user_code=link.user_code,
+        device_name=link.name,
+        requested_at=link.requested_at,
+        expires_at=link.expires_at,
+        approved=link.approved,
+    )
+
+
+@router.post("/code", responses=ERRORS | failures(429, 503))
 async def start_link(
     request: Request, svc: Svc, body: DeviceCodeRequest | None = None
 ) -> Ok[DeviceCode]:
-    """Start linking an edge: a device code to poll with and a user code to show."""
+    """Start linking an edge: a device code to poll with and a user code to show.
+
+    No sign-in needed, so limited per client address (429) and in all (503).
+    """
     name = body.name if body else DeviceCodeRequest().name
-    code = await svc.devices.start(name, f"{svc.base_url(request)}/device")
+    # The peer address; uvicorn puts the client's there when the proxy is trusted.
+    address = request.client.host if request.client else "unknown"
+    code = await svc.devices.start(name, f"{svc.base_url(request)}/device", address)
     return Ok(data=code)
 
 
-@router.post("/approve", responses=ERRORS | failures(404))
-async def approve(body: DeviceApproval, caller: Student, svc: Svc) -> Ok[Approved]:
-    """The signed-in student approves the code the edge shows."""
-    name = await svc.devices.approve(caller, body.user_code)
-    return Ok(data=Approved(user_code=body.user_code, device_name=name))
+@router.post("/lookup", responses=CODE_ERRORS)
+async def lookup(body: DeviceApproval, caller: Student, svc: Svc) -> Ok[PendingDevice]:
+    """What a user code would link (name, when it asked), to confirm before approving.
+
+    Wrong codes count toward the same lock-out as approvals.
+    """
+    return Ok(data=pending_device(await svc.devices.lookup(caller, body.user_code)))
+
+
+@router.post("/approve", responses=CODE_ERRORS)
+async def approve(body: DeviceApproval, caller: Student, svc: Svc) -> Ok[PendingDevice]:
+    """The signed-in student approves the code the edge shows.
+
+    After `device_approve_max_failures` wrong codes: 429 with `Retry-After`, doubling each time.
+    """
+    return Ok(data=pending_device(await svc.devices.approve(caller, body.user_code)))
 
 
 @router.post("/token", responses=ERRORS)

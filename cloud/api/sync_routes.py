@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
-from cloud.api.context import Caller, Edge, Svc
+from cloud.api.context import Edge, Student, Svc
 from cloud.errors import CloudError, InvalidRequest, NotFound
 from cloud.schemas import Ok, failures
 from shared.schemas import success
@@ -66,7 +66,7 @@ async def presign_images(
     response_class=RedirectResponse,
     responses=ERRORS | {307: {"description": "Redirect to a short-lived URL of the image"}},
 )
-async def image(sha256: str, request: Request, caller: Caller, svc: Svc) -> RedirectResponse:
+async def image(sha256: str, request: Request, caller: Student, svc: Svc) -> RedirectResponse:
     """Redirect the owner to a presigned GET of one of their images."""
     url = await svc.images.read_url(caller.user_id, sha256, svc.base_url(request))
     return RedirectResponse(url, status_code=307)

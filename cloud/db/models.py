@@ -117,6 +117,31 @@ class DeviceCode(Base):
     consumed_at: Mapped[datetime | None]
 
 
+class ApprovalAttempts(Base):
+    """Wrong user codes a student entered: the lock-out of `/api/devices/approve` and `lookup`.
+
+    In the database, so every API process sees the same count; the row is locked while a code
+    is checked, so parallel guesses are counted one after another.
+    """
+
+    __tablename__ = "approval_attempts"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+
+
+class RateWindow(Base):
+    """Requests one key (e.g. a route and a client address) made in its current fixed window."""
+
+    __tablename__ = "rate_windows"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(index=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class RefreshToken(Base):
     """An opaque refresh token, stored as its SHA-256; one family per sign-in or linked device.
 

@@ -22,10 +22,15 @@ from tests.support import FakeClock, berlin
 
 
 async def linked(cloud: httpx.AsyncClient, google: FakeGoogle, who: str = "ada") -> dict[str, Any]:
-    """Sign in `who` and link an edge; return the user, the device and the edge's headers."""
+    """Sign in `who` and link an edge: the user, the device, and the headers of each."""
     user = await sign_in(cloud, google, f"sub-{who}", f"{who}@example.com")
     device = await link_device(cloud, user)
-    return {"user": user, "device": device, "headers": bearer(device["accessToken"])}
+    return {
+        "user": user,
+        "device": device,
+        "headers": bearer(device["accessToken"]),
+        "me": bearer(user["accessToken"]),
+    }
 
 
 async def send(
@@ -76,11 +81,11 @@ async def test_replaying_a_batch_changes_nothing(
     edge = await linked(cloud, google)
     batch = study_day()
     data_of(await send(cloud, edge["headers"], batch))
-    before = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["headers"]))
+    before = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["me"]))
     again = data_of(await send(cloud, edge["headers"], batch))
     assert again["stored"] == 0
     assert again["unchanged"] == 5
-    after = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["headers"]))
+    after = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["me"]))
     assert after == before
     assert after["topicStats"][0]["durationSeconds"] == 600
 
@@ -97,7 +102,7 @@ async def test_higher_revision_replaces_and_older_is_ignored(
     stale = segment_item(sid, "Math", start, 60, item_id=seg, revision=1)
     assert data_of(await send(cloud, edge["headers"], [grown]))["stored"] == 1
     assert data_of(await send(cloud, edge["headers"], [stale]))["unchanged"] == 1
-    day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["headers"]))
+    day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["me"]))
     assert day["topicStats"][0]["durationSeconds"] == 900
 
 
@@ -110,7 +115,7 @@ async def test_open_segment_counts_up_to_its_last_frame(
     start = berlin("2026-11-25 09:00")
     items = [session_item(start, id=sid), segment_item(sid, "English", start, 120, ended=False)]
     data_of(await send(cloud, edge["headers"], items))
-    day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["headers"]))
+    day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["me"]))
     assert day["topicStats"][0] == {
         "topic": "English",
         "durationSeconds": 120,
@@ -134,7 +139,7 @@ async def test_repeats_within_one_batch_keep_the_highest_revision(
     ]
     result = data_of(await send(cloud, edge["headers"], items))
     assert [r["status"] for r in result["results"]] == ["stored", "stored", "unchanged"]
-    day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["headers"]))
+    day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["me"]))
     assert day["totalSeconds"] == 300
 
 
@@ -180,8 +185,8 @@ async def test_another_user_cannot_overwrite_by_guessing_ids(
     result = data_of(await send(cloud, eve["headers"], hijack))
     assert result["rejected"] == 5
     assert {r["error"]["code"] for r in result["results"]} == {"id_conflict"}
-    ada_day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=ada["headers"]))
-    eve_day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=eve["headers"]))
+    ada_day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=ada["me"]))
+    eve_day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=eve["me"]))
     assert ada_day["totalSeconds"] == 600
     assert eve_day["totalSeconds"] == 0
 
@@ -196,7 +201,7 @@ async def test_user_and_device_come_from_the_token_not_the_body(
     for item in items:
         item["payload"] |= {"userId": ada["user"]["userId"], "deviceId": ada["device"]["deviceId"]}
     data_of(await send(cloud, eve["headers"], items))
-    ada_day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=ada["headers"]))
+    ada_day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=ada["me"]))
     assert ada_day["totalSeconds"] == 0
 
 
