@@ -17,11 +17,13 @@ from cloud.db.models import (
     Device,
     DeviceCode,
     Image,
+    RateWindow,
     RefreshToken,
     RevokedAccessToken,
     User,
 )
 from cloud.errors import NotFound
+from cloud.throttle import MAX_WINDOW
 from shared.clock import Clock
 
 ROLES = ("student", "admin")
@@ -47,6 +49,7 @@ class Purged:
     revoked_access_tokens: int
     refresh_tokens: int
     device_codes: int
+    rate_windows: int
 
 
 class Admin:
@@ -144,8 +147,12 @@ class Admin:
             )
             refresh = await db.execute(delete(RefreshToken).where(RefreshToken.expires_at <= now))
             codes = await db.execute(delete(DeviceCode).where(DeviceCode.expires_at <= now))
+            windows = await db.execute(
+                delete(RateWindow).where(RateWindow.window_start < now - MAX_WINDOW)
+            )
         return Purged(
             revoked_access_tokens=int(access.rowcount),  # type: ignore[attr-defined]
             refresh_tokens=int(refresh.rowcount),  # type: ignore[attr-defined]
             device_codes=int(codes.rowcount),  # type: ignore[attr-defined]
+            rate_windows=int(windows.rowcount),  # type: ignore[attr-defined]
         )

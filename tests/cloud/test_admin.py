@@ -159,7 +159,26 @@ async def test_purge_removes_expired_rows_only(
         await cloud.post("/api/auth/refresh", json={"refreshToken": root["refreshToken"]})
     )
     purged = data_of(await cloud.post("/api/admin/purge", headers=bearer(root["accessToken"])))
-    assert purged["counts"] == {"revoked_access_tokens": 1, "refresh_tokens": 0, "device_codes": 1}
+    assert purged["counts"] == {
+        "revoked_access_tokens": 1,
+        "refresh_tokens": 0,
+        "device_codes": 1,
+        "rate_windows": 0,
+    }
+
+
+async def test_purge_removes_rate_windows_older_than_a_day(
+    cloud: httpx.AsyncClient, google: FakeGoogle, cloud_settings: CloudSettings, clock: FakeClock
+) -> None:
+    """A client address's request window is purged once no limit can still need it."""
+    root = await admin_pair(cloud, google, cloud_settings)
+    await cloud.post("/api/devices/code", json={})
+    clock.advance(86_400 + 1)
+    root = data_of(
+        await cloud.post("/api/auth/refresh", json={"refreshToken": root["refreshToken"]})
+    )
+    purged = data_of(await cloud.post("/api/admin/purge", headers=bearer(root["accessToken"])))
+    assert purged["counts"]["rate_windows"] == 1
 
 
 async def test_students_cannot_use_admin_routes(
