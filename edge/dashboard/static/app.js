@@ -25,6 +25,8 @@ function token() { return localStorage.getItem("studylens-token"); }
 })();
 
 class NeedsPairing extends Error {}
+// A phone's token on a route only the owner may use (this computer's own browser).
+class OwnerOnly extends Error {}
 
 async function api(path, options = {}) {
   const headers = Object.assign({}, options.headers || {});
@@ -36,6 +38,7 @@ async function api(path, options = {}) {
   const response = await fetch(path, Object.assign({}, options, { headers }));
   if (response.status === 401) throw new NeedsPairing();
   const body = await response.json();
+  if (response.status === 403 && body.error.code === "forbidden") throw new OwnerOnly(body.error.message);
   if (!body.success) throw new Error(body.error.message);
   return body.data;
 }
@@ -229,8 +232,21 @@ function openViewer(src, text) {
 
 // --- Devices --------------------------------------------------------------------------------
 
+function showOwnerOnly() {
+  document.getElementById("owner-only").hidden = false;
+  document.getElementById("owner-controls").hidden = true;
+}
+
 async function loadDevices() {
-  const [{ devices }, sync] = await Promise.all([api("/api/devices"), api("/api/sync/status")]);
+  // A token means this browser paired as a phone: the owner's routes would only say 403.
+  if (token()) return showOwnerOnly();
+  let devices, sync;
+  try {
+    [{ devices }, sync] = await Promise.all([api("/api/devices"), api("/api/sync/status")]);
+  } catch (error) {
+    if (error instanceof OwnerOnly) return showOwnerOnly();
+    throw error;
+  }
   const rows = devices.map((d) => {
     const action = element("td", {});
     if (!d.revokedAt) {
@@ -268,7 +284,17 @@ document.getElementById("new-code").addEventListener("click", async () => {
   document.getElementById("offer-qr").innerHTML = offer.qrSvg; // SVG made by the daemon itself
   document.getElementById("offer-expiry").textContent = clock(offer.expiresAt);
   document.getElementById("offer").hidden = false;
+  document.getElementById("offer-withdrawn").hidden = true;
 });
+
+function onPairing(event) {
+  const { state } = JSON.parse(event.data);
+  if (state === "withdrawn") {
+    document.getElementById("offer").hidden = true;
+    document.getElementById("offer-withdrawn").hidden = false;
+  }
+  if (state === "paired" && currentPage() === "devices") refreshSoon();
+}
 
 document.getElementById("sync-now").addEventListener("click", async () => {
   await api("/api/sync/now", { method: "POST" });
@@ -317,6 +343,7 @@ function connectEvents() {
   events.onopen = () => { live.textContent = "live"; live.classList.add("on"); };
   events.onerror = () => { live.textContent = "reconnecting…"; live.classList.remove("on"); };
   for (const kind of ["frame", "session"]) events.addEventListener(kind, refreshSoon);
+  events.addEventListener("pairing", onPairing);
 }
 
 window.addEventListener("hashchange", refresh);

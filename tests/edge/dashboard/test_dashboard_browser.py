@@ -163,3 +163,35 @@ async def test_pages_are_reachable_by_keyboard(browser: Browser, dashboard: AppC
     await page.keyboard.press("Enter")
     await page.wait_for_selector('body[data-loaded="history"]', timeout=5_000)
     assert await page.get_attribute('nav a[data-page="history"]', "aria-current") == "page"
+
+
+async def test_a_phones_browser_is_told_devices_are_the_owners(
+    browser: Browser, dashboard: AppClient, settings: Any
+) -> None:
+    """A browser paired as a phone sees why the Devices page holds no controls, and no error."""
+    from tests.support import pair_device
+
+    token = pair_device(settings, "tablet browser")
+    page = await browser.new_page()
+    page.console = Console(page)  # type: ignore[attr-defined]
+    await page.goto(str(dashboard.make_url(f"/?token={token}#devices")))
+    await page.wait_for_selector('body[data-loaded="devices"]', timeout=10_000)
+
+    assert await page.is_visible("#owner-only")
+    assert await page.is_hidden("#owner-controls")
+    assert page.console.errors == []  # type: ignore[attr-defined]
+
+
+async def test_the_owner_sees_when_guessing_killed_the_code(
+    browser: Browser, dashboard: AppClient
+) -> None:
+    """When the daemon withdraws the shown code, the Devices page says so and hides it."""
+    page = await open_page(browser, dashboard, "devices")
+    await page.click("#new-code")
+    await page.wait_for_selector("#offer-qr svg", timeout=5_000)
+    await page.wait_for_selector("#live.on", timeout=5_000)
+
+    services_of(dashboard).events.publish("pairing", {"state": "withdrawn"})
+
+    await page.wait_for_selector("#offer-withdrawn", state="visible", timeout=5_000)
+    assert await page.is_hidden("#offer")
