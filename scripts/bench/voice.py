@@ -117,9 +117,9 @@ async def run(seconds: float, phones: int, uploads: bool = True) -> None:
                 f"{daemon.base}/api/upload-and-analyze", seconds if uploads else 0, daemon.token
             ),
         )
-        headers = {"Authorization": f"Bearer {daemon.token}"}
+        # /metrics is the owner's: this computer, no token (open_on_localhost).
         async with (
-            ClientSession(headers=headers) as session,
+            ClientSession() as session,
             session.get(f"{daemon.base}/metrics") as response,
         ):
             metrics = await response.text()
