@@ -8,7 +8,7 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from edge.errors import EdgeError
+from edge.errors import EdgeError, InvalidRequest
 from edge.http.access import CALLER
 from edge.http.context import Services, services
 from edge.pairing import is_revoked
@@ -56,7 +56,10 @@ async def voice_socket(request: web.Request) -> web.WebSocketResponse:
     socket = web.WebSocketResponse(
         heartbeat=20.0, max_msg_size=s.settings.voice_max_frame_bytes + 4096
     )
-    await socket.prepare(request)
+    try:
+        await socket.prepare(request)
+    except ValueError as exc:  # aiohttp decoding a Sec-WebSocket-Key that is not base64 text
+        raise InvalidRequest("The WebSocket handshake is malformed.") from exc
     phone = WebSocketPhone(socket)
     device = request[CALLER].device_id
 

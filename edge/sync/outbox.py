@@ -7,11 +7,14 @@ functions run on the store thread.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import sqlite_utils
+from pydantic import ValidationError
 
 from shared.clock import from_iso
 from shared.sync import (
@@ -26,6 +29,8 @@ from shared.sync import (
     TopicSegmentFact,
     TopicSegmentItem,
 )
+
+log = logging.getLogger(__name__)
 
 _PENDING = "o.revision > o.delivered_revision AND o.rejected_code IS NULL"
 # An event waits for its original unless the cloud has confirmed it or it is gone locally.
@@ -54,6 +59,31 @@ def _pending(row: Any, item: type[Any], payload: Any) -> PendingFact:
     return PendingFact(built.kind, row[0], row[1], built.model_dump(mode="json", by_alias=True))
 
 
+def _each(
+    db: sqlite_utils.Database, kind: str, rows: list[Any], make: Callable[[Any], PendingFact]
+) -> list[PendingFact]:
+    """Build each row's wire item; a fact no cloud would accept is parked, not sent.
+
+    A clock set to 1970 or a time that ran backwards makes a fact the sync schema's bounds
+    refuse: parked (and counted as rejected), it cannot hold up the facts behind it.
+    """
+    found = []
+    for row in rows:
+        try:
+            found.append(make(row))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            log.warning("%s %s parked, out of bounds: %s", kind, row[0], problems)
+            db.execute(
+                "UPDATE sync_outbox SET rejected_code = 'invalid_locally'"
+                " WHERE kind = ? AND fact_id = ? AND revision = ?",
+                [kind, row[0], row[1]],
+            )
+    return found
+
+
 def _sessions(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
     rows = db.execute(
         f"""SELECT o.fact_id, o.revision, d.local_date, s.started_at, s.last_activity_at,
@@ -63,8 +93,11 @@ def _sessions(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
             WHERE o.kind = 'session' AND {_PENDING} LIMIT ?""",
         [limit],
     ).fetchall()
-    return [
-        _pending(
+    return _each(
+        db,
+        "session",
+        rows,
+        lambda r: _pending(
             r,
             SessionItem,
             SessionFact(
@@ -74,9 +107,8 @@ def _sessions(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
                 ended_at=_when(r[5]),
                 end_reason=r[6],
             ),
-        )
-        for r in rows
-    ]
+        ),
+    )
 
 
 def _events(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
@@ -92,32 +124,31 @@ def _events(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
             WHERE o.kind = 'learning_event' AND {_PENDING} AND {_IMAGE_SETTLED} LIMIT ?""",
         [limit],
     ).fetchall()
-    found = []
-    for r in rows:
+
+    def make(r: Any) -> PendingFact:
         analysis = json.loads(r[13]) if r[13] else {}
-        found.append(
-            _pending(
-                r,
-                LearningEventItem,
-                LearningEventFact(
-                    session_id=r[2],
-                    local_date=date.fromisoformat(r[3]),
-                    captured_at=from_iso(r[4]),
-                    outcome=r[5],
-                    error_code=r[6],
-                    source=r[7],
-                    topic=r[8],
-                    subtopic=r[9],
-                    is_studying=None if r[10] is None else bool(r[10]),
-                    is_active=None if r[11] is None else bool(r[11]),
-                    is_distracted=None if r[12] is None else bool(r[12]),
-                    extracted_text=analysis.get("extractedText", "")[:20_000],
-                    # Only a confirmed upload is named; a vanished original is not.
-                    image_sha256=r[14].split(".")[0] if r[14] and r[15] else None,
-                ),
-            )
+        return _pending(
+            r,
+            LearningEventItem,
+            LearningEventFact(
+                session_id=r[2],
+                local_date=date.fromisoformat(r[3]),
+                captured_at=from_iso(r[4]),
+                outcome=r[5],
+                error_code=r[6],
+                source=r[7],
+                topic=r[8],
+                subtopic=r[9],
+                is_studying=None if r[10] is None else bool(r[10]),
+                is_active=None if r[11] is None else bool(r[11]),
+                is_distracted=None if r[12] is None else bool(r[12]),
+                extracted_text=analysis.get("extractedText", "")[:20_000],
+                # Only a confirmed upload is named; a vanished original is not.
+                image_sha256=r[14].split(".")[0] if r[14] and r[15] else None,
+            ),
         )
-    return found
+
+    return _each(db, "learning_event", rows, make)
 
 
 def _segments(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
@@ -130,8 +161,11 @@ def _segments(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
             WHERE o.kind = 'topic_segment' AND {_PENDING} LIMIT ?""",
         [limit],
     ).fetchall()
-    return [
-        _pending(
+    return _each(
+        db,
+        "topic_segment",
+        rows,
+        lambda r: _pending(
             r,
             TopicSegmentItem,
             TopicSegmentFact(
@@ -146,9 +180,8 @@ def _segments(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
                 passive_count=r[10],
                 distracted_count=r[11],
             ),
-        )
-        for r in rows
-    ]
+        ),
+    )
 
 
 def _bookmarks(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
@@ -158,8 +191,11 @@ def _bookmarks(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
             WHERE o.kind = 'bookmark' AND {_PENDING} LIMIT ?""",
         [limit],
     ).fetchall()
-    return [
-        _pending(
+    return _each(
+        db,
+        "bookmark",
+        rows,
+        lambda r: _pending(
             r,
             BookmarkItem,
             BookmarkFact(
@@ -168,9 +204,8 @@ def _bookmarks(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
                 note=r[4],
                 created_at=from_iso(r[5]),
             ),
-        )
-        for r in rows
-    ]
+        ),
+    )
 
 
 def _help_requests(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
@@ -180,8 +215,11 @@ def _help_requests(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
             WHERE o.kind = 'help_request' AND {_PENDING} LIMIT ?""",
         [limit],
     ).fetchall()
-    return [
-        _pending(
+    return _each(
+        db,
+        "help_request",
+        rows,
+        lambda r: _pending(
             r,
             HelpRequestItem,
             HelpRequestFact(
@@ -189,9 +227,8 @@ def _help_requests(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
                 local_date=date.fromisoformat(r[3]),
                 created_at=from_iso(r[4]),
             ),
-        )
-        for r in rows
-    ]
+        ),
+    )
 
 
 _READERS = (_sessions, _segments, _events, _bookmarks, _help_requests)

@@ -403,3 +403,45 @@ async def test_a_hung_up_socket_frees_its_place(start_app: StartApp) -> None:
     finally:
         for _, held in idle:
             held.close()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        (b"Upgrade: websocket", b"Connection: Upgrade", b"Sec-WebSocket-Version: 13"),
+        (
+            b"Upgrade: websocket",
+            b"Connection: Upgrade",
+            b"Sec-WebSocket-Key: \xff\xfe",
+            b"Sec-WebSocket-Version: 13",
+        ),
+        (
+            b"Upgrade: websocket",
+            b"Connection: Upgrade",
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            b"Sec-WebSocket-Version: 99",
+        ),
+        (),
+    ],
+    ids=["no-key", "binary-key", "bad-version", "no-upgrade"],
+)
+async def test_a_broken_websocket_upgrade_is_4xx(
+    client: AppClient, token: bytes, headers: tuple[bytes, ...]
+) -> None:
+    """An upgrade to /ws missing or garbling its WebSocket headers is 4xx in the envelope."""
+    request = raw("GET", "/ws", b"Authorization: Bearer " + token, *headers)
+
+    status, _, body = await exchange(client, request)
+
+    assert 400 <= status < 500, body
+    assert body["success"] is False
+
+
+@pytest.mark.parametrize(
+    "value", [b"bytes=abc", b"bytes=99999999-", b"bytes=\xff-\xfe", b"lines=1-2"], ids=repr
+)
+async def test_a_malformed_range_on_a_file_is_not_a_500(client: AppClient, value: bytes) -> None:
+    """Range headers on served files answer the file or 416, never a 500."""
+    status, _, _ = await exchange(client, raw("GET", "/static/app.js", b"Range: " + value))
+
+    assert status in (200, 206, 416)

@@ -131,3 +131,29 @@ def test_facts_from_before_the_outbox_are_queued(tmp_path: Any) -> None:
     assert [f.fact_id for f in outbox.pending_facts(db, 10)] == [
         "0b7e5c4e-1f6a-4d1e-9a53-6f2d1b7c9e10"
     ]
+
+
+async def test_a_fact_out_of_the_sync_bounds_is_parked_not_a_stall(
+    client: AppClient, clock: FakeClock
+) -> None:
+    """A session whose clock said 1970 is parked as invalid_locally; the facts after it still go."""
+    broken = await start_session(client)
+    await client.post(f"/api/session/{broken}/end")
+    await run(
+        client,
+        lambda db: db.execute(
+            "UPDATE sessions SET started_at = '1970-01-01T00:00:00.000Z' WHERE id = ?", [broken]
+        ),
+    )
+    fine = await start_session(client)
+
+    facts = await pending(client)
+
+    assert [f.fact_id for f in facts if f.kind == "session"] == [fine]
+    parked = await run(
+        client,
+        lambda db: db.execute(
+            "SELECT rejected_code FROM sync_outbox WHERE fact_id = ?", [broken]
+        ).fetchone()[0],
+    )
+    assert parked == "invalid_locally"
