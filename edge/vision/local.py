@@ -105,7 +105,8 @@ class LocalVision:
         except VisionUnavailable:
             raise
         except Exception as exc:  # an OCR failure must cost one frame, not the daemon
-            raise VisionUnavailable(f"On-device OCR failed: {exc!r}") from exc
+            # The type only: an exception's repr may name Python objects, not for a client.
+            raise VisionUnavailable(f"On-device OCR failed ({type(exc).__name__}).") from exc
         verdict, analysis = self.answer(text)
         return ModelAnswer(json.dumps(analysis), SOURCE, confidence=verdict.confidence)
 
