@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from aiohttp.test_utils import TestClient
@@ -169,6 +170,13 @@ async def start_app(settings: EdgeSettings, clock: FakeClock) -> AsyncIterator[S
 async def client(start_app: StartApp) -> AppClient:
     """A running edge app and an HTTP client for it."""
     return await start_app()
+
+
+@pytest.fixture
+async def anon() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP session that sends no token of its own."""
+    async with aiohttp.ClientSession() as session:
+        yield session
 
 
 @pytest.fixture

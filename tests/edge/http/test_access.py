@@ -8,7 +8,6 @@ decision stops the app from starting at all.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -45,13 +44,6 @@ Route = tuple[str, str, Access]
 async def owner_app(start_app: StartApp) -> AppClient:
     """An app with `open_on_localhost` on, whose requests may claim a LAN peer address."""
     return await start_app(open_on_localhost=True, peer_header=True)
-
-
-@pytest.fixture
-async def anon() -> AsyncIterator[aiohttp.ClientSession]:
-    """An HTTP session that sends no token of its own."""
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def walk(client: AppClient) -> list[Route]:
@@ -188,32 +180,36 @@ async def test_a_phone_gets_403_on_every_owner_route(
     assert wrong == []
 
 
+async def refused(
+    session: aiohttp.ClientSession,
+    client: AppClient,
+    routes: list[Route],
+    headers: dict[str, str],
+) -> list[str]:
+    """Each route that the access rules refused (401 or 403), described."""
+    found = []
+    for method, path, _ in routes:
+        status, code = await answer(session, client, method, path, headers)
+        if status in (401, 403):
+            found.append(f"{method} {path} -> {status} {code}")
+    return found
+
+
 async def test_a_phone_reaches_every_phone_route(
     owner_app: AppClient, anon: aiohttp.ClientSession, settings: EdgeSettings
 ) -> None:
     """Where a phone is admitted, its token gets past the access rules (no 401/403)."""
     token = pair_device(settings, "good phone")
     phones = [r for r in walk(owner_app) if r[2] is Access.PHONE]
-    refused = []
-    for method, path, _ in phones:
-        status, code = await answer(anon, owner_app, method, path, authorized(token))
-        if status in (401, 403):
-            refused.append(f"{method} {path} -> {status} {code}")
 
-    assert refused == []
+    assert await refused(anon, owner_app, phones, authorized(token)) == []
 
 
 async def test_the_owner_reaches_every_route(
     owner_app: AppClient, anon: aiohttp.ClientSession
 ) -> None:
     """The computer's own browser (no token, loopback) gets past the access rules everywhere."""
-    refused = []
-    for method, path, _ in walk(owner_app):
-        status, code = await answer(anon, owner_app, method, path, {})
-        if status in (401, 403):
-            refused.append(f"{method} {path} -> {status} {code}")
-
-    assert refused == []
+    assert await refused(anon, owner_app, walk(owner_app), {}) == []
 
 
 @pytest.mark.parametrize("page", CROSS_SITE, ids=lambda h: "=".join(next(iter(h.items()))))

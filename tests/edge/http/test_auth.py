@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -38,13 +37,6 @@ MADE_UP = "made-up-token-0123456789abcdefghijklmnopqrs"
 
 HOSTNAME = socket.gethostname()
 SHORT = HOSTNAME.split(".")[0]
-
-
-@pytest.fixture
-async def anon() -> AsyncIterator[aiohttp.ClientSession]:
-    """An HTTP session that sends no device token."""
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def device_id_of(client: AppClient, name: str) -> str:

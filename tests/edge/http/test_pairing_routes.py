@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -23,13 +22,6 @@ from tests.support import (
     error_of,
     services_of,
 )
-
-
-@pytest.fixture
-async def anon() -> AsyncIterator[aiohttp.ClientSession]:
-    """An HTTP session that sends no device token."""
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def make_code(client: AppClient, clock: FakeClock, settings: EdgeSettings) -> str:
@@ -287,17 +279,26 @@ async def test_the_database_never_holds_the_token_or_the_code(
 
 # --- guessing from many addresses -----------------------------------------------------------------
 
+#: The student's phone on the Wi-Fi.
+STUDENT = "192.168.1.20"
+
+
+async def pair_from(
+    anon: aiohttp.ClientSession, client: AppClient, code: str, address: str
+) -> aiohttp.ClientResponse:
+    """POST /api/pair with `code` as if from `address` (the app takes `peer_header`)."""
+    return await anon.post(
+        client.make_url("/api/pair"),
+        json={"code": code, "deviceName": f"phone at {address}"},
+        headers={PEER_HEADER: address},
+    )
+
 
 async def guess_from(
     anon: aiohttp.ClientSession, client: AppClient, code: str, address: str
 ) -> int:
-    """A wrong code sent as if from `address` (the app takes `peer_header`); its status."""
-    response = await anon.post(
-        client.make_url("/api/pair"),
-        json={"code": other_than(code), "deviceName": "guesser"},
-        headers={PEER_HEADER: address},
-    )
-    return response.status
+    """A wrong code sent as if from `address`; its status."""
+    return (await pair_from(anon, client, other_than(code), address)).status
 
 
 async def test_strangers_on_many_addresses_cannot_lock_the_owner_out(
@@ -309,11 +310,7 @@ async def test_strangers_on_many_addresses_cannot_lock_the_owner_out(
     for n in range(10):
         assert await guess_from(anon, client, code, f"192.168.1.{100 + n}") == 401
 
-    response = await anon.post(
-        client.make_url("/api/pair"),
-        json={"code": code, "deviceName": "student's phone"},
-        headers={PEER_HEADER: "192.168.1.20"},
-    )
+    response = await pair_from(anon, client, code, STUDENT)
 
     await data_of(response, 201)
 
@@ -327,11 +324,7 @@ async def test_a_code_dies_after_its_guess_budget(
     for n in range(pairing.GUESS_BUDGET):
         assert await guess_from(anon, client, code, f"10.0.{n // 4}.{n}") == 401
 
-    response = await anon.post(
-        client.make_url("/api/pair"),
-        json={"code": code, "deviceName": "too late"},
-        headers={PEER_HEADER: "192.168.1.20"},
-    )
+    response = await pair_from(anon, client, code, STUDENT)
 
     assert (await error_of(response, 401))["code"] == "pairing_failed"
     assert not await services_of(client).store.run(lambda db: pairing.pairing_open(db, clock.now()))
@@ -346,11 +339,7 @@ async def test_one_guess_short_of_the_budget_the_code_still_pairs(
     for n in range(pairing.GUESS_BUDGET - 1):
         await guess_from(anon, client, code, f"10.0.{n // 4}.{n}")
 
-    response = await anon.post(
-        client.make_url("/api/pair"),
-        json={"code": code, "deviceName": "just in time"},
-        headers={PEER_HEADER: "192.168.1.20"},
-    )
+    response = await pair_from(anon, client, code, STUDENT)
 
     await data_of(response, 201)
 

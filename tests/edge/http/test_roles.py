@@ -6,7 +6,6 @@ The walk over every route is in `test_access.py`; these follow single scenarios 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import aiohttp
@@ -25,13 +24,6 @@ from tests.support import (
     pair_device,
     services_of,
 )
-
-
-@pytest.fixture
-async def anon() -> AsyncIterator[aiohttp.ClientSession]:
-    """An HTTP session that sends no token of its own."""
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def device_named(client: AppClient, name: str) -> pairing.DeviceRecord:
