@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pytest
 from PIL import Image
 from pydantic import SecretStr
 
 from edge.frames.dedupe import DuplicateGate
-from edge.frames.images import dhash, hamming
+from edge.frames.images import dhash, hamming, prepare
+from edge.settings import EdgeSettings
 from shared.analysis import FrameAnalysis
 from tests.fakes import images
 from tests.fakes.openai_peer import FakeOpenAI
@@ -243,3 +245,74 @@ def test_dhash_tells_distinct_scenes_apart() -> None:
     hashes = [dhash(images.scene(320, 240, seed=s)) for s in range(4)]
     distances = [hamming(a, b) for i, a in enumerate(hashes) for b in hashes[i + 1 :]]
     assert min(distances) > 6
+
+
+# --- the default threshold, end to end ------------------------------------------------------------
+
+
+def frame_hash(png: bytes) -> int:
+    """The dHash the daemon computes for an upload, with its default preparation settings."""
+    defaults = EdgeSettings.model_fields
+    return prepare(
+        png,
+        "png",
+        short_side=defaults["model_image_short_side"].default,
+        max_pixels=defaults["max_image_pixels"].default,
+        quality=defaults["model_image_quality"].default,
+    ).dhash
+
+
+def grid_png(cells: np.ndarray) -> bytes:
+    """A 9x8 grid of grey cells, 64 px each, as a lossless PNG upload."""
+    image = Image.fromarray(cells.astype(np.uint8), "L").resize(
+        (576, 512), Image.Resampling.NEAREST
+    )
+    return images.encode(image.convert("RGB"), "PNG")
+
+
+def pair_at_distance(bits: int, seed: int = 3) -> tuple[bytes, bytes]:
+    """Two frames whose hashes, as the daemon computes them, differ in exactly `bits` bits."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(40, 216, size=(8, 9))
+    first = grid_png(base)
+    target = frame_hash(first)
+    other = base.copy()
+    for _ in range(2000):  # nudge one cell at a time until the distance is exactly right
+        candidate = other.copy()
+        row, col = rng.integers(0, 8), rng.integers(0, 9)
+        candidate[row, col] = rng.integers(40, 216)
+        png = grid_png(candidate)
+        distance = hamming(target, frame_hash(png))
+        if distance == bits:
+            return first, png
+        if distance < bits:
+            other = candidate
+    raise AssertionError(f"no pair {bits} bits apart found")
+
+
+@pytest.mark.parametrize("bits", [8, 10, 12])
+async def test_frames_8_to_12_bits_apart_are_both_analysed_by_default(
+    vision_client: AppClient, openai_peer: FakeOpenAI, bits: int
+) -> None:
+    """With default settings, a view that changed this much is a new view: two model calls."""
+    first, second = pair_at_distance(bits)
+    session_id = await start_session(vision_client)
+
+    answers = [await upload(vision_client, frame, session_id) for frame in (first, second)]
+
+    assert [a["reused"] for a in answers] == [False, False]
+    assert len(openai_peer.requests) == 2
+
+
+@pytest.mark.parametrize("bits", [0, 3, 6])
+async def test_frames_within_the_default_distance_are_reused(
+    vision_client: AppClient, openai_peer: FakeOpenAI, bits: int
+) -> None:
+    """With default settings, frames up to 6 bits apart reuse the first analysis."""
+    first, second = pair_at_distance(bits) if bits else (grid_png(np.full((8, 9), 90)),) * 2
+    session_id = await start_session(vision_client)
+
+    answers = [await upload(vision_client, frame, session_id) for frame in (first, second)]
+
+    assert [a["reused"] for a in answers] == [False, True]
+    assert len(openai_peer.requests) == 1
