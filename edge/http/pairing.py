@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from typing import Annotated
 
 from aiohttp import web
@@ -41,7 +40,8 @@ async def pair(request: web.Request) -> web.Response:
     """Exchange the code shown on the laptop for a device token (rate-limited)."""
     s = services(request)
     client = request.remote or "unknown"
-    wait = s.lockout.retry_after(client, time.monotonic())
+    # The daemon's clock (tests move it), as seconds; the lock-out only compares them.
+    wait = s.lockout.retry_after(client, s.clock.now().timestamp())
     if wait > 0:
         raise PairingLocked(
             f"Too many wrong codes; try again in {math.ceil(wait)} s.",
@@ -49,7 +49,7 @@ async def pair(request: web.Request) -> web.Response:
         )
     # Counted as a failure before the first await, so parallel guesses cannot all slip in
     # under the limit; a right code clears it again.
-    s.lockout.failed(client, time.monotonic())
+    s.lockout.failed(client, s.clock.now().timestamp())
     body = await read_json(request, PairRequest)
     now = s.clock.now()
     try:

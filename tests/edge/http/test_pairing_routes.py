@@ -171,6 +171,39 @@ async def test_five_wrong_codes_then_locked_with_retry_after(
     assert 0 < int(response.headers["Retry-After"]) <= 30
 
 
+async def test_the_lock_out_ends_after_its_30_seconds(
+    client: AppClient, anon: aiohttp.ClientSession, clock: FakeClock, settings: EdgeSettings
+) -> None:
+    """On the daemon's clock: locked at 29.9 s after the fifth wrong code, free at 30 s."""
+    code = await make_code(client, clock, settings)
+    for _ in range(5):
+        await wrong_code(anon, client, code)
+    clock.advance(29.9)
+    assert (await wrong_code(anon, client, code))[0] == 429
+    clock.advance(0.1)
+
+    await paired(anon, client, code)
+
+
+async def test_a_second_lock_out_lasts_twice_as_long(
+    client: AppClient, anon: aiohttp.ClientSession, clock: FakeClock, settings: EdgeSettings
+) -> None:
+    """Five more wrong codes after the first lock-out lock the client for 60 s."""
+    code = await make_code(client, clock, settings)
+    for _ in range(5):
+        await wrong_code(anon, client, code)
+    clock.advance(30)
+    for _ in range(5):
+        await wrong_code(anon, client, code)
+
+    response = await pair(anon, client, {"code": code, "deviceName": "phone"})
+
+    assert (await error_of(response, 429))["code"] == "pairing_locked"
+    assert response.headers["Retry-After"] == "60"
+    clock.advance(60)
+    await paired(anon, client, code)
+
+
 async def test_a_locked_client_is_refused_even_with_the_right_code(
     client: AppClient, anon: aiohttp.ClientSession, clock: FakeClock, settings: EdgeSettings
 ) -> None:
