@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -176,6 +177,28 @@ def parse_answer(raw: bytes) -> tuple[int, dict[str, str], Any]:
         return status, headers, json.loads(body)
     except ValueError:
         return status, headers, None
+
+
+class LogLine(logging.Handler):
+    """Sets `seen` once logger `name` emits a record containing `text` (a `with` block)."""
+
+    def __init__(self, name: str, text: str) -> None:
+        super().__init__()
+        self.logger = logging.getLogger(name)
+        self.text = text
+        self.seen = asyncio.Event()
+
+    def __enter__(self) -> LogLine:
+        self.logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Watch one record."""
+        if self.text in record.getMessage():
+            self.seen.set()
 
 
 def authorized(token: str) -> dict[str, str]:

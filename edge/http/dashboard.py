@@ -150,7 +150,7 @@ async def pairing_code(request: web.Request) -> web.Response:
 
 @routes.get("/api/events")
 async def events(request: web.Request) -> web.StreamResponse:
-    """Server-Sent Events: `frame`, `session` and `sync` as they happen (`?token=` allowed)."""
+    """Server-Sent Events: `frame`, `session` and `pairing` as they happen (`?token=` allowed)."""
     bus = services(request).events
     device_id = request[CALLER].device_id
     response = web.StreamResponse(
@@ -160,10 +160,11 @@ async def events(request: web.Request) -> web.StreamResponse:
             "X-Accel-Buffering": "no",
         }
     )
-    await response.prepare(request)
-    await response.write(b"retry: 2000\n: connected\n\n")
-    quiet = 0.0
+    # Subscribed before `connected` is written: a client that has read it misses nothing.
     with bus.subscribe(device_id) as stream, suppress(ConnectionResetError):
+        await response.prepare(request)
+        await response.write(b"retry: 2000\n: connected\n\n")
+        quiet = 0.0
         while not stream.ended and _connected(request):
             event = await stream.next(POLL_SECONDS)
             if event is not None:

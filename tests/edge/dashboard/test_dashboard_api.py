@@ -116,17 +116,21 @@ async def test_revoking_a_device_from_the_dashboard(owner: AppClient) -> None:
     await error_of(await owner.delete("/api/devices/no-such-device"), 404)
 
 
-async def read_events(client: AppClient, count: int, token_query: str = "") -> list[Any]:
-    """The first `count` events of the stream (5 s at most)."""
+async def read_events(
+    client: AppClient, count: int, connected: asyncio.Event | None = None
+) -> list[Any]:
+    """The first `count` events of the stream (5 s at most); `connected` is set once subscribed."""
     found: list[Any] = []
     async with asyncio.timeout(5):
-        response = await client.get(f"/api/events{token_query}")
+        response = await client.get("/api/events")
         assert response.status == 200
         assert response.headers["Content-Type"] == "text/event-stream"
         kind = None
         async for raw in response.content:
             line = raw.decode().rstrip("\n")
-            if line.startswith("event: "):
+            if line == ": connected" and connected is not None:
+                connected.set()
+            elif line.startswith("event: "):
                 kind = line[7:]
             elif line.startswith("data: "):
                 found.append((kind, json.loads(line[6:])))
@@ -138,8 +142,9 @@ async def read_events(client: AppClient, count: int, token_query: str = "") -> l
 
 async def test_events_announce_sessions_and_frames(vision_client: AppClient) -> None:
     """A new session and a new frame reach an open event stream."""
-    reader = asyncio.create_task(read_events(vision_client, 2))
-    await asyncio.sleep(0.2)
+    connected = asyncio.Event()
+    reader = asyncio.create_task(read_events(vision_client, 2, connected))
+    await connected.wait()  # the daemon subscribes the stream before it says so
     frame = await upload(vision_client, jpeg(640, 480))
     events = await reader
     assert events[0] == ("session", {"change": "started", "sessionId": frame["sessionId"]})

@@ -29,8 +29,9 @@ from tests.support import (
 
 #: A private route that answers 200 to any paired device.
 PRIVATE = "/api/help-count"
-#: How long a revoked device's voice socket may stay open (the daemon looks once a second).
-REVOKE_WITHIN = 2.5
+#: A hang guard, not a timing claim: a revoked socket closes at the daemon's next look (each
+#: second); how soon is a latency figure, not something a unit test on a busy machine can pin.
+HANG_GUARD = 15.0
 
 #: A token nobody was given (43 url-safe characters, like a real one).
 MADE_UP = "made-up-token-0123456789abcdefghijklmnopqrs"
@@ -243,16 +244,16 @@ async def test_without_the_setting_that_name_is_refused(client: AppClient) -> No
 
 
 async def read_until_closed(ws: aiohttp.ClientWebSocketResponse) -> list[dict[str, object]]:
-    """The JSON events the socket sends until it closes (fails after REVOKE_WITHIN s)."""
+    """The JSON events the socket sends until it closes (fails after HANG_GUARD s)."""
     events: list[dict[str, object]] = []
     try:
-        async with asyncio.timeout(REVOKE_WITHIN):
+        async with asyncio.timeout(HANG_GUARD):
             async for message in ws:
                 if message.type == WSMsgType.TEXT:
                     events.append(json.loads(message.data))
     except TimeoutError:
         raise AssertionError(
-            f"socket still open {REVOKE_WITHIN} s after revocation; events: {events}"
+            f"socket still open {HANG_GUARD} s after revocation; events: {events}"
         ) from None
     return events
 

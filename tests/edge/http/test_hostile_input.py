@@ -16,6 +16,7 @@ from edge.settings import EdgeSettings
 from tests.fakes.images import jpeg
 from tests.support import (
     AppClient,
+    LogLine,
     StartApp,
     data_of,
     pair_device,
@@ -24,20 +25,6 @@ from tests.support import (
 )
 
 BOUNDARY = b"StudyLensBoundary"
-
-
-class LogLine(logging.Handler):
-    """Sets `seen` when a log record containing `text` is emitted."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-        self.seen = asyncio.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Watch one record."""
-        if self.text in record.getMessage():
-            self.seen.set()
 
 
 def raw(method: str, path: str, *headers: bytes, body: bytes = b"") -> bytes:
@@ -273,9 +260,7 @@ async def test_a_client_leaving_mid_body_is_logged_at_info_without_traceback(
     head = raw("POST", "/api/upload-and-analyze", b"Authorization: Bearer " + token, FORM).replace(
         b"Content-Length: 0", b"Content-Length: 100000"
     )
-    left_line = LogLine("client left")
-    logging.getLogger("edge").addHandler(left_line)
-    try:
+    with LogLine("edge", "client left") as left_line:
         _, writer = await asyncio.open_connection(client.host, client.port)
         writer.write(head + multipart()[:60])
         await writer.drain()
@@ -284,8 +269,6 @@ async def test_a_client_leaving_mid_body_is_logged_at_info_without_traceback(
 
         async with asyncio.timeout(5):
             await left_line.seen.wait()
-    finally:
-        logging.getLogger("edge").removeHandler(left_line)
 
     [left] = [r for r in caplog.records if "client left" in r.getMessage()]
     assert left.levelno == logging.INFO
