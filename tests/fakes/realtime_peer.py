@@ -4,7 +4,9 @@
 `ws://127.0.0.1:PORT/v1/realtime?model=...` with `Authorization: Bearer <key>`; this peer serves
 that path. It validates every client event against the SDK's own client event models (strictly:
 unknown keys are errors), keeps the decoded input audio, detects speech by energy, streams
-assistant audio (a 440 Hz tone) and answers cancel and truncate the way the real API does.
+assistant audio (a 440 Hz tone, or a constant sample value a test picks) and answers cancel and
+truncate the way the real API does: like the real service, a cancelled response keeps streaming a
+few audio deltas (`cancel_tail_deltas` over `cancel_tail_seconds`) before its `response.done`.
 """
 
 from __future__ import annotations
@@ -311,7 +313,9 @@ class _Response:
     output_index: int = 0
     transcript: str = ""
     samples: int = 0
+    sample: int | None = None  # a constant PCM16 value instead of the tone
     task: asyncio.Task[None] | None = None
+    cancelled: str | None = None  # the status_details reason, once cancelled
 
 
 @dataclass(eq=False)
@@ -330,6 +334,8 @@ class _Conn:
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
     item_audio_ms: dict[str, float] = field(default_factory=dict)  # assistant audio per item
     response: _Response | None = None
+    cancelling: _Response | None = None  # cancelled, still streaming its tail
+    truncated: set[str] = field(default_factory=set)  # items cut by a truncate
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -346,6 +352,8 @@ class FakeRealtime:
         auto_respond: bool = True,
         silence_ms: int = 300,
         interrupt_on_speech: bool = False,
+        cancel_tail_deltas: int = 3,
+        cancel_tail_seconds: float = 0.1,
     ) -> None:
         self.base_url = ""
         self.websocket_base_url = ""  # for the SDK's `websocket_base_url=` (used as is + /realtime)
@@ -369,6 +377,13 @@ class FakeRealtime:
         # The real server cancels a running response itself when speech starts (server VAD
         # `interrupt_response`); off by default so tests drive `response.cancel` explicitly.
         self.interrupt_on_speech = interrupt_on_speech
+        # The real service does not stop at once: audio deltas of a cancelled response still
+        # come for a while after `response.cancel`, then its `response.done` (cancelled).
+        self.cancel_tail_deltas = cancel_tail_deltas
+        self.cancel_tail_seconds = cancel_tail_seconds
+        self.tail_deltas = 0  # deltas of cancelled responses sent after the cancel
+        # Responses started from now on are this constant PCM16 value instead of the tone.
+        self.reply_sample: int | None = None
         self._conns: list[_Conn] = []
         self._runner: web.AppRunner | None = None
         self._changed = asyncio.Condition()
@@ -414,6 +429,7 @@ class FakeRealtime:
         conn = self.current
         if conn.response is not None:
             raise RuntimeError("a response is already active")
+        await self._cancelled_done(conn)
         await self._start_response(conn)
 
     async def close_current(self, code: int = 1001) -> None:
@@ -577,6 +593,7 @@ class FakeRealtime:
                     event_id=event_id,
                 )
             else:
+                await self._cancelled_done(conn)
                 await self._start_response(conn)
         elif kind == "response.cancel":
             wanted = event.get("response_id")
@@ -681,6 +698,7 @@ class FakeRealtime:
             )
             return
         conn.item_audio_ms[item_id] = float(end_ms)
+        conn.truncated.add(item_id)
         await self._send(
             conn,
             _event(
@@ -745,6 +763,7 @@ class FakeRealtime:
             and detection.get("create_response") is not False
             and conn.response is None
         ):
+            await self._cancelled_done(conn)
             await self._start_response(conn)
 
     async def _commit(self, conn: _Conn, event_id: object) -> None:
@@ -832,7 +851,7 @@ class FakeRealtime:
         }
 
     async def _start_response(self, conn: _Conn) -> None:
-        resp = _Response(id=_id("resp"), item_id=_id("item"))
+        resp = _Response(id=_id("resp"), item_id=_id("item"), sample=self.reply_sample)
         conn.response = resp
         conn.item_audio_ms[resp.item_id] = 0.0
         item = self._assistant_item(resp, "in_progress")
@@ -881,15 +900,31 @@ class FakeRealtime:
         total = RATE * self.reply_audio_ms // 1000
         step = max(1, RATE * self.delta_ms // 1000)
         words = REPLY_TEXT.split(" ")
+        tail = 0
         while resp.samples < total:
+            if resp.cancelled is not None:
+                if tail == self.cancel_tail_deltas:
+                    break
+                tail += 1
+                await asyncio.sleep(self.cancel_tail_seconds / max(1, self.cancel_tail_deltas))
             count = min(step, total - resp.samples)
-            audio = base64.b64encode(tone(resp.samples, count)).decode("ascii")
+            pcm = (
+                tone(resp.samples, count)
+                if resp.sample is None
+                else np.full(count, resp.sample, "<i2").tobytes()
+            )
+            audio = base64.b64encode(pcm).decode("ascii")
             if not await self._send(
                 conn, _event("response.output_audio.delta", **part, delta=audio)
             ):
                 return
+            if resp.cancelled is not None:
+                self.tail_deltas += 1
             resp.samples += count
-            conn.item_audio_ms[resp.item_id] = resp.samples * 1000 / RATE
+            if resp.item_id not in conn.truncated:
+                conn.item_audio_ms[resp.item_id] = resp.samples * 1000 / RATE
+            if resp.cancelled is not None:
+                continue  # a cancelled response's transcript stops with the cancel
             if words:
                 delta = words.pop(0) + (" " if words else "")
                 resp.transcript += delta
@@ -897,6 +932,9 @@ class FakeRealtime:
                     conn, _event("response.output_audio_transcript.delta", **part, delta=delta)
                 )
             await asyncio.sleep(self.delta_interval)
+        if resp.cancelled is not None:
+            await self._finish_cancelled(conn, resp)
+            return
         if words:
             delta = " ".join(words)
             resp.transcript += delta
@@ -920,15 +958,36 @@ class FakeRealtime:
             await self._send(conn, event)
 
     async def _cancel_response(self, conn: _Conn, *, reason: str | None = None) -> None:
-        """Stop the active response; with a `reason`, tell the client (`response.done`)."""
+        """Stop the active response; with a `reason`, tell the client (`response.done`).
+
+        With a reason the response streams its tail first (its own task ends it); without one
+        (the socket is going away) it stops at once, tail and all.
+        """
         resp, conn.response = conn.response, None
-        if resp is None:
+        if reason is not None and resp is not None:
+            resp.cancelled = reason
+            if resp.task is not None and not resp.task.done():
+                conn.cancelling = resp
+                return
+            await self._finish_cancelled(conn, resp)
             return
-        if resp.task is not None and not resp.task.done():
-            resp.task.cancel()
+        for stopping in (resp, conn.cancelling):
+            if stopping is not None and stopping.task is not None and not stopping.task.done():
+                stopping.task.cancel()
+                await asyncio.wait([stopping.task])
+        conn.cancelling = None
+
+    async def _cancelled_done(self, conn: _Conn) -> None:
+        """Wait until a cancelled response has sent its tail and `response.done`."""
+        resp = conn.cancelling
+        if resp is not None and resp.task is not None and not resp.task.done():
             await asyncio.wait([resp.task])
-        if reason is None:
-            return
+
+    async def _finish_cancelled(self, conn: _Conn, resp: _Response) -> None:
+        """The cancelled response's `response.done` (status cancelled, item incomplete)."""
+        if conn.cancelling is resp:
+            conn.cancelling = None
+        reason = resp.cancelled or "client_cancelled"
         item = self._assistant_item(resp, "incomplete")
         conn.items[resp.item_id] = item
         final = self._response_object(conn, resp, "cancelled", item)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
+import numpy as np
 from aiohttp import ClientWebSocketResponse
 
 from tests.edge.voice.voice_support import (
@@ -46,6 +45,8 @@ async def test_speech_over_the_tutor_cancels_truncates_at_played_and_interrupts(
         await send_audio(ws, tone(440, 0.2))
         await read_until(ws, has("interrupt"), got)
         await realtime_peer.wait_for(lambda: len(realtime_peer.truncates) == 1)
+        # The cancelled response ends (`response.done`) after its tail of audio.
+        await realtime_peer.wait_for(lambda: len(realtime_peer.responses) == 1)
     kinds = [e["type"] for e in realtime_peer.events]
     assert "response.cancel" in kinds
     assert kinds.index("response.cancel") < kinds.index("conversation.item.truncate")
@@ -79,21 +80,37 @@ async def test_without_a_playback_report_the_cut_is_at_what_was_sent(
     assert [e for e in realtime_peer.errors if e.get("code") == "invalid_value"] == []
 
 
-async def test_no_tutor_audio_reaches_the_phone_after_the_interrupt(
+CANCELLED = 1111  # every sample of the answer the student cuts short
+NEXT = 2222  # every sample of the answer after it
+
+
+def samples_of(pcm: bytes | bytearray, value: int) -> int:
+    """How many PCM16 samples of `pcm` are exactly `value`."""
+    return int(np.count_nonzero(np.frombuffer(bytes(pcm), "<i2") == value))
+
+
+async def test_no_byte_of_the_cancelled_answer_reaches_the_phone_after_the_interrupt(
     voice_client: AppClient, realtime_peer: FakeRealtime
 ) -> None:
-    """After `interrupt` the phone gets no more of the cancelled answer."""
+    """The model's late deltas of a cancelled answer are dropped; the next answer plays."""
     streaming(realtime_peer)
+    realtime_peer.reply_sample = CANCELLED
     async with voice_client.ws_connect("/ws") as ws:
         got = await tutor_speaking(ws, realtime_peer)
         await send_audio(ws, tone(440, 0.2))
         await read_until(ws, has("interrupt"), got)
         at_interrupt = len(got.audio)
-        await asyncio.sleep(0.2)  # ten more deltas' worth of time
-        await ws.send_json({"type": "stop"})
-        await read_until(ws, lambda g: g.closed, got)
-    assert len(got.audio) == at_interrupt
-    assert got.of("closing") == [{"type": "closing", "reason": "stopped"}]
+        await realtime_peer.wait_for(
+            lambda: any(r["status"] == "cancelled" for r in realtime_peer.responses)
+        )
+        realtime_peer.reply_sample = NEXT
+        await realtime_peer.respond()
+        # The next answer's audio comes after the cancelled one's tail and `response.done`:
+        # once it is here, the relay has handled every late delta.
+        await read_until(ws, lambda g: samples_of(g.audio[at_interrupt:], NEXT) >= 200 * 24, got)
+    assert realtime_peer.tail_deltas > 0, "the peer sent no late deltas: nothing was tested"
+    assert samples_of(got.audio[:at_interrupt], CANCELLED) > 0
+    assert samples_of(got.audio[at_interrupt:], CANCELLED) == 0
 
 
 async def marker(peer: FakeRealtime, ws: ClientWebSocketResponse, got: Received) -> None:
