@@ -88,7 +88,7 @@ def issue_access(
 
 
 def decode_access(token: str, secret: str, *, issuer: str, now: datetime) -> AccessClaims:
-    """Verify signature, issuer, audience and expiry at `now`; raise `TokenInvalid`."""
+    """Verify signature, issuer, audience, expiry and `nbf` at `now`; raise `TokenInvalid`."""
     try:
         payload = jwt.decode(
             token,
@@ -99,14 +99,18 @@ def decode_access(token: str, secret: str, *, issuer: str, now: datetime) -> Acc
             options={
                 "require": ["exp", "iat", "sub", "jti", "iss", "aud", "iatus", "rid"],
                 "verify_exp": False,
+                "verify_nbf": False,
             },
         )
     except jwt.PyJWTError as exc:
         raise TokenInvalid(str(exc)) from exc
-    # Expiry is checked against our clock rather than the wall clock, so it is testable.
-    expires_at = datetime.fromtimestamp(int(payload["exp"]), UTC)
+    # Expiry and "not before" are checked against our clock rather than the wall clock, so
+    # they mean the same as every other time the cloud judges (and are testable).
+    expires_at = _instant(payload, "exp")
     if expires_at <= now:
         raise TokenInvalid("token expired")
+    if "nbf" in payload and _instant(payload, "nbf") > now:
+        raise TokenInvalid("token not valid yet")
     scope = payload.get("scope")
     if scope not in ("user", "sync"):
         raise TokenInvalid("unknown scope")
@@ -123,6 +127,15 @@ def decode_access(token: str, secret: str, *, issuer: str, now: datetime) -> Acc
         refresh_id=str(payload["rid"]),
         device_id=str(device_id) if device_id is not None else None,
     )
+
+
+def _instant(payload: dict[str, object], claim: str) -> datetime:
+    """A NumericDate claim as an instant; `TokenInvalid` unless whole seconds before 9999."""
+    value = payload[claim]
+    # Not `int(value)`: that would take "12", 1e3 or true, and a huge number would not convert.
+    if type(value) is not int or not 0 <= value < MAX_MICROS // 1_000_000:
+        raise TokenInvalid(f"bad {claim}")
+    return datetime.fromtimestamp(value, UTC)
 
 
 def new_refresh_token() -> str:
