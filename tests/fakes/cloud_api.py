@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +35,8 @@ class FakeCloud:
         self.facts: dict[str, dict[str, Any]] = {}
         self.images: dict[str, bytes] = {}
         self.batches: list[int] = []
+        #: The items of each batch it answered, as sent.
+        self.received: list[list[dict[str, Any]]] = []
         self.refreshes = 0
         self.access = "access-1"
         self.refresh_token = "refresh-1"  # noqa: S105 - a fake token of a fake cloud
@@ -43,6 +45,9 @@ class FakeCloud:
         #: Each entry answers (or raises for) one request instead of the normal handler.
         self.fail_next: list[Callable[[httpx.Request], httpx.Response]] = []
         self.upload_headers: list[dict[str, str]] = []
+        #: Each entry runs while one batch is handled: after its items are stored, before the
+        #: answer leaves (what the edge does while its batch is in flight).
+        self.during_batch: list[Callable[[], Awaitable[None]]] = []
 
     def transport(self) -> httpx.MockTransport:
         """The transport to build the worker's client with."""
@@ -62,7 +67,7 @@ class FakeCloud:
             device_id="device-1",
         )
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
+    async def handle(self, request: httpx.Request) -> httpx.Response:
         """Route one request."""
         if self.fail_next:
             return self.fail_next.pop(0)(request)
@@ -76,7 +81,10 @@ class FakeCloud:
         if request.headers.get("authorization") != f"Bearer {self.access}":
             return error(401, "invalid_token")
         if path == "/api/sync/batch":
-            return self._batch(request)
+            answer = self._batch(request)
+            if self.during_batch:
+                await self.during_batch.pop(0)()
+            return answer
         if path == "/api/sync/images/presign":
             return self._presign(request)
         return error(404, "not_found")
@@ -94,6 +102,7 @@ class FakeCloud:
         if self.max_items is not None and len(items) > self.max_items:
             return error(413, "batch_too_large")
         self.batches.append(len(items))
+        self.received.append(items)
         results = []
         for index, item in enumerate(items):
             if item["id"] in self.reject_ids:

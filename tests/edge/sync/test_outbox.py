@@ -70,6 +70,19 @@ async def test_delivered_facts_leave_the_queue_until_they_change(
     assert [f.fact_id for f in await pending(client)] == [session_id]
 
 
+async def test_an_ack_of_an_older_revision_leaves_the_newer_one_pending(
+    client: AppClient, clock: FakeClock
+) -> None:
+    """A change made while its fact was in flight stays pending after the ack of what was sent."""
+    session_id = await start_session(client)
+    in_flight = await pending(client)
+    clock.advance(60)
+    await client.post(f"/api/session/{session_id}/end")
+    await run(client, lambda db: outbox.mark_delivered(db, in_flight))
+    [left] = [f for f in await pending(client) if f.fact_id == session_id]
+    assert left.revision > in_flight[0].revision
+
+
 async def test_a_rejected_revision_is_parked(client: AppClient, clock: FakeClock) -> None:
     """A refused revision is not retried, but counted; a later change is tried again."""
     session_id = await start_session(client)

@@ -15,7 +15,15 @@ from edge.sync.credentials import CredentialStore
 from edge.sync.worker import Pacer, SyncOptions, SyncWorker, backoff_seconds
 from tests.fakes.cloud_api import BASE, FakeCloud, answering, error, raising
 from tests.fakes.images import jpeg
-from tests.support import AppClient, FakeClock, services_of, start_session, track, upload
+from tests.support import (
+    AppClient,
+    FakeClock,
+    data_of,
+    services_of,
+    start_session,
+    track,
+    upload,
+)
 
 
 @pytest.fixture
@@ -118,6 +126,28 @@ async def test_everything_acknowledged_leaves_the_outbox(
         "help_request",
     }
     assert (await state(client))["last_success_at"] == "2026-11-25T09:00:30.000Z"
+
+
+async def test_a_fact_changed_while_its_batch_is_in_flight_is_sent_again(
+    client: AppClient, clock: FakeClock, cloud: FakeCloud, make_worker: object
+) -> None:
+    """The ack covers the revision sent: a session ended meanwhile goes in the next batch."""
+    session_id = await start_session(client)
+
+    async def end_the_session() -> None:
+        clock.advance(60)
+        await data_of(await client.post(f"/api/session/{session_id}/end"))
+
+    cloud.during_batch.append(end_the_session)
+    worker = make_worker()  # type: ignore[operator]
+    await worker.step()
+    [sent] = [i for i in cloud.received[0] if i["id"] == session_id]
+    assert sent["payload"]["endedAt"] is None  # the batch left before the session ended
+    await worker.step()
+    [again] = [i for batch in cloud.received[1:] for i in batch if i["id"] == session_id]
+    assert again["revision"] > sent["revision"]
+    assert cloud.facts[session_id]["payload"]["endReason"] == "ended"
+    assert (await backlog(client)).facts == 0
 
 
 async def test_not_linked_means_the_outbox_waits(
