@@ -8,6 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlite_utils
+from pydantic import SecretStr
 
 from edge.sync import outbox
 from edge.sync.client import credentials_from
@@ -15,15 +17,35 @@ from edge.sync.credentials import CredentialStore
 from edge.sync.worker import Pacer, SyncOptions, SyncWorker, backoff_seconds
 from tests.fakes.cloud_api import BASE, FakeCloud, answering, error, raising
 from tests.fakes.images import jpeg
+from tests.fakes.openai_peer import FakeOpenAI
 from tests.support import (
     AppClient,
     FakeClock,
+    StartApp,
     data_of,
     services_of,
     start_session,
     track,
     upload,
 )
+
+
+@pytest.fixture
+async def client(start_app: StartApp) -> AppClient:
+    """The edge app without a sync worker of its own: the test's worker is the only one."""
+    # Its own would find the saved link, try the fake's address for real and race the test's.
+    return await start_app(sync_enabled=False)
+
+
+@pytest.fixture
+async def vision_client(start_app: StartApp, openai_peer: FakeOpenAI) -> AppClient:
+    """The edge app with the fake vision model, and again no sync worker of its own."""
+    return await start_app(
+        openai_api_key=SecretStr("sk-test-not-a-real-key"),
+        openai_base_url=openai_peer.base_url,
+        vision_timeout_seconds=5,
+        sync_enabled=False,
+    )
 
 
 @pytest.fixture
@@ -338,6 +360,34 @@ async def test_retention_deletes_only_confirmed_old_originals(
     assert await vision_worker.prune(7) == 1
     assert not services.originals.path_for(sent["imageKey"]).exists()
     assert services.originals.path_for(kept["imageKey"]).exists()
+
+
+@pytest.mark.parametrize(
+    "marks",
+    [
+        pytest.param({}, id="no-marks"),
+        pytest.param({"missing_at": "2026-11-25T09:00:00.000Z"}, id="marked-missing"),
+    ],
+)
+async def test_retention_keeps_an_original_whose_sync_row_lacks_the_upload(
+    vision_client: AppClient, vision_worker: SyncWorker, clock: FakeClock, marks: dict[str, str]
+) -> None:
+    """An old original whose sync row has no `uploaded_at` stays; a confirmed one goes."""
+    services = services_of(vision_client)
+    confirmed = (await upload(vision_client, jpeg(640, 480, seed=1)))["imageKey"]
+    unconfirmed = (await upload(vision_client, jpeg(640, 480, seed=2)))["imageKey"]
+    at = "2026-11-25T09:00:00.000Z"
+
+    def damaged_marks(db: sqlite_utils.Database) -> None:
+        outbox.mark_images(db, [confirmed], "uploaded_at", at)
+        # A row the cloud never confirmed: a lost or damaged mark, as the table may hold one.
+        db.table("sync_images").insert({"image_key": unconfirmed, "pruned_at": None} | marks)
+
+    await services.store.run(damaged_marks)
+    clock.advance(timedelta(days=8).total_seconds())
+    assert await vision_worker.prune(7) == 1
+    assert not services.originals.path_for(confirmed).exists()
+    assert services.originals.path_for(unconfirmed).exists()
 
 
 # --- bandwidth ------------------------------------------------------------------------------
