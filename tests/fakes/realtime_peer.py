@@ -2,11 +2,13 @@
 
 `AsyncOpenAI(base_url=peer.base_url).realtime.connect(model=...)` opens
 `ws://127.0.0.1:PORT/v1/realtime?model=...` with `Authorization: Bearer <key>`; this peer serves
-that path. It validates every client event against the SDK's own client event models (strictly:
-unknown keys are errors), keeps the decoded input audio, detects speech by energy, streams
-assistant audio (a 440 Hz tone, or a constant sample value a test picks) and answers cancel and
-truncate the way the real API does: like the real service, a cancelled response keeps streaming a
-few audio deltas (`cancel_tail_deltas` over `cancel_tail_seconds`) before its `response.done`.
+that path. It validates every client event against the SDK's own client event models, and every
+event it sends against the SDK's server event models (strictly both ways: unknown keys are
+errors, reported by `assert_valid`), keeps the decoded input audio, detects speech by energy,
+streams assistant audio (a 440 Hz tone, or a constant sample value a test picks) and answers
+cancel and truncate the way the real API does: like the real service, a cancelled response keeps
+streaming a few audio deltas (`cancel_tail_deltas` over `cancel_tail_seconds`) before its
+`response.done`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import base64
 import binascii
 import json
 import math
-import time
 import types
 import typing
 import uuid
@@ -28,6 +29,7 @@ import numpy as np
 import pydantic
 from aiohttp import WSMsgType, web
 from openai.types.realtime.realtime_client_event import RealtimeClientEvent
+from openai.types.realtime.realtime_server_event import RealtimeServerEvent
 from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
 RATE = 24_000  # the Realtime API's PCM16 sample rate
@@ -197,22 +199,24 @@ def _strict_model(model: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
     return strict
 
 
-def _client_event_adapter() -> TypeAdapter[Any]:
-    union, *_ = get_args(RealtimeClientEvent)  # Annotated[Union[...], PropertyInfo(...)]
+def _event_adapter(sdk_union: Any) -> TypeAdapter[Any]:
+    union, *_ = get_args(sdk_union)  # Annotated[Union[...], PropertyInfo(...)]
     members = [_strict_model(member) for member in get_args(union)]
     tagged = _tagged_union(members, "type")
     if tagged is None:
-        raise RuntimeError("the SDK's client events are no longer tagged by `type`")
+        raise RuntimeError("the SDK's realtime events are no longer tagged by `type`")
     return TypeAdapter(tagged)
 
 
-CLIENT_EVENT: TypeAdapter[Any] = _client_event_adapter()
+CLIENT_EVENT: TypeAdapter[Any] = _event_adapter(RealtimeClientEvent)
+#: The peer's own events, held to the same standard: what the SDK declares, nothing more.
+SERVER_EVENT: TypeAdapter[Any] = _event_adapter(RealtimeServerEvent)
 
 
-def validation_problems(raw: str) -> list[str]:
-    """Why `raw` is not a valid Realtime client event (empty when it is)."""
+def validation_problems(raw: str, adapter: TypeAdapter[Any] = CLIENT_EVENT) -> list[str]:
+    """Why `raw` is not a valid Realtime event (client events unless told; empty when valid)."""
     try:
-        CLIENT_EVENT.validate_json(raw, strict=True)
+        adapter.validate_json(raw, strict=True)
     except pydantic.ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False):
@@ -243,12 +247,14 @@ def tone(start: int, count: int, *, hz: float = TONE_HZ, amplitude: float = 0.3)
 
 
 def default_session(model: str) -> dict[str, Any]:
-    """A session object as the GA API sends in `session.created`."""
+    """A session object as in `session.created`, with exactly the fields the SDK declares.
+
+    (The live API also sends `object`, `id` and `expires_at`; the SDK's session model has no such
+    fields, so the peer leaves them out and a client cannot come to depend on them.)
+    """
     pcm = {"type": "audio/pcm", "rate": RATE}
     return {
         "type": "realtime",
-        "object": "realtime.session",
-        "id": _id("sess"),
         "model": model,
         "output_modalities": ["audio"],
         "instructions": "You are a helpful, witty and friendly AI.",
@@ -258,7 +264,6 @@ def default_session(model: str) -> dict[str, Any]:
         "tracing": None,
         "truncation": "auto",
         "prompt": None,
-        "expires_at": int(time.time()) + 3600,
         "include": None,
         "audio": {
             "input": {
@@ -360,6 +365,7 @@ class FakeRealtime:
         self.connections = 0
         self.events: list[dict[str, Any]] = []
         self.invalid: list[str] = []
+        self.invalid_sent: list[str] = []  # the peer's own events the SDK would not declare
         self.failures: list[str] = []  # bugs of the peer itself; assert_valid reports them too
         self.audio = bytearray()
         self.session_updates: list[dict[str, Any]] = []
@@ -436,9 +442,12 @@ class FakeRealtime:
         """Close the current socket from the server side with `code`."""
         await self._close(self.current, code)
 
-    async def send_event(self, event: dict[str, Any]) -> None:
-        """Push any server event (sent as is) to the current connection."""
-        await self._send(self.current, event)
+    async def send_event(self, event: dict[str, Any], *, check: bool = True) -> None:
+        """Push a server event (sent as is) to the current connection.
+
+        It is validated like the peer's own, unless `check` is off (a deliberately odd event).
+        """
+        await self._send(self.current, event, check=check)
 
     async def wait_for(self, predicate: Callable[[], bool], within: float = 5.0) -> None:
         """Wait until `predicate()` holds, re-checked after every client event and connection."""
@@ -446,8 +455,12 @@ class FakeRealtime:
             await self._changed.wait_for(predicate)
 
     def assert_valid(self) -> None:
-        """Fail if any client event was invalid or the peer itself failed."""
-        problems = self.invalid + [f"peer failure: {f}" for f in self.failures]
+        """Fail if any client event or any event of the peer's was invalid, or the peer failed."""
+        problems = (
+            self.invalid
+            + [f"peer sent: {p}" for p in self.invalid_sent]
+            + [f"peer failure: {f}" for f in self.failures]
+        )
         if problems:
             raise AssertionError("Realtime peer saw problems:\n" + "\n".join(problems))
 
@@ -501,14 +514,18 @@ class FakeRealtime:
         async with self._changed:
             self._changed.notify_all()
 
-    async def _send(self, conn: _Conn, event: dict[str, Any]) -> bool:
+    async def _send(self, conn: _Conn, event: dict[str, Any], *, check: bool = True) -> bool:
         if conn.ws.closed:
             return False
         if event.get("type") == "error":
             self.errors.append(event.get("error", {}))
+        raw = json.dumps(event)
+        if check:
+            for problem in validation_problems(raw, SERVER_EVENT):
+                self.invalid_sent.append(f"{event.get('type')}: {problem}")
         try:
             async with conn.lock:
-                await conn.ws.send_str(json.dumps(event))
+                await conn.ws.send_str(raw)
         except ConnectionError:  # the client went away mid-send
             return False
         await self._notify()

@@ -398,7 +398,8 @@ async def test_an_odd_model_event_does_not_end_the_conversation(
                 "type": "conversation.item.input_audio_transcription.completed",
                 "event_id": "event_1",
                 "item_id": "item_1",
-            }
+            },
+            check=False,  # malformed on purpose
         )
         await send_audio(ws, tone(440, 0.2))
         await realtime_peer.wait_for(lambda: len(realtime_peer.audio) >= 100 * BYTES_PER_MS)
