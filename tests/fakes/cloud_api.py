@@ -1,11 +1,17 @@
 """A scriptable stand-in for the cloud API, for `httpx.MockTransport`: the sync worker's tests.
 
 It answers the routes the worker calls with the real wire shapes (shared models), keeps what it
-stored, and can be told to fail in the ways a network and a cloud fail.
+stored, and can be told to fail in the ways a network and a cloud fail. It means what the real
+cloud means: a PUT only puts bytes into the bucket, checked as S3 checks a presigned upload
+(type, size and `x-amz-checksum-sha256`); the cloud counts an image as stored only when a later
+presign finds it there and lists it under `stored`; a fact id another account holds is
+rejected as `id_conflict`.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import secrets
 from collections.abc import Awaitable, Callable
@@ -33,7 +39,15 @@ class FakeCloud:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.facts: dict[str, dict[str, Any]] = {}
+        #: Images the cloud recorded as stored: confirmed by a presign that found them.
         self.images: dict[str, bytes] = {}
+        #: The bucket: what PUTs left there, by SHA-256, confirmed or not.
+        self.objects: dict[str, bytes] = {}
+        #: Uploads S3 refused, by SHA-256, with the reason.
+        self.refused_uploads: list[tuple[str, str]] = []
+        #: The next this many PUTs are answered 200 but their bytes never land (lost by the way).
+        self.lose_uploads = 0
+        self._presigned: dict[str, dict[str, Any]] = {}
         self.batches: list[int] = []
         #: The items of each batch it answered, as sent.
         self.received: list[list[dict[str, Any]]] = []
@@ -42,6 +56,8 @@ class FakeCloud:
         self.refresh_token = "refresh-1"  # noqa: S105 - a fake token of a fake cloud
         self.max_items: int | None = None
         self.reject_ids: set[str] = set()
+        #: Fact ids another account already holds: answered `id_conflict`.
+        self.foreign_ids: set[str] = set()
         #: Each entry answers (or raises for) one request instead of the normal handler.
         self.fail_next: list[Callable[[httpx.Request], httpx.Response]] = []
         self.upload_headers: list[dict[str, str]] = []
@@ -73,9 +89,7 @@ class FakeCloud:
             return self.fail_next.pop(0)(request)
         path = request.url.path
         if request.method == "PUT" and path.startswith("/upload/"):
-            self.upload_headers.append(dict(request.headers))
-            self.images[path.rsplit("/", 1)[1]] = request.content
-            return httpx.Response(200)
+            return self._put(path.rsplit("/", 1)[1], request)
         if path == "/api/auth/refresh":
             return self._refresh(request)
         if request.headers.get("authorization") != f"Bearer {self.access}":
@@ -105,8 +119,12 @@ class FakeCloud:
         self.received.append(items)
         results = []
         for index, item in enumerate(items):
-            if item["id"] in self.reject_ids:
-                body = ErrorBody(code="invalid_item", message="no")
+            if item["id"] in self.reject_ids | self.foreign_ids:
+                body = (
+                    ErrorBody(code="id_conflict", message="Another account holds this id.")
+                    if item["id"] in self.foreign_ids
+                    else ErrorBody(code="invalid_item", message="no")
+                )
                 results.append(
                     ItemResult(index=index, id=item["id"], status="rejected", error=body)
                 )
@@ -128,18 +146,51 @@ class FakeCloud:
     def _presign(self, request: httpx.Request) -> httpx.Response:
         refs = json.loads(request.content)["items"]
         expires = self.clock.now() + timedelta(minutes=15)
-        uploads = [
-            PresignedUpload(
-                sha256=ref["sha256"],
-                url=f"{BASE}/upload/{ref['sha256']}",
-                headers={"Content-Type": ref["contentType"], "x-amz-checksum-sha256": "c2hh"},
-                expires_at=expires,
+        uploads, stored = [], []
+        for ref in refs:
+            sha = ref["sha256"]
+            if sha not in self.images and sha in self.objects:
+                self.images[sha] = self.objects[sha]  # found in the bucket: now it counts
+            if sha in self.images:
+                stored.append(sha)
+                continue
+            self._presigned[sha] = ref
+            checksum = base64.b64encode(bytes.fromhex(sha)).decode()
+            uploads.append(
+                PresignedUpload(
+                    sha256=sha,
+                    url=f"{BASE}/upload/{sha}",
+                    headers={"Content-Type": ref["contentType"], "x-amz-checksum-sha256": checksum},
+                    expires_at=expires,
+                )
             )
-            for ref in refs
-            if ref["sha256"] not in self.images
-        ]
-        stored = [ref["sha256"] for ref in refs if ref["sha256"] in self.images]
         return httpx.Response(200, json=success(PresignResult(uploads=uploads, stored=stored)))
+
+    def _put(self, sha: str, request: httpx.Request) -> httpx.Response:
+        """A PUT to a presigned URL, judged as S3 judges one."""
+        self.upload_headers.append(dict(request.headers))
+        ref = self._presigned.get(sha)
+        body = request.content
+        checksum = request.headers.get("x-amz-checksum-sha256")
+        if ref is None:
+            reason = "AccessDenied"  # no URL was presigned for this key
+        elif (
+            request.headers.get("content-type") != ref["contentType"]
+            or len(body) != ref["size"]
+            or checksum != base64.b64encode(bytes.fromhex(sha)).decode()
+        ):
+            reason = "SignatureDoesNotMatch"  # these three are signed into the URL
+        elif checksum != base64.b64encode(hashlib.sha256(body).digest()).decode():
+            reason = "BadDigest"
+        else:
+            if self.lose_uploads:
+                self.lose_uploads -= 1
+            else:
+                self.objects[sha] = body
+            return httpx.Response(200)
+        self.refused_uploads.append((sha, reason))
+        status = 400 if reason == "BadDigest" else 403
+        return httpx.Response(status, text=f"<Error><Code>{reason}</Code></Error>")
 
 
 def raising(exc: Exception) -> Callable[[httpx.Request], httpx.Response]:

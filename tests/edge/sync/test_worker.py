@@ -196,6 +196,26 @@ async def test_rejected_items_are_parked_and_the_rest_delivered(
     assert len(cloud.facts) == 3
 
 
+async def test_an_id_another_account_holds_is_parked_as_a_conflict(
+    client: AppClient, clock: FakeClock, cloud: FakeCloud, make_worker: object
+) -> None:
+    """The cloud's `id_conflict` parks that fact under that code; the rest is delivered."""
+    session_id = await some_facts(client, clock)
+    cloud.foreign_ids.add(session_id)
+    await make_worker().step()  # type: ignore[operator]
+    codes = await services_of(client).store.run(
+        lambda db: [
+            tuple(row)
+            for row in db.execute(
+                "SELECT fact_id, rejected_code FROM sync_outbox WHERE rejected_code IS NOT NULL"
+            )
+        ]
+    )
+    assert codes == [(session_id, "id_conflict")]
+    assert (await backlog(client)).facts == 0
+    assert len(cloud.facts) == 3
+
+
 async def test_a_5xx_keeps_everything_and_backs_off(
     client: AppClient, clock: FakeClock, cloud: FakeCloud, make_worker: object
 ) -> None:
@@ -324,16 +344,43 @@ async def vision_worker(
 async def test_an_original_is_uploaded_before_its_event(
     vision_client: AppClient, vision_worker: SyncWorker, cloud: FakeCloud
 ) -> None:
-    """The image goes to its presigned URL with the given headers, then the event follows."""
+    """The image goes to its presigned URL, the cloud confirms it, then the event follows."""
     data = jpeg(640, 480)
     frame = await upload(vision_client, data)
     sha = frame["imageKey"].split(".")[0]
     result = await vision_worker.sync_pass()
     assert result.images == 1
-    assert cloud.images[sha] == data
-    assert cloud.upload_headers[0]["x-amz-checksum-sha256"] == "c2hh"
+    assert cloud.images[sha] == data  # confirmed: a presign after the PUT listed it as stored
     [event] = [f for f in cloud.facts.values() if f["kind"] == "learning_event"]
     assert event["payload"]["imageSha256"] == sha
+
+
+async def test_an_upload_counts_only_once_the_cloud_lists_it_stored(
+    vision_client: AppClient, vision_worker: SyncWorker, cloud: FakeCloud
+) -> None:
+    """A PUT answered 200 whose bytes never landed keeps its event waiting, and is sent again."""
+    frame = await upload(vision_client, jpeg(640, 480))
+    sha = frame["imageKey"].split(".")[0]
+    cloud.lose_uploads = 1
+    assert (await vision_worker.sync_pass()).images == 0
+    assert (await backlog(vision_client)).images == 1
+    assert [f for f in cloud.facts.values() if f["kind"] == "learning_event"] == []
+    assert (await vision_worker.sync_pass()).images == 1
+    [event] = [f for f in cloud.facts.values() if f["kind"] == "learning_event"]
+    assert event["payload"]["imageSha256"] == sha
+
+
+async def test_an_original_changed_on_disk_is_not_put(
+    vision_client: AppClient, vision_worker: SyncWorker, cloud: FakeCloud
+) -> None:
+    """Bytes that no longer match their name are not uploaded (S3 would refuse their checksum)."""
+    frame = await upload(vision_client, jpeg(640, 480))
+    path = services_of(vision_client).originals.path_for(frame["imageKey"])
+    path.write_bytes(path.read_bytes()[::-1])  # same size, other SHA-256
+    await vision_worker.sync_pass()
+    assert cloud.upload_headers == []
+    [event] = [f for f in cloud.facts.values() if f["kind"] == "learning_event"]
+    assert event["payload"]["imageSha256"] is None
 
 
 async def test_a_vanished_original_releases_its_event(
