@@ -138,3 +138,13 @@ def test_a_full_table_forgets_unlocked_clients_first() -> None:
 
     assert lockout.retry_after(A, 0.0) == 30.0
     assert lockout.clients <= 3
+
+
+def test_a_new_address_does_not_wipe_the_others_counts() -> None:
+    """Below `max_clients`, a newcomer leaves other clients' failures counted."""
+    lockout = Lockout()
+    fail(lockout, A, 4, 0.0)
+    fail(lockout, B, 1, 0.0)
+    fail(lockout, A, 1, 0.0)
+
+    assert lockout.retry_after(A, 0.0) == 30.0

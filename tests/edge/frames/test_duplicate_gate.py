@@ -316,3 +316,42 @@ async def test_frames_within_the_default_distance_are_reused(
 
     assert [a["reused"] for a in answers] == [False, True]
     assert len(openai_peer.requests) == 1
+
+
+# --- the gate's memory ----------------------------------------------------------------------------
+
+
+def test_a_match_carries_the_remembered_confidence() -> None:
+    """A reused analysis says how sure its analyser was, as remembered."""
+    gate = DuplicateGate(max_distance=6)
+    gate.remember(SESSION, 0b1010, ANALYSIS, "on-device", confidence=0.75)
+
+    match = gate.match(SESSION, 0b1010)
+
+    assert match is not None
+    assert match.confidence == 0.75
+
+
+def test_the_gate_remembers_at_most_max_sessions() -> None:
+    """Past MAX_SESSIONS, the least recently remembered session is forgotten, and only it."""
+    gate = DuplicateGate(max_distance=0)
+    sessions = [f"s{n}" for n in range(DuplicateGate.MAX_SESSIONS + 1)]
+    for session in sessions:
+        gate.remember(session, 1, ANALYSIS, "model")
+
+    assert gate.match(sessions[0], 1) is None
+    assert all(gate.match(session, 1) is not None for session in sessions[1:])
+
+
+def test_remembering_a_session_again_makes_it_the_newest() -> None:
+    """A session analysed again outlives sessions remembered before that."""
+    gate = DuplicateGate(max_distance=0)
+    gate.remember("old but busy", 1, ANALYSIS, "model")
+    for n in range(DuplicateGate.MAX_SESSIONS - 1):
+        gate.remember(f"s{n}", 1, ANALYSIS, "model")
+    gate.remember("old but busy", 1, ANALYSIS, "model")
+
+    gate.remember("one more", 1, ANALYSIS, "model")
+
+    assert gate.match("old but busy", 1) is not None
+    assert gate.match("s0", 1) is None
