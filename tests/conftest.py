@@ -187,11 +187,12 @@ async def owner(start_app: StartApp) -> AppClient:
 
 @pytest.fixture
 async def openai_peer() -> AsyncIterator[FakeOpenAI]:
-    """A fake OpenAI Responses API on loopback."""
+    """A fake OpenAI Responses API on loopback; fails the test on any body off the SDK's models."""
     peer = FakeOpenAI()
     await peer.start()
     yield peer
     await peer.stop()
+    peer.assert_valid()
 
 
 @pytest.fixture

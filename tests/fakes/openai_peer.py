@@ -2,7 +2,10 @@
 
 It answers `POST /v1/responses` with bodies shaped like the real API's (the SDK parses them into
 `Response` objects), records every request, and can be scripted to fail: status codes, delays,
-truncated or malformed output.
+truncated or malformed output. Every JSON body it answers with is checked strictly against the
+SDK's models (`Response`, or `ErrorObject` for an error): a key the SDK does not declare, or one
+it requires and is missing, is reported by `assert_valid`. A scripted body that is not JSON (a
+proxy's HTML page) is sent as is, unchecked: it is malformed on purpose.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from openai.types.responses import Response
+from openai.types.shared import ErrorObject
+from pydantic import TypeAdapter
+
+from tests.fakes.strict_sdk import problems, strict_model
 
 DEFAULT_ANALYSIS: dict[str, Any] = {
     "isStudying": True,
@@ -25,6 +33,8 @@ DEFAULT_ANALYSIS: dict[str, Any] = {
     "extractedText": "Mitosis has four phases: prophase, metaphase, anaphase, telophase.",
 }
 MODEL_SNAPSHOT = "gpt-4.1-2025-04-14"
+RESPONSE: TypeAdapter[Any] = TypeAdapter(strict_model(Response))
+ERROR: TypeAdapter[Any] = TypeAdapter(strict_model(ErrorObject))
 
 
 @dataclass
@@ -69,16 +79,16 @@ def response_body(
         "parallel_tool_calls": True,
         "previous_response_id": None,
         "reasoning": {"effort": None, "summary": None},
-        "store": False,
         "temperature": 1.0,
-        "text": {"format": {"type": "json_schema"}},
+        # The request's format is echoed here, as the real API does (see FakeOpenAI).
+        "text": {"format": {"type": "json_schema", "name": "answer", "schema": {}, "strict": True}},
         "tool_choice": "auto",
         "tools": [],
         "top_p": 1.0,
         "truncation": "disabled",
         "usage": {
             "input_tokens": 900,
-            "input_tokens_details": {"cached_tokens": 0},
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
             "output_tokens": 60,
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": 960,
@@ -111,6 +121,7 @@ class FakeOpenAI:
         self.analysis: dict[str, Any] = dict(DEFAULT_ANALYSIS)
         self.delay = 0.0
         self.holding = asyncio.Event()
+        self.invalid: list[str] = []  # bodies of ours the SDK's models would not declare
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -134,6 +145,17 @@ class FakeOpenAI:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    def assert_valid(self) -> None:
+        """Fail if any JSON body the peer answered with is not what the SDK's models declare."""
+        if self.invalid:
+            raise AssertionError(
+                "OpenAI peer sent bodies off the SDK's models:\n" + "\n".join(self.invalid)
+            )
+
+    def _check(self, adapter: TypeAdapter[Any], body: Any, what: str) -> None:
+        for problem in problems(adapter, json.dumps(body)):
+            self.invalid.append(f"request {len(self.requests)}, {what}: {problem}")
+
     async def _responses(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.requests.append(body)
@@ -148,8 +170,14 @@ class FakeOpenAI:
             payload: Any = reply.body if reply.body is not None else error_body(reply.status)
             # The SDK honours retry-after-ms, so retries in tests take milliseconds.
             headers = {"retry-after-ms": "1", **reply.headers}
+            if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+                self._check(ERROR, payload["error"], f"{reply.status} error")
             return web.json_response(payload, status=reply.status, headers=headers)
         if isinstance(reply.body, str):
             return web.Response(text=reply.body, content_type="application/json")
         payload = reply.body if reply.body is not None else response_body(json.dumps(self.analysis))
+        text = body.get("text") if isinstance(body, dict) else None
+        if isinstance(text, dict):
+            payload = payload | {"text": text}  # the real API echoes the request's format
+        self._check(RESPONSE, payload, "response")
         return web.json_response(payload, headers=reply.headers)
