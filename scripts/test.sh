@@ -7,7 +7,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # postgresql-15: scripts/services.sh runs its binaries for the cloud tests.
 # chromium: the dashboard tests drive it headless through Playwright (no browser download).
 # libgl1, libglib2.0-0: OpenCV (under the on-device OCR) loads them.
-"$root/scripts/setup.sh" edge,ocr,cloud,dev systemd postgresql-15 chromium libgl1 libglib2.0-0
+# libportaudio2: sounddevice loads it; the local-audio tests play and record through ALSA
+# devices of their own (files, no sound card needed).
+"$root/scripts/setup.sh" edge,ocr,cloud,dev systemd postgresql-15 chromium libgl1 libglib2.0-0 libportaudio2
 cd "$root"
 bin="$root/.venv/bin"
 

@@ -1,14 +1,22 @@
-"""Local audio: the relay on a (fake) microphone and speaker, and the CLI without PortAudio."""
+"""Local audio: the relay on fake streams, the sounddevice adapter on real PortAudio devices.
+
+The real devices are ALSA's, backed by files (no sound card); the CLI is tried with and without
+PortAudio.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.abc
 import os
+import sys
 import threading
-from collections.abc import Callable
+import wave
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -16,9 +24,24 @@ import pytest
 from typer.testing import CliRunner
 
 from edge.cli import app as cli_app
-from edge.voice.local import BLOCK, LocalPhone, run_local
+from edge.voice.local import (
+    BLOCK,
+    AudioUnavailable,
+    LocalPhone,
+    SoundDeviceStreams,
+    list_devices,
+    run_local,
+    sounddevice_module,
+)
 from edge.voice.protocol import Closing, ErrorEvent, Interrupt, Transcript
-from tests.edge.voice.voice_support import eventually, make_relay, peer_connect, silence, tone
+from tests.edge.voice.voice_support import (
+    WAIT,
+    eventually,
+    make_relay,
+    peer_connect,
+    silence,
+    tone,
+)
 from tests.fakes.realtime_peer import RATE, REPLY_TEXT, FakeRealtime
 from tests.fakes.realtime_peer import tone as peer_tone
 
@@ -196,35 +219,178 @@ def hermetic_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
     return CliRunner()
 
 
-def portaudio_missing() -> bool:
-    """Whether importing sounddevice fails here (no PortAudio, or no sounddevice)."""
-    try:
-        import sounddevice  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
-    except (ImportError, OSError):
-        return True
-    return False
+class _NoPortAudio(importlib.abc.MetaPathFinder):
+    """Makes `import sounddevice` fail as it does on a machine without PortAudio."""
+
+    def find_spec(self, name: str, path: object, target: object = None) -> None:
+        """Refuse sounddevice the way it refuses itself when libportaudio is absent."""
+        if name == "sounddevice":
+            raise OSError("PortAudio library not found")
 
 
+@pytest.fixture
+def without_portaudio(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make this process, for the test, look like a machine without PortAudio."""
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_NoPortAudio(), *sys.meta_path])
+
+
+@pytest.mark.usefixtures("without_portaudio")
 def test_audio_devices_without_portaudio_explains_what_is_missing(
     hermetic_cli: CliRunner,
 ) -> None:
-    """`audio devices` without PortAudio exits 1 naming PortAudio or sounddevice."""
-    assert portaudio_missing(), "this test expects a machine without PortAudio"
+    """`audio devices` without PortAudio exits 1 naming it and the Debian package."""
     result = hermetic_cli.invoke(cli_app, ["audio", "devices"])
     assert result.exit_code == 1
-    assert "PortAudio" in result.output or "sounddevice" in result.output
+    assert "PortAudio is missing" in result.output
+    assert "libportaudio2" in result.output
     assert "Traceback" not in result.output
 
 
+@pytest.mark.usefixtures("without_portaudio")
 def test_voice_local_without_portaudio_explains_what_is_missing(
     hermetic_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`voice --local` with a key but no PortAudio exits 1 naming PortAudio or sounddevice."""
-    assert portaudio_missing(), "this test expects a machine without PortAudio"
+    """`voice --local` with a key but no PortAudio exits 1 naming it."""
     monkeypatch.setenv("STUDYLENS_OPENAI_API_KEY", "sk-test-not-a-real-key")
     result = hermetic_cli.invoke(cli_app, ["voice", "--local"])
     assert result.exit_code == 1
-    assert "PortAudio" in result.output or "sounddevice" in result.output
+    assert "PortAudio is missing" in result.output
+
+
+# --- the sounddevice adapter on real PortAudio devices -------------------------------------------
+#
+# No sound card is needed: the test writes an ALSA configuration with two `file` PCMs over ALSA's
+# `null` device and points ALSA at it. The microphone reads the samples a file holds; the
+# speaker writes a WAV file. PortAudio (libportaudio2, installed by scripts/test.sh) opens them
+# like any other ALSA device. The `null` device keeps no clock, so its callbacks come as fast as
+# they are served: the tests wait for what they need, then close the stream.
+
+MICROPHONE = "studylens_mic"
+SPEAKER = "studylens_speaker"
+
+
+@dataclass(frozen=True)
+class AlsaFiles:
+    """The files behind the two ALSA devices."""
+
+    microphone: Path  # Float32LE 16 kHz mono samples the microphone "hears"
+    speaker: Path  # the WAV file the speaker writes
+
+
+def _sounddevice() -> Any:
+    try:
+        return sounddevice_module()
+    except AudioUnavailable as exc:
+        raise AssertionError(f"{exc} (scripts/test.sh installs it)") from exc
+
+
+@pytest.fixture
+def alsa_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AlsaFiles]:
+    """ALSA configured with file-backed devices, and PortAudio re-enumerating them."""
+    files = AlsaFiles(microphone=tmp_path / "microphone.f32", speaker=tmp_path / "speaker.wav")
+    files.microphone.write_bytes(b"")
+    config = tmp_path / "asound.conf"
+    config.write_text(
+        f"""</usr/share/alsa/alsa.conf>
+pcm.{MICROPHONE} {{
+    type file
+    slave.pcm "null"
+    file "/dev/null"
+    infile "{files.microphone}"
+    format "raw"
+}}
+pcm.{SPEAKER} {{
+    type file
+    slave.pcm "null"
+    file "{files.speaker}"
+    format "wav"
+}}
+"""
+    )
+    sd = _sounddevice()
+    monkeypatch.setenv("ALSA_CONFIG_PATH", str(config))
+    # PortAudio lists devices once, when initialised: start it afresh on this configuration.
+    sd._terminate()
+    sd._initialize()
+    yield files
+    monkeypatch.delenv("ALSA_CONFIG_PATH")
+    sd._terminate()
+    sd._initialize()
+
+
+def device_index(name: str) -> int:
+    """The PortAudio index of the device called `name`."""
+    found = [d.index for d in list_devices() if d.name == name]
+    assert len(found) == 1, f"{name} not among {[d.name for d in list_devices()]}"
+    return found[0]
+
+
+def test_portaudio_lists_the_alsa_devices(alsa_files: AlsaFiles) -> None:
+    """`list_devices` reports the configured microphone and speaker, with channels."""
+    devices = {d.name: d for d in list_devices()}
+    assert devices[MICROPHONE].inputs >= 1
+    assert devices[SPEAKER].outputs >= 1
+
+
+def test_audio_devices_prints_the_alsa_devices(
+    alsa_files: AlsaFiles, hermetic_cli: CliRunner
+) -> None:
+    """`audio devices` with PortAudio present prints a table naming them."""
+    result = hermetic_cli.invoke(cli_app, ["audio", "devices"])
+    assert result.exit_code == 0, result.output
+    assert MICROPHONE in result.output
+    assert SPEAKER in result.output
+
+
+def test_the_microphone_stream_delivers_what_the_device_records(alsa_files: AlsaFiles) -> None:
+    """The real input stream hands over 20 ms Float32 blocks holding the recorded samples."""
+    said = tone(440, 0.5)
+    alsa_files.microphone.write_bytes(said.astype("<f4").tobytes())
+    streams = SoundDeviceStreams(input_device=device_index(MICROPHONE))
+    blocks: list[bytes] = []
+    enough = threading.Event()
+
+    def heard(block: bytes) -> None:  # PortAudio's thread
+        if not enough.is_set():
+            blocks.append(block)
+            if sum(map(len, blocks)) >= said.nbytes:
+                enough.set()
+
+    with streams.input(heard):
+        assert enough.wait(WAIT), "the microphone delivered too little"
+    assert {len(b) for b in blocks} == {BLOCK * 4}
+    recorded = np.frombuffer(b"".join(blocks), "<f4")[: len(said)]
+    assert np.array_equal(recorded, said)
+
+
+async def test_the_speaker_stream_plays_what_the_relay_queued(alsa_files: AlsaFiles) -> None:
+    """The real output stream plays the tutor's PCM16 24 kHz mono, sample for sample."""
+    answer = peer_tone(0, RATE * 3 // 10)
+    phone = LocalPhone(say=lambda _: None)
+    await phone.send_audio(answer)
+    streams = SoundDeviceStreams(output_device=device_index(SPEAKER))
+    pulled = 0
+    after = threading.Event()
+
+    def pull(n: int) -> bytes:  # PortAudio's thread
+        nonlocal pulled
+        if pulled >= len(answer):
+            after.set()  # a later callback: the one that took the answer's end has returned
+        chunk = phone.pull(n)
+        pulled += n
+        return chunk
+
+    with streams.output(pull):
+        assert await asyncio.to_thread(after.wait, WAIT), "the speaker took too little"
+    with wave.open(str(alsa_files.speaker), "rb") as played:
+        assert (played.getframerate(), played.getnchannels(), played.getsampwidth()) == (
+            RATE,
+            1,
+            2,
+        )
+        frames = played.readframes(played.getnframes())
+    assert np.array_equal(voiced(frames), voiced(answer))
 
 
 def test_voice_local_without_a_key_says_to_set_one(hermetic_cli: CliRunner) -> None:
