@@ -72,20 +72,24 @@ async def test_access_token_opens_me(cloud: httpx.AsyncClient, google: FakeGoogl
 @pytest.mark.parametrize(
     ("changes", "why"),
     [
-        ({"aud": "someone-else.apps.googleusercontent.com"}, "audience"),
-        ({"iss": "https://evil.example.com"}, "issuer"),
-        ({"email_verified": False}, "email"),
-        ({"drop": ("email",)}, "email"),
-        ({"drop": ("sub",)}, "sub"),
-        ({"drop": ("exp",)}, "exp"),
+        ({"aud": "someone-else.apps.googleusercontent.com"}, "Audience doesn't match"),
+        ({"iss": "https://evil.example.com"}, "not issued by Google"),
+        ({"email_verified": False}, "email address is not verified"),
+        ({"drop": ("email",)}, "carries no email address"),
+        ({"drop": ("sub",)}, 'missing the "sub" claim'),
+        ({"drop": ("exp",)}, 'missing the "exp" claim'),
     ],
 )
 async def test_unfit_claims_are_refused(
     cloud: httpx.AsyncClient, google: FakeGoogle, changes: dict[str, Any], why: str
 ) -> None:
-    """A wrong audience or issuer, an unverified email, or no email, sub or exp is refused."""
+    """A wrong audience or issuer, an unverified email, or no email, sub or exp is refused.
+
+    Each for its own reason: the message names it, so a case refused by another check fails.
+    """
     error = error_of(await sign_in_with(cloud, google.token(**changes)), 401)
     assert error["code"] == "invalid_id_token"
+    assert why in error["message"]
 
 
 async def test_expired_token_is_refused(
