@@ -14,10 +14,8 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -149,8 +147,14 @@ async def cloud_rows(database_url: str, user_id: str) -> dict[str, dict[str, int
         await connection.close()
 
 
-def edge_rows(database: Path) -> tuple[dict[str, dict[str, int]], dict[str, int], set[str]]:
-    """Each fact table's id -> outbox revision, the day's closed topic totals, image hashes."""
+def edge_rows(
+    database: Path,
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]], set[str]]:
+    """Each fact table's id -> outbox revision, closed topic totals by local day, image hashes.
+
+    The days are those the edge recorded its segments on (its own clock and zone), so a run
+    that crosses local midnight compares both days, whatever the test's own clock says.
+    """
     with closing(open_database(database)) as db:
         found: dict[str, dict[str, int]] = {}
         for table, kind in (
@@ -166,15 +170,12 @@ def edge_rows(database: Path) -> tuple[dict[str, dict[str, int]], dict[str, int]
                 [kind],
             ).fetchall()
             found[table] = {row[0]: row[1] for row in rows}
-        day = datetime.now(UTC).astimezone(ZoneInfo("Europe/Berlin")).date().isoformat()
-        totals = {
-            row[0]: round(row[1])
-            for row in db.execute(
-                "SELECT topic, sum(duration_seconds) FROM daily_topic_stats WHERE local_date = ?"
-                " GROUP BY topic",
-                [day],
-            )
-        }
+        totals: dict[str, dict[str, int]] = {}
+        for day, topic, seconds in db.execute(
+            "SELECT local_date, topic, sum(duration_seconds) FROM daily_topic_stats"
+            " GROUP BY local_date, topic"
+        ):
+            totals.setdefault(day, {})[topic] = round(seconds)
         images = {
             row[0].split(".")[0]
             for row in db.execute(
@@ -281,20 +282,20 @@ async def run_chaos(
         async with httpx.AsyncClient(base_url=edge.base_url, timeout=30) as owner:
             await wait_for_empty_outbox(owner)
         edge.kill(signal.SIGTERM)
+        edge_facts, edge_totals, edge_images = edge_rows(settings.database_path)
+        cloud_totals = {}
         async with httpx.AsyncClient(base_url=cloud.base_url) as http:
             me = {"Authorization": f"Bearer {student['accessToken']}"}
-            today = datetime.now(UTC).astimezone(ZoneInfo("Europe/Berlin")).date().isoformat()
-            cloud_day = data_of(await http.get(f"/api/topic/daily?date={today}", headers=me))
+            for day in edge_totals:
+                answer = data_of(await http.get(f"/api/topic/daily?date={day}", headers=me))
+                cloud_totals[day] = {s["topic"]: s["durationSeconds"] for s in answer["topicStats"]}
 
-    edge_facts, edge_totals, edge_images = edge_rows(settings.database_path)
     cloud_facts = await cloud_rows(pg_database_url, student["userId"])
     client = s3_client(CloudSettings(**s3_settings))
     listed = client.list_objects_v2(
         Bucket=s3_settings["s3_bucket"], Prefix=f"users/{student['userId']}/images/"
     )
     s3_images = {item["Key"].rsplit("/", 1)[1] for item in listed.get("Contents", [])}
-    cloud_totals = {s["topic"]: s["durationSeconds"] for s in cloud_day["topicStats"]}
-
     print("\nchaos: compared edge and cloud")
     for table in FACT_TABLES:
         print(f"  {table:16} edge {len(edge_facts[table]):4}  cloud {len(cloud_facts[table]):4}")
@@ -302,6 +303,7 @@ async def run_chaos(
     print(f"  topic totals     edge {edge_totals}  cloud {cloud_totals}")
 
     assert len(edge_facts["learning_events"]) >= FRAMES
+    assert edge_totals, "the edge recorded no study time"
     for table in FACT_TABLES:
         assert cloud_facts[table] == edge_facts[table], table
     assert s3_images == edge_images
