@@ -38,7 +38,7 @@ for group in "${order[@]}"; do
   git -C "$root" archive HEAD | tar -x -C "$work"
   {
     echo "[mutmut]"
-    echo "source_paths=edge cloud shared"
+    printf 'source_paths=\n  edge\n  cloud\n  shared\n'
     echo "only_mutate="; for m in $modules; do echo "  $m"; done
     echo "pytest_add_cli_args_test_selection="; for t in $tests; do echo "  $t"; done
     # One worker per core, each forked from a warm pytest; a hung mutant is a kill by timeout.
