@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+from shared.files import write_atomic
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -52,29 +53,12 @@ def open_private(path: Path) -> BinaryIO:
 
 
 def write_private(path: Path, data: bytes, *, durable: bool = False) -> None:
-    """Replace `path` atomically with `data`, mode 0600 (write, rename; fsync if `durable`).
+    """Replace `path` atomically with `data`, mode 0600 in a 0700 folder (fsync if `durable`).
 
-    A crash leaves the old content or the new, never half of either.
+    A crash leaves the old content or the new, never half of either (`shared.files`).
     """
-    folder = private_dir(path.parent)
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}-")
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            if durable:
-                out.flush()
-                os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    if durable:
-        directory = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+    private_dir(path.parent)
+    write_atomic(path, data, mode=FILE_MODE, durable=durable)
 
 
 def tighten_tree(root: Path) -> None:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from cloud.api.context import Edge, Student, Svc
-from cloud.errors import CloudError, InvalidRequest, NotFound
+from cloud.errors import CloudError, NotFound
+from cloud.images import SignedLink
 from cloud.schemas import Ok, failures
 from shared.schemas import success
 from shared.sync import (
     MAX_BATCH_ITEMS,
-    MAX_IMAGE_BYTES,
     PresignRequest,
     PresignResult,
     SyncBatch,
@@ -87,21 +86,11 @@ async def put_object(
     sig: Annotated[str, Query(max_length=128)],
 ) -> Response:
     """Store an upload made through a URL from `presign` (embedded setup only)."""
-    folder = svc.folder
-    if folder is None:
+    if svc.folder is None:
         raise NotFound("No object folder here.")
-    folder.verify("PUT", key, expires, extra, sig)
-    content_type, size, sha256 = extra.split(";")
-    if request.headers.get("content-type") != content_type:
-        raise InvalidRequest(f"Send `Content-Type: {content_type}` as presigned.")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > min(int(size), MAX_IMAGE_BYTES):
-            raise InvalidRequest("The upload is larger than presigned.")
-    if len(body) != int(size) or hashlib.sha256(body).hexdigest() != sha256:
-        raise InvalidRequest("The uploaded bytes do not match the presigned size and SHA-256.")
-    folder.write(key, bytes(body))
+    await svc.folder.put(
+        key, SignedLink(expires, extra, sig), request.headers.get("content-type"), request.stream()
+    )
     return Response(status_code=200)
 
 
@@ -114,11 +103,7 @@ async def get_object(
     sig: Annotated[str, Query(max_length=128)],
 ) -> FileResponse:
     """Serve an object through a URL from `read_url` (embedded setup only)."""
-    folder = svc.folder
-    if folder is None:
+    if svc.folder is None:
         raise NotFound("No object folder here.")
-    folder.verify("GET", key, expires, extra, sig)
-    path = folder.path(key)
-    if not path.is_file():
-        raise NotFound("This object is not stored.")
+    path = await svc.folder.open(key, SignedLink(expires, extra, sig))
     return FileResponse(path, media_type=extra)
