@@ -148,3 +148,13 @@ def test_a_new_address_does_not_wipe_the_others_counts() -> None:
     fail(lockout, A, 1, 0.0)
 
     assert lockout.retry_after(A, 0.0) == 30.0
+
+
+def test_success_of_an_unknown_client_is_harmless() -> None:
+    """A right code from an address that never failed leaves the table as it was."""
+    lockout = Lockout()
+    fail(lockout, A, 2, 0.0)
+
+    lockout.succeeded(B)
+
+    assert lockout.clients == 1

@@ -309,3 +309,56 @@ def test_pairing_closes_when_the_code_is_used(db: sqlite_utils.Database) -> None
     paired(db)
 
     assert pairing.pairing_open(db, NOW) is False
+
+
+def test_a_wrong_guess_below_the_budget_withdraws_nothing(db: sqlite_utils.Database) -> None:
+    """One wrong code is refused without saying the pending code was withdrawn."""
+    code = pairing.new_code(db, NOW, TTL)
+    wrong = f"{(int(code.code) + 1) % 10**6:06d}"
+
+    with pytest.raises(pairing.PairingFailed) as refused:
+        pairing.redeem(db, wrong, "guesser", NOW)
+
+    assert refused.value.withdrew_code is False
+    assert pairing.pairing_open(db, NOW)
+
+
+def test_the_guess_that_spends_the_budget_says_so(db: sqlite_utils.Database) -> None:
+    """The GUESS_BUDGET-th wrong code reports the withdrawal; the code no longer pairs."""
+    code = pairing.new_code(db, NOW, TTL)
+    wrong = f"{(int(code.code) + 1) % 10**6:06d}"
+    for _ in range(pairing.GUESS_BUDGET - 1):
+        with pytest.raises(pairing.PairingFailed):
+            pairing.redeem(db, wrong, "guesser", NOW)
+
+    with pytest.raises(pairing.PairingFailed) as last:
+        pairing.redeem(db, wrong, "guesser", NOW)
+
+    assert last.value.withdrew_code is True
+    with pytest.raises(pairing.PairingFailed):
+        pairing.redeem(db, code.code, "too late", NOW)
+
+
+def test_is_revoked_tells_revoked_live_and_unknown_devices_apart(
+    db: sqlite_utils.Database,
+) -> None:
+    """A live device is not revoked; a revoked or unknown one is."""
+    live = paired(db, "live")
+    gone = paired(db, "gone")
+    pairing.revoke(db, gone.device_id, NOW)
+
+    assert (
+        pairing.is_revoked(db, live.device_id),
+        pairing.is_revoked(db, gone.device_id),
+        pairing.is_revoked(db, "no-such-device"),
+    ) == (False, True, True)
+
+
+def test_an_unknown_device_is_named_in_the_error(db: sqlite_utils.Database) -> None:
+    """Revoking or finding an id nobody has says which id."""
+    for call in (
+        lambda: pairing.revoke(db, "no-such-device", NOW),
+        lambda: pairing.find_device(db, "no-such-device"),
+    ):
+        with pytest.raises(pairing.DeviceNotFound, match="no-such-device"):
+            call()

@@ -204,6 +204,7 @@ def test_loopback_peers_are_local_and_others_not() -> None:
     assert is_local(request_from("127.0.0.1"))
     assert is_local(request_from("::1"))
     assert not is_local(request_from("192.168.1.20"))
+    assert not is_local(request_from("not an address"))  # a Unix socket's peer, say
 
 
 def test_origin_must_name_this_host() -> None:
