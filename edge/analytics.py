@@ -1,7 +1,8 @@
-"""Topic analytics read from the store: per session, per day, per week.
+"""Topic analytics read from the store: per day, per week, the latest sessions.
 
 Plain functions on a sqlite-utils db, so the HTTP routes (through the store thread) and the CLI
-(directly) share them. Running segments count up to `now`.
+(directly) share them. Running segments count up to `now`. One session's totals are the
+session's own (`edge.sessions.stats`).
 """
 
 from __future__ import annotations
@@ -10,39 +11,13 @@ from datetime import date, datetime, timedelta, tzinfo
 
 import sqlite_utils
 
-from edge.errors import SessionNotFound
 from edge.sessions import records
+from edge.sessions.stats import session_tally
 from edge.topics.totals import Tally, as_of
 from shared.clock import local_date
-from shared.schemas import DayTopicStats, SessionSummary, SessionTopicStats, WeeklyTopicStats
+from shared.schemas import DayTopicStats, SessionSummary, WeeklyTopicStats
 
 WEEK_DAYS = 7
-
-
-def _session_tally(
-    db: sqlite_utils.Database, session_id: str, now: datetime, zone: tzinfo
-) -> Tally:
-    return Tally().add_segments(as_of(records.session_segments(db, session_id), now, zone))
-
-
-def session_stats(
-    db: sqlite_utils.Database, session_id: str, now: datetime, zone: tzinfo
-) -> SessionTopicStats:
-    """Topic totals of one session."""
-    session = records.get_session(db, session_id)
-    if session is None:
-        raise SessionNotFound(session_id)
-    tally = _session_tally(db, session_id, now, zone)
-    return SessionTopicStats(
-        session_id=session_id,
-        active=session.active,
-        started_at=session.started_at,
-        ended_at=session.ended_at,
-        end_reason=session.end_reason,
-        total_seconds=tally.total_seconds,
-        total_analyses=tally.total_frames,
-        topic_stats=tally.stats(),
-    )
 
 
 def days_stats(
@@ -56,8 +31,14 @@ def days_stats(
            FROM daily_topic_stats WHERE local_date BETWEEN ? AND ?""",
         [first.isoformat(), last.isoformat()],
     )
-    for day, topic, seconds, active, passive, distracted in rows:
-        tallies[date.fromisoformat(day)].add(topic, seconds, active, passive, distracted)
+    for row in rows:
+        tallies[date.fromisoformat(row["local_date"])].add(
+            row["topic"],
+            row["duration_seconds"],
+            row["active_count"],
+            row["passive_count"],
+            row["distracted_count"],
+        )
     for piece in as_of(records.running_segments(db), now, zone):
         if piece.day in tallies:
             tallies[piece.day].add_segments([piece])
@@ -106,7 +87,7 @@ def recent_sessions(
     """The latest sessions with their totals, newest first."""
     out = []
     for session in records.recent_sessions(db, limit):
-        tally = _session_tally(db, session.session_id, now, zone)
+        tally = session_tally(db, session.session_id, now, zone)
         out.append(
             SessionSummary(
                 session_id=session.session_id,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from edge import analytics, bookmarks
+from edge import bookmarks
 from edge.http.context import services
 from edge.http.envelope import ok, read_json
+from edge.sessions.stats import session_stats
 from shared.schemas import SessionStartRequest
 
 routes = web.RouteTableDef()
@@ -30,7 +31,7 @@ async def session_topic_stats(request: web.Request) -> web.Response:
     """Topic totals of one session, counting a running one up to now."""
     s = services(request)
     session_id, now = request.match_info["session_id"], s.clock.now()
-    return ok(await s.store.run(lambda db: analytics.session_stats(db, session_id, now, s.zone)))
+    return ok(await s.store.run(lambda db: session_stats(db, session_id, now, s.zone)))
 
 
 @routes.get("/api/session/{session_id}/bookmarks")

@@ -15,10 +15,10 @@ from typing import NoReturn
 
 import sqlite_utils
 
-from edge import analytics
 from edge.errors import SessionNotActive, SessionNotFound
 from edge.sessions import records
 from edge.sessions.records import SessionRecord
+from edge.sessions.stats import session_stats
 from edge.store import Store, transaction
 from edge.topics.tracker import FrameFlags, Segment, TopicTracker, TrackResult
 from shared.clock import Clock, local_date
@@ -141,7 +141,7 @@ class SessionService:
             with transaction(db):
                 records.save_segments(db, pieces)
                 records.finish_session(db, session_id, now, "ended")
-            stats = analytics.session_stats(db, session_id, now, self._zone)
+            stats = session_stats(db, session_id, now, self._zone)
             return SessionEnded(
                 session_id=session_id,
                 ended_at=now,

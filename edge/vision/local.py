@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.files import private_dir
-from edge.frames.workers import lower_priority
+from edge.threads import lower_priority
 from edge.vision.classify import Lexicon, Verdict, classify, load_lexicon
 from edge.vision.port import ModelAnswer, VisionUnavailable
 

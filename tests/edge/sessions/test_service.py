@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from edge import analytics
 from edge.errors import SessionNotActive, SessionNotFound, StoreError
 from edge.sessions import records
 from edge.sessions.service import SessionService
+from edge.sessions.stats import session_stats
 from edge.store import Store, open_database
 from tests.support import ACTIVE, ZONE, FakeClock
 
@@ -49,7 +49,7 @@ def reader(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
 
 def stats_of(reader: sqlite_utils.Database, session_id: str, clock: FakeClock) -> dict[str, int]:
     """Seconds per topic of a session, as the analytics read them."""
-    result = analytics.session_stats(reader, session_id, clock.now(), ZONE)
+    result = session_stats(reader, session_id, clock.now(), ZONE)
     return {stat.topic: stat.duration_seconds for stat in result.topic_stats}
 
 
@@ -105,7 +105,7 @@ async def test_idle_session_ends_at_its_last_activity(
     clock.advance(IDLE_AFTER.total_seconds() + 1)
     assert await service.end_idle() == [sid]
     assert not service.is_active(sid)
-    result = analytics.session_stats(reader, sid, clock.now(), ZONE)
+    result = session_stats(reader, sid, clock.now(), ZONE)
     assert (result.end_reason, result.ended_at) == ("idle", last_activity)
     assert stats_of(reader, sid, clock) == {"Biology": 60}
 
