@@ -25,7 +25,7 @@ def add_bookmark(
             owner = db.execute(
                 "SELECT session_id FROM learning_events WHERE id = ?", [analysis_id]
             ).fetchone()
-            if owner is None or owner[0] != session_id:
+            if owner is None or owner["session_id"] != session_id:
                 raise AnalysisNotFound(analysis_id)
         bookmark = Bookmark(
             bookmark_id=str(uuid.uuid4()),
@@ -59,11 +59,11 @@ def session_bookmarks(db: sqlite_utils.Database, session_id: str) -> BookmarkLis
         session_id=session_id,
         bookmarks=[
             Bookmark(
-                bookmark_id=row[0],
+                bookmark_id=row["id"],
                 session_id=session_id,
-                analysis_id=row[1],
-                note=row[2],
-                created_at=from_iso(row[3]),
+                analysis_id=row["learning_event_id"],
+                note=row["note"],
+                created_at=from_iso(row["created_at"]),
             )
             for row in rows
         ],

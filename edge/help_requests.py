@@ -33,23 +33,23 @@ def count_help_request(
                 "created_at": to_iso(at),
             }
         )
-        session_count = db.execute(
-            "SELECT count(*) FROM help_requests WHERE session_id = ?", [session_id]
-        ).fetchone()[0]
-        day_count = db.execute(
-            "SELECT count(*) FROM help_requests WHERE local_date = ?", [day.isoformat()]
-        ).fetchone()[0]
+        in_session = db.execute(
+            "SELECT count(*) AS n FROM help_requests WHERE session_id = ?", [session_id]
+        ).fetchone()
+        on_day = db.execute(
+            "SELECT count(*) AS n FROM help_requests WHERE local_date = ?", [day.isoformat()]
+        ).fetchone()
     return HelpCounted(
-        session_id=session_id, date=day, session_count=session_count, day_count=day_count
+        session_id=session_id, date=day, session_count=in_session["n"], day_count=on_day["n"]
     )
 
 
 def help_report(db: sqlite_utils.Database, day: date) -> HelpCountReport:
     """Help requests on a local day, per session."""
     rows = db.execute(
-        "SELECT session_id, count(*) FROM help_requests WHERE local_date = ?"
+        "SELECT session_id, count(*) AS n FROM help_requests WHERE local_date = ?"
         " GROUP BY session_id ORDER BY min(created_at)",
         [day.isoformat()],
     ).fetchall()
-    sessions = [SessionHelpCount(session_id=row[0], count=row[1]) for row in rows]
+    sessions = [SessionHelpCount(session_id=row["session_id"], count=row["n"]) for row in rows]
     return HelpCountReport(date=day, count=sum(s.count for s in sessions), sessions=sessions)

@@ -59,7 +59,7 @@ def digest(secret: str) -> str:
 def daemon_id(db: sqlite_utils.Database) -> str:
     """The daemon's stable id (made once, by the pairing migration)."""
     row = db.execute("SELECT value FROM daemon_identity WHERE key = 'device_id'").fetchone()
-    return str(row[0])
+    return str(row["value"])
 
 
 @dataclass(frozen=True)
@@ -166,9 +166,9 @@ def authenticate(db: sqlite_utils.Database, token: str) -> str | None:
     row = db.execute(
         "SELECT id, token_hash FROM devices WHERE token_hash = ? AND revoked_at IS NULL", [wanted]
     ).fetchone()
-    if row is None or not hmac.compare_digest(str(row[1]), wanted):
+    if row is None or not hmac.compare_digest(str(row["token_hash"]), wanted):
         return None
-    return str(row[0])
+    return str(row["id"])
 
 
 @dataclass(frozen=True)
@@ -239,10 +239,11 @@ def revoke(db: sqlite_utils.Database, device_id: str, now: datetime) -> list[str
 
 def revoked_ids(db: sqlite_utils.Database) -> set[str]:
     """Ids of revoked devices."""
-    return {r[0] for r in db.execute("SELECT id FROM devices WHERE revoked_at IS NOT NULL")}
+    rows = db.execute("SELECT id FROM devices WHERE revoked_at IS NOT NULL")
+    return {row["id"] for row in rows}
 
 
 def is_revoked(db: sqlite_utils.Database, device_id: str) -> bool:
     """Whether a device's token has been withdrawn."""
     row = db.execute("SELECT revoked_at FROM devices WHERE id = ?", [device_id]).fetchone()
-    return row is None or row[0] is not None
+    return row is None or row["revoked_at"] is not None

@@ -64,19 +64,24 @@ def recent_frames(db: sqlite_utils.Database, limit: int) -> list[FrameView]:
         """SELECT e.id, e.session_id, e.captured_at, e.image_key, e.outcome, e.source,
                   e.analysis_json,
                   EXISTS (SELECT 1 FROM bookmarks b WHERE b.learning_event_id = e.id)
+                      AS bookmarked
            FROM learning_events e ORDER BY e.captured_at DESC, e.rowid DESC LIMIT ?""",
         [limit],
     ).fetchall()
     return [
         FrameView(
-            analysis_id=row[0],
-            session_id=row[1],
-            captured_at=from_iso(row[2]),
-            image_url=f"/api/images/{row[3]}" if row[3] else None,
-            outcome=row[4],
-            source=row[5],
-            analysis=FrameAnalysis.model_validate(json.loads(row[6])) if row[6] else None,
-            bookmarked=bool(row[7]),
+            analysis_id=row["id"],
+            session_id=row["session_id"],
+            captured_at=from_iso(row["captured_at"]),
+            image_url=f"/api/images/{row['image_key']}" if row["image_key"] else None,
+            outcome=row["outcome"],
+            source=row["source"],
+            analysis=(
+                FrameAnalysis.model_validate(json.loads(row["analysis_json"]))
+                if row["analysis_json"]
+                else None
+            ),
+            bookmarked=bool(row["bookmarked"]),
         )
         for row in rows
     ]

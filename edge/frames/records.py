@@ -36,7 +36,7 @@ def _subtopic_id(db: sqlite_utils.Database, topic_id: int, name: str) -> int:
     row = db.execute(
         "SELECT id FROM subtopics WHERE topic_id = ? AND name = ?", [topic_id, name]
     ).fetchone()
-    return int(row[0])
+    return int(row["id"])
 
 
 def insert_event(db: sqlite_utils.Database, event: FrameEvent) -> str:

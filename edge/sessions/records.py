@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 import sqlite_utils
 
@@ -38,14 +38,14 @@ _SESSION_COLUMNS = """
 """
 
 
-def _session(row: Any) -> SessionRecord:
+def _session(row: sqlite3.Row) -> SessionRecord:
     return SessionRecord(
-        session_id=row[0],
-        day=date.fromisoformat(row[1]),
-        started_at=from_iso(row[2]),
-        last_activity_at=from_iso(row[3]),
-        ended_at=from_iso(row[4]) if row[4] else None,
-        end_reason=row[5],
+        session_id=row["id"],
+        day=date.fromisoformat(row["local_date"]),
+        started_at=from_iso(row["started_at"]),
+        last_activity_at=from_iso(row["last_activity_at"]),
+        ended_at=from_iso(row["ended_at"]) if row["ended_at"] else None,
+        end_reason=row["end_reason"],
     )
 
 
@@ -56,7 +56,7 @@ def local_user_id(db: sqlite_utils.Database) -> str:
     ).fetchone()
     if row is None:
         raise LookupError("the local user is missing; was the database migrated?")
-    return str(row[0])
+    return str(row["id"])
 
 
 def ensure_day(db: sqlite_utils.Database, user_id: str, day: date, at: datetime) -> str:
@@ -70,7 +70,7 @@ def ensure_day(db: sqlite_utils.Database, user_id: str, day: date, at: datetime)
         "SELECT id FROM session_days WHERE user_id = ? AND local_date = ?",
         [user_id, day.isoformat()],
     ).fetchone()
-    return str(row[0])
+    return str(row["id"])
 
 
 def insert_session(db: sqlite_utils.Database, session_id: str, day_id: str, at: datetime) -> None:
@@ -122,7 +122,8 @@ def finish_session(db: sqlite_utils.Database, session_id: str, at: datetime, rea
 def topic_id(db: sqlite_utils.Database, name: str) -> int:
     """Return the id of a topic by name, adding the topic if it is new."""
     db.execute("INSERT INTO topics (name) VALUES (?) ON CONFLICT (name) DO NOTHING", [name])
-    return int(db.execute("SELECT id FROM topics WHERE name = ?", [name]).fetchone()[0])
+    row = db.execute("SELECT id FROM topics WHERE name = ?", [name]).fetchone()
+    return int(row["id"])
 
 
 def save_segments(db: sqlite_utils.Database, segments: Iterable[Segment]) -> None:
@@ -156,24 +157,24 @@ def save_segments(db: sqlite_utils.Database, segments: Iterable[Segment]) -> Non
 
 
 _SEGMENT_COLUMNS = """
-    g.id, g.session_id, t.name, g.local_date, g.started_at, g.last_seen_at, g.ended_at,
+    g.id, g.session_id, t.name AS topic, g.local_date, g.started_at, g.last_seen_at, g.ended_at,
     g.active_count, g.passive_count, g.distracted_count
     FROM topic_segments g JOIN topics t ON t.id = g.topic_id
 """
 
 
-def _segment(row: Any) -> Segment:
+def _segment(row: sqlite3.Row) -> Segment:
     return Segment(
-        segment_id=row[0],
-        session_id=row[1],
-        topic=row[2],
-        day=date.fromisoformat(row[3]),
-        started_at=from_iso(row[4]),
-        last_seen_at=from_iso(row[5]),
-        ended_at=from_iso(row[6]) if row[6] else None,
-        active_count=row[7],
-        passive_count=row[8],
-        distracted_count=row[9],
+        segment_id=row["id"],
+        session_id=row["session_id"],
+        topic=row["topic"],
+        day=date.fromisoformat(row["local_date"]),
+        started_at=from_iso(row["started_at"]),
+        last_seen_at=from_iso(row["last_seen_at"]),
+        ended_at=from_iso(row["ended_at"]) if row["ended_at"] else None,
+        active_count=row["active_count"],
+        passive_count=row["passive_count"],
+        distracted_count=row["distracted_count"],
     )
 
 
