@@ -7,7 +7,7 @@ alone and benchmarked in `scripts/bench/resample.py`; the WebSocket handler only
 from __future__ import annotations
 
 import base64
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -16,7 +16,7 @@ import soxr  # type: ignore[import-untyped]
 #: The phone's capture rate (Float32LE mono frames on `/ws`).
 PHONE_RATE = 16_000
 #: The rate of the Realtime API's `audio/pcm` format, in both directions.
-MODEL_RATE = 24_000
+MODEL_RATE: Final = 24_000  # Final: the SDK's format types take exactly Literal[24000]
 
 # PCM16 full scale. Dividing by 32768 and multiplying back makes the int16 -> float -> int16
 # round trip exact; +1.0 clips to 32767, as every PCM16 converter does. float32 scalars keep

@@ -1,19 +1,163 @@
-"""The Realtime link: one connection to the OpenAI Realtime API through the `openai` SDK."""
+"""The Realtime link: the seam between the relay and the OpenAI Realtime API (`openai` SDK).
+
+The relay opens a `RealtimeLink`, sends it a few typed client events, iterates its typed server
+events and sees only the link's own errors: the SDK connection and the exceptions of the SDK and
+of `websockets` stay in here, mapped where they enter (as httpx maps httpcore's).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from types import TracebackType
+from typing import Literal
 
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, OpenAIError
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
+from openai.types.realtime.realtime_audio_formats_param import AudioPCM
+from openai.types.realtime.realtime_audio_input_turn_detection_param import (
+    RealtimeAudioInputTurnDetectionParam,
+)
+from openai.types.realtime.realtime_session_create_request_param import (
+    RealtimeSessionCreateRequestParam,
+)
+from websockets.exceptions import (
+    ConnectionClosed,
+    ConnectionClosedOK,
+    InvalidHandshake,
+    InvalidStatus,
+)
 
-from edge.voice.audio import MODEL_RATE
+from edge.errors import EdgeError
+from edge.voice.audio import MODEL_RATE, append_event
+from edge.voice.events import ServerEvent, UnreadableEvent, parse_server_event
 
 Connect = Callable[[], AbstractAsyncContextManager[AsyncRealtimeConnection]]
 Vad = Literal["server_vad", "semantic_vad"]
+
+#: Close codes after which a new Realtime session is worth trying (going away, abnormal, restart).
+RECOVERABLE = {1000, 1001, 1006, 1011, 1012, 1013}
+
+
+class LinkError(EdgeError):
+    """The Realtime link failed: unreachable, timed out, or broken mid-session."""
+
+    http_status = 502
+    code = "model_unavailable"
+
+
+class LinkRejected(LinkError):
+    """The provider refused the handshake itself (HTTP 401 or 403: the API key)."""
+
+    code = "voice_rejected"
+
+
+class LinkClosed(LinkError):
+    """The provider closed the session with a WebSocket close code."""
+
+    code = "model_closed"
+
+    def __init__(self, close_code: int) -> None:
+        super().__init__(f"The realtime link closed with code {close_code}.")
+        self.close_code = close_code
+
+    @property
+    def recoverable(self) -> bool:
+        """Whether a new session is worth trying after this close."""
+        return self.close_code in RECOVERABLE
+
+
+@contextmanager
+def _mapped_errors() -> Iterator[None]:
+    """Raise the SDK's and the transport's failures as the link's own errors."""
+    try:
+        yield
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        if status in (401, 403):
+            raise LinkRejected("The provider refused the API key.") from exc
+        raise LinkError(f"The realtime handshake failed with HTTP {status}.") from exc
+    except ConnectionClosed as exc:
+        raise LinkClosed(exc.rcvd.code if exc.rcvd is not None else 1006) from exc
+    except (OSError, InvalidHandshake, OpenAIError) as exc:  # TimeoutError is an OSError
+        raise LinkError(f"The realtime link failed: {exc!r}.") from exc
+
+
+class RealtimeLink:
+    """One Realtime session: `async with RealtimeLink(connect) as link`, then `async for`."""
+
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+        self._manager: AbstractAsyncContextManager[AsyncRealtimeConnection] | None = None
+        self._connection: AsyncRealtimeConnection | None = None
+
+    async def __aenter__(self) -> RealtimeLink:
+        with _mapped_errors():
+            self._manager = self._connect()
+            self._connection = await self._manager.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        manager, self._manager, self._connection = self._manager, None, None
+        if manager is not None:
+            with _mapped_errors():
+                await manager.__aexit__(exc_type, exc, tb)
+
+    @property
+    def _open(self) -> AsyncRealtimeConnection:
+        if self._connection is None:
+            raise LinkError("The realtime link is not open.")
+        return self._connection
+
+    # --- client events ----------------------------------------------------------------------
+
+    async def update_session(self, session: RealtimeSessionCreateRequestParam) -> None:
+        """`session.update`."""
+        with _mapped_errors():
+            await self._open.session.update(session=session)
+
+    async def append_audio(self, chunk: str) -> None:
+        """`input_audio_buffer.append` of one base64 PCM16 chunk."""
+        # 50 appends a second per phone: the SDK's typed send runs a transform over the whole
+        # client-event union each time (about 1 ms, measured), so the hot path sends the same
+        # JSON itself.
+        with _mapped_errors():
+            await self._open.send_raw(append_event(chunk))
+
+    async def cancel_response(self) -> None:
+        """`response.cancel` of the response in progress."""
+        with _mapped_errors():
+            await self._open.response.cancel()
+
+    async def truncate(self, item_id: str, audio_end_ms: int) -> None:
+        """`conversation.item.truncate`: the assistant item's audio ends at `audio_end_ms`."""
+        with _mapped_errors():
+            await self._open.conversation.item.truncate(
+                item_id=item_id, content_index=0, audio_end_ms=audio_end_ms
+            )
+
+    # --- server events ----------------------------------------------------------------------
+
+    def __aiter__(self) -> RealtimeLink:
+        return self
+
+    async def __anext__(self) -> ServerEvent | UnreadableEvent:
+        """The next server event; the iteration ends when the provider closes normally."""
+        while True:
+            with _mapped_errors():
+                try:
+                    raw = await self._open.recv_bytes()
+                except ConnectionClosedOK:  # 1000 or 1001 both ways: the session is over
+                    raise StopAsyncIteration from None
+            event = parse_server_event(raw)
+            if event is not None:
+                return event
 
 
 @dataclass(frozen=True)
@@ -40,9 +184,12 @@ def realtime_connector(
     return connect
 
 
-def session_config(settings: LinkSettings, instructions: str) -> dict[str, Any]:
+def session_config(settings: LinkSettings, instructions: str) -> RealtimeSessionCreateRequestParam:
     """The `session` of a `session.update`: PCM 24 kHz both ways, VAD, transcription, voice."""
-    pcm = {"type": "audio/pcm", "rate": MODEL_RATE}
+    pcm: AudioPCM = {"type": "audio/pcm", "rate": MODEL_RATE}
+    turn_detection: RealtimeAudioInputTurnDetectionParam = (
+        {"type": "server_vad"} if settings.vad == "server_vad" else {"type": "semantic_vad"}
+    )
     return {
         "type": "realtime",
         "model": settings.model,
@@ -51,9 +198,14 @@ def session_config(settings: LinkSettings, instructions: str) -> dict[str, Any]:
         "audio": {
             "input": {
                 "format": pcm,
-                "turn_detection": {"type": settings.vad},
+                "turn_detection": turn_detection,
                 "transcription": {"model": settings.transcription_model},
             },
             "output": {"format": pcm, "voice": settings.voice},
         },
     }
+
+
+def instructions_update(instructions: str) -> RealtimeSessionCreateRequestParam:
+    """The `session` of a `session.update` that only refreshes the instructions."""
+    return {"type": "realtime", "instructions": instructions}

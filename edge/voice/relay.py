@@ -16,23 +16,48 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from openai import OpenAIError
-from openai.resources.realtime.realtime import AsyncRealtimeConnection
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from openai.types.realtime.conversation_item_input_audio_transcription_completed_event import (
+    ConversationItemInputAudioTranscriptionCompletedEvent as UserTranscriptDone,
+)
+from openai.types.realtime.conversation_item_input_audio_transcription_delta_event import (
+    ConversationItemInputAudioTranscriptionDeltaEvent as UserTranscriptDelta,
+)
+from openai.types.realtime.input_audio_buffer_speech_started_event import (
+    InputAudioBufferSpeechStartedEvent as SpeechStarted,
+)
+from openai.types.realtime.realtime_error_event import RealtimeErrorEvent
+from openai.types.realtime.response_audio_delta_event import ResponseAudioDeltaEvent
+from openai.types.realtime.response_audio_transcript_delta_event import (
+    ResponseAudioTranscriptDeltaEvent as TutorTranscriptDelta,
+)
+from openai.types.realtime.response_audio_transcript_done_event import (
+    ResponseAudioTranscriptDoneEvent as TutorTranscriptDone,
+)
+from openai.types.realtime.response_created_event import ResponseCreatedEvent
+from openai.types.realtime.response_done_event import ResponseDoneEvent
 
 from edge.metrics import Metrics
 from edge.voice.audio import (
     BadAudioFrame,
     InboundAudio,
     ResamplerKind,
-    append_event,
     make_resampler,
 )
 from edge.voice.backpressure import Backpressure, BoundedBuffer
 from edge.voice.context import StudyContext, Throttle, tutor_instructions
-from edge.voice.link import Connect, LinkSettings, session_config
+from edge.voice.events import EventTable, ServerEvent, UnreadableEvent
+from edge.voice.link import (
+    Connect,
+    LinkClosed,
+    LinkError,
+    LinkRejected,
+    LinkSettings,
+    RealtimeLink,
+    instructions_update,
+    session_config,
+)
 from edge.voice.playback import PlaybackTracker
 from edge.voice.protocol import Closing, ErrorEvent, Interrupt, Transcript
 from edge.voice.recording import Recorder
@@ -40,8 +65,6 @@ from shared.schemas import WireModel
 
 log = logging.getLogger(__name__)
 
-#: Close codes after which a new Realtime session is worth trying (going away, abnormal, restart).
-RECOVERABLE = {1000, 1001, 1006, 1011, 1012, 1013}
 #: How long a closing phone gets to take the audio still queued for it.
 FAREWELL_SECONDS = 2.0
 #: A session that lasted this long was healthy: a failure after it starts the count afresh.
@@ -120,7 +143,8 @@ class VoiceRelay:
         self._cancelled: set[str] = set()
         self._throttle = Throttle(settings.context_interval_seconds)
         self._context_due = asyncio.Event()
-        self._conn: AsyncRealtimeConnection | None = None
+        self._link: RealtimeLink | None = None
+        self._events = self._event_table()
         self.connected = asyncio.Event()
         self._closing: str | None = None
         self._done = asyncio.Event()
@@ -227,19 +251,16 @@ class VoiceRelay:
                 self._metrics.voice_reconnects.labels("renewal").inc()
                 failures = 0
                 continue
-            except InvalidStatus as exc:
-                if exc.response.status_code in (401, 403):
-                    self.close("voice_rejected", detail="the provider refused the API key")
+            except LinkRejected as exc:
+                self.close("voice_rejected", detail=str(exc))
+                return
+            except LinkClosed as exc:
+                if not exc.recoverable:
+                    self.close("model_closed", detail=f"close code {exc.close_code}")
                     return
-                log.warning("realtime handshake failed: %s", exc)
-            except ConnectionClosed as exc:
-                code = exc.rcvd.code if exc.rcvd is not None else 1006
-                if code not in RECOVERABLE:
-                    self.close("model_closed", detail=f"close code {code}")
-                    return
-                log.warning("realtime link closed with %d; reconnecting", code)
-            except (OSError, OpenAIError, InvalidHandshake, TimeoutError) as exc:
-                log.warning("realtime link failed: %r", exc)
+                log.warning("realtime link closed with %d; reconnecting", exc.close_code)
+            except LinkError as exc:
+                log.warning("realtime link failed: %s", exc)
             if self._clock() - started > STABLE_SECONDS:
                 failures = 0
             failures += 1
@@ -252,12 +273,10 @@ class VoiceRelay:
     async def _session(self) -> None:
         """One Realtime session, from `session.update` until it ends or times out."""
         try:
-            async with self._connect() as conn:
-                self._conn = conn
-                await conn.session.update(
-                    session=session_config(  # type: ignore[arg-type]
-                        self._settings.link, tutor_instructions(self._context)
-                    )
+            async with RealtimeLink(self._connect) as link:
+                self._link = link
+                await link.update_session(
+                    session_config(self._settings.link, tutor_instructions(self._context))
                 )
                 self._throttle.sent(self._clock())
                 self._tracker.response_ended(None)
@@ -268,32 +287,29 @@ class VoiceRelay:
                     self._greeting = None
                 try:
                     async with asyncio.timeout(self._settings.session_max_seconds) as cap:
-                        async for event in conn:
-                            await self._handle(conn, event)
+                        async for event in link:
+                            await self._handle(event)
                 except TimeoutError:
                     if cap.expired():
                         raise SessionRenewal from None
-                    raise  # some other timeout inside, e.g. a send
+                    raise  # some other timeout inside
         finally:
-            self._conn = None
+            self._link = None
             self.connected.clear()
 
     async def _pump_to_model(self) -> None:
         while True:
             await self.connected.wait()
-            conn = self._conn
-            entry = self._to_model.take() if conn is not None else None
-            if conn is None or entry is None:
+            link = self._link
+            entry = self._to_model.take() if link is not None else None
+            if link is None or entry is None:
                 self._model_wakeup.clear()
                 await self._model_wakeup.wait()
                 continue
             chunk, arrived = entry
             try:
-                # 50 appends a second per phone: the SDK's typed send runs a transform over the
-                # whole client-event union each time (about 1 ms, measured), so the hot path
-                # sends the same JSON itself.
-                await conn.send_raw(append_event(chunk))
-            except (ConnectionClosed, OSError, OpenAIError) as exc:
+                await link.append_audio(chunk)
+            except LinkError as exc:
                 log.info("append lost with the link (%s); the link loop reconnects", exc)
                 continue
             self._metrics.voice_latency.labels("to_model").observe(time.perf_counter() - arrived)
@@ -325,76 +341,103 @@ class VoiceRelay:
             await self._context_due.wait()
             await asyncio.sleep(self._throttle.delay(self._clock()))
             self._context_due.clear()
-            conn = self._conn
-            if conn is None:
+            link = self._link
+            if link is None:
                 continue  # the next connection sends the fresh context anyway
-            instructions = tutor_instructions(self._context)
-            await conn.session.update(session={"type": "realtime", "instructions": instructions})
+            try:
+                await link.update_session(instructions_update(tutor_instructions(self._context)))
+            except LinkError as exc:  # the link loop reconnects, sending the context then
+                log.info("context update lost with the link (%s)", exc)
+                continue
             self._throttle.sent(self._clock())
 
     # --- from the model ---------------------------------------------------------------------
 
-    async def _handle(self, conn: AsyncRealtimeConnection, event: Any) -> None:
+    def _event_table(self) -> EventTable:
+        table = EventTable()
+        table.on(ResponseAudioDeltaEvent, self._on_audio_delta)
+        table.on(SpeechStarted, self._on_speech_started)
+        table.on(ResponseCreatedEvent, self._on_response_created)
+        table.on(ResponseDoneEvent, self._on_response_done)
+        table.on(UserTranscriptDelta, self._on_user_transcript_delta)
+        table.on(UserTranscriptDone, self._on_user_transcript_done)
+        table.on(TutorTranscriptDelta, self._on_tutor_transcript_delta)
+        table.on(TutorTranscriptDone, self._on_tutor_transcript_done)
+        table.on(RealtimeErrorEvent, self._on_error)
+        return table
+
+    async def _handle(self, event: ServerEvent | UnreadableEvent) -> None:
+        if isinstance(event, UnreadableEvent):
+            self._metrics.voice_event_failures.inc()
+            log.warning("unreadable realtime event %r: %s", event.type, event.problem)
+            return
         try:
-            await self._model_event(conn, event)
-        except (ConnectionClosed, OSError):
+            await self._events.dispatch(event)
+        except LinkError:
             raise
         except Exception:
             # One odd event must not end the conversation.
             self._metrics.voice_event_failures.inc()
             log.exception("could not handle realtime event %r", event.type)
 
-    async def _model_event(self, conn: AsyncRealtimeConnection, event: Any) -> None:
-        kind = event.type
-        if kind == "response.output_audio.delta":
-            if event.response_id in self._cancelled:
-                return
-            pcm = base64.b64decode(event.delta)
-            self._tracker.sent(event.item_id, len(pcm))
-            if self._recorder is not None:
-                self._recorder.model(pcm)
-            self._to_phone_put(pcm, len(pcm))
-        elif kind == "input_audio_buffer.speech_started":
-            await self._barge_in(conn)
-        elif kind == "response.created":
+    async def _on_audio_delta(self, event: ResponseAudioDeltaEvent) -> None:
+        if event.response_id in self._cancelled:
+            return
+        pcm = base64.b64decode(event.delta)
+        self._tracker.sent(event.item_id, len(pcm))
+        if self._recorder is not None:
+            self._recorder.model(pcm)
+        self._to_phone_put(pcm, len(pcm))
+
+    async def _on_speech_started(self, event: SpeechStarted) -> None:
+        await self._barge_in()
+
+    async def _on_response_created(self, event: ResponseCreatedEvent) -> None:
+        if event.response.id is not None:
             self._tracker.response_started(event.response.id)
-        elif kind == "response.done":
-            self._tracker.response_ended(event.response.id)
-        elif kind == "conversation.item.input_audio_transcription.delta":
+
+    async def _on_response_done(self, event: ResponseDoneEvent) -> None:
+        self._tracker.response_ended(event.response.id)
+
+    async def _on_user_transcript_delta(self, event: UserTranscriptDelta) -> None:
+        if event.delta is not None:  # declared optional; the API always sends it
             self._event(
                 Transcript(role="user", text=event.delta, final=False, item_id=event.item_id)
             )
-        elif kind == "conversation.item.input_audio_transcription.completed":
-            self._event(
-                Transcript(role="user", text=event.transcript, final=True, item_id=event.item_id)
-            )
-        elif kind == "response.output_audio_transcript.delta":
-            self._event(
-                Transcript(role="assistant", text=event.delta, final=False, item_id=event.item_id)
-            )
-        elif kind == "response.output_audio_transcript.done":
-            self._event(
-                Transcript(
-                    role="assistant", text=event.transcript, final=True, item_id=event.item_id
-                )
-            )
-        elif kind == "error":
-            if getattr(event.error, "code", None) == "response_cancel_not_active":
-                return  # a cancel raced the response's end: expected, harmless
-            log.warning("realtime error: %s", event.error)
-            self._event(ErrorEvent(code="model_error", message=str(event.error.message)))
 
-    async def _barge_in(self, conn: AsyncRealtimeConnection) -> None:
+    async def _on_user_transcript_done(self, event: UserTranscriptDone) -> None:
+        self._event(
+            Transcript(role="user", text=event.transcript, final=True, item_id=event.item_id)
+        )
+
+    async def _on_tutor_transcript_delta(self, event: TutorTranscriptDelta) -> None:
+        self._event(
+            Transcript(role="assistant", text=event.delta, final=False, item_id=event.item_id)
+        )
+
+    async def _on_tutor_transcript_done(self, event: TutorTranscriptDone) -> None:
+        self._event(
+            Transcript(role="assistant", text=event.transcript, final=True, item_id=event.item_id)
+        )
+
+    async def _on_error(self, event: RealtimeErrorEvent) -> None:
+        if event.error.code == "response_cancel_not_active":
+            return  # a cancel raced the response's end: expected, harmless
+        log.warning("realtime error: %s", event.error)
+        self._event(ErrorEvent(code="model_error", message=event.error.message))
+
+    async def _barge_in(self) -> None:
         """The student started speaking: stop the tutor, cut its item at what was heard."""
+        link = self._link
+        if link is None:
+            return
         speaking = self._tracker.active_response
         if speaking is not None:
             self._cancelled.add(speaking)
-            await conn.response.cancel()
+            await link.cancel_response()
         cut = self._tracker.interrupt()
         if cut is not None:
-            await conn.conversation.item.truncate(
-                item_id=cut.item_id, content_index=0, audio_end_ms=cut.audio_end_ms
-            )
+            await link.truncate(cut.item_id, cut.audio_end_ms)
         dropped = self._to_phone.clear_audio()
         if speaking is None and cut is None and not dropped:
             return  # the tutor was silent: nothing to interrupt

@@ -163,12 +163,10 @@ class StuckModel:
         """The SDK's typed append, also never completing."""
         await self.send_raw("")
 
-    def __aiter__(self) -> StuckModel:
-        return self
-
-    async def __anext__(self) -> Any:
+    async def recv_bytes(self) -> bytes:
+        """Nothing ever arrives."""
         await self._never.wait()
-        raise StopAsyncIteration
+        return b""
 
 
 def stuck_model_connect(model: StuckModel) -> Connect:
