@@ -12,11 +12,9 @@ import sqlite_utils
 from aiohttp import web
 from openai import AsyncOpenAI
 
-from edge import __version__
 from edge.discovery import Advert, Advertiser, advertise_interfaces, default_instance_name
 from edge.events import EventBus
 from edge.frames.dedupe import DuplicateGate
-from edge.frames.originals import OriginalStore
 from edge.frames.pipeline import FrameLimits, FramePipeline
 from edge.http import (
     analytics,
@@ -41,8 +39,8 @@ from edge.pairing import daemon_id, pairing_open, revoked_ids
 from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import Store
-from edge.sync.credentials import CredentialStore
-from edge.sync.worker import SyncOptions, SyncWorker
+from edge.sync.build import cloud_http, credential_store, original_store, sync_worker
+from edge.sync.worker import SyncWorker
 from edge.tasks import Supervisor, every, watch_loop_lag
 from edge.tls import ensure_certificate
 from edge.vision.hybrid import HybridPolicy, HybridVision
@@ -57,18 +55,6 @@ from shared.clock import Clock, SystemClock
 log = logging.getLogger(__name__)
 
 
-def sync_options(settings: EdgeSettings) -> SyncOptions:
-    """The sync worker's options from the settings."""
-    return SyncOptions(
-        batch_size=settings.sync_batch_size,
-        idle_seconds=settings.sync_idle_seconds,
-        backoff_cap_seconds=settings.sync_backoff_cap_seconds,
-        upload_concurrency=settings.sync_upload_concurrency,
-        upload_bytes_per_second=settings.sync_upload_bytes_per_second,
-        retention_days=settings.originals_retention_days,
-    )
-
-
 def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Application:
     """Build the daemon's aiohttp application; the store opens when the app starts."""
     clock = clock or SystemClock()
@@ -78,7 +64,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         store, clock, zone, idle_after=timedelta(minutes=settings.session_idle_minutes)
     )
     supervisor = Supervisor()
-    originals = OriginalStore(settings.data_dir / "images")
+    originals = original_store(settings)
     meters = Metrics()
     vision = make_vision(settings, meters)
     pipeline = FramePipeline(
@@ -99,15 +85,19 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     )
     hub = VoiceHub(settings.topics)
     pipeline.add_hook("voice", hub.on_frame)
-    credentials = CredentialStore(settings.data_dir)
+    credentials = credential_store(settings)
     sync_http: httpx.AsyncClient | None = None
     worker: SyncWorker | None = None
     if settings.sync_enabled:
-        sync_http = httpx.AsyncClient(
-            timeout=30.0, headers={"User-Agent": f"studylens-edge/{__version__}"}
-        )
-        worker = SyncWorker(
-            store, originals, credentials, sync_http, clock, sync_options(settings), meters
+        sync_http = cloud_http(settings)
+        worker = sync_worker(
+            settings,
+            store=store,
+            http=sync_http,
+            clock=clock,
+            originals=originals,
+            credentials=credentials,
+            metrics=meters,
         )
         pipeline.add_hook("sync", worker.on_frame)
     bus = EventBus()

@@ -13,13 +13,13 @@ import typer
 
 from edge.cli.format import plain
 from edge.cli.options import ConfigOption, DataDirOption, existing_database, settings_or_exit
-from edge.frames.originals import OriginalStore
 from edge.settings import EdgeSettings
 from edge.store import Store, open_database
-from edge.sync.client import CloudError, LinkExpired, link_device
+from edge.sync.build import cloud_client, cloud_http, credential_store, sync_worker
+from edge.sync.client import link_device
 from edge.sync.credentials import CredentialStore
+from edge.sync.errors import SyncError
 from edge.sync.status import read_status
-from edge.sync.worker import SyncOptions, SyncWorker
 from shared.auth import DeviceCode
 from shared.clock import SystemClock
 
@@ -43,7 +43,7 @@ def link(
 ) -> None:
     """Link this edge to a student's cloud account (device code flow)."""
     settings = settings_or_exit(config, data_dir=data_dir)
-    store = CredentialStore(settings.data_dir)
+    store = credential_store(settings)
     current = store.load()
     if current is not None:
         typer.echo(
@@ -52,17 +52,14 @@ def link(
         raise typer.Exit(1)
 
     async def run() -> None:
-        async with httpx.AsyncClient(timeout=30.0) as http:
+        async with cloud_http(settings) as http:
             await link_device(
                 http, cloud_url, name or socket.gethostname(), store, SystemClock(), _show
             )
 
     try:
         asyncio.run(run())
-    except LinkExpired as exc:
-        typer.echo(f"error: {plain(exc)}", err=True)
-        raise typer.Exit(1) from exc
-    except CloudError as exc:
+    except SyncError as exc:  # the code expired, or the cloud failed or refused
         typer.echo(f"error: {plain(exc)}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"Linked. Credentials are in {store.path} (readable by this user only).")
@@ -71,26 +68,21 @@ def link(
 def unlink(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Forget the cloud link (the cloud is asked to revoke the device's tokens first)."""
     settings = settings_or_exit(config, data_dir=data_dir)
-    store = CredentialStore(settings.data_dir)
+    store = credential_store(settings)
     current = store.load()
     if current is None:
         typer.echo("This edge is not linked.")
         return
 
     async def revoke() -> None:
-        async with httpx.AsyncClient(timeout=10.0) as http:
-            await http.post(
-                f"{current.cloud_url}/api/auth/logout",
-                json={"refreshToken": current.refresh_token},
-                headers={"Authorization": f"Bearer {current.access_token}"},
-            )
+        async with cloud_http(settings) as http:
+            await cloud_client(settings, http, SystemClock()).logout()
 
     try:
         asyncio.run(revoke())
-    except httpx.HTTPError as exc:
+    except SyncError as exc:
         typer.echo(
-            f"warning: the cloud could not be told ({plain(repr(exc))}); unlinking locally",
-            err=True,
+            f"warning: the cloud could not be told ({plain(exc)}); unlinking locally", err=True
         )
     store.delete()
     typer.echo(f"Unlinked from {plain(current.cloud_url)}. Facts keep collecting locally.")
@@ -104,7 +96,7 @@ def status(
 ) -> None:
     """Print the sync status."""
     settings = settings_or_exit(config, data_dir=data_dir)
-    credentials = CredentialStore(settings.data_dir)
+    credentials = credential_store(settings)
     with closing(open_database(existing_database(settings))) as db:
         found = read_status(db, credentials, enabled=settings.sync_enabled)
     if as_json:
@@ -125,7 +117,7 @@ def status(
 def now(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Run sync passes until nothing is pending or one fails."""
     settings = settings_or_exit(config, data_dir=data_dir)
-    credentials = CredentialStore(settings.data_dir)
+    credentials = credential_store(settings)
     if credentials.load() is None:
         typer.echo("error: this edge is not linked; run `studylens-edge link URL`", err=True)
         raise typer.Exit(1)
@@ -140,20 +132,17 @@ async def _drain(settings: EdgeSettings, credentials: CredentialStore) -> tuple[
     store = Store(existing_database(settings))
     await store.open()
     try:
-        async with httpx.AsyncClient(timeout=30.0) as http:
-            worker = SyncWorker(
-                store,
-                OriginalStore(settings.data_dir / "images"),
-                credentials,
-                http,
-                SystemClock(),
-                SyncOptions(batch_size=settings.sync_batch_size),
+        async with cloud_http(settings) as http:
+            # Built as the daemon builds its own: retention, upload concurrency and bandwidth
+            # cap included, not only the batch size.
+            worker = sync_worker(
+                settings, store=store, http=http, clock=SystemClock(), credentials=credentials
             )
             facts = images = 0
             for _ in range(10_000):
                 try:
                     result = await worker.sync_pass()
-                except (CloudError, httpx.HTTPError, OSError) as exc:
+                except (SyncError, httpx.HTTPError, OSError) as exc:
                     return facts, images, str(exc)
                 facts += result.facts
                 images += result.images

@@ -14,38 +14,20 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from edge.sync.credentials import Credentials, CredentialStore, CredentialsUnreadable
+from edge.sync.credentials import Credentials, CredentialStore
+from edge.sync.errors import (
+    CloudBatchTooLarge,
+    CloudRefused,
+    CloudUnavailable,
+    CloudUnlinked,
+    LinkExpired,
+)
 from shared.auth import DeviceCode, TokenPair
 from shared.clock import Clock
 from shared.sync import ImageRef, PresignedUpload, PresignResult, SyncBatchResult
 
 #: Refresh the access token when it has less than this left (it lives 15 minutes).
 REFRESH_MARGIN_SECONDS = 60.0
-
-
-class CloudError(Exception):
-    """Base of what the cloud side can go wrong with."""
-
-
-class CloudUnavailable(CloudError):
-    """Network failure, timeout or a 5xx: try again later."""
-
-
-class CloudUnlinked(CloudError):
-    """The cloud no longer accepts this device (revoked, or the refresh token is dead)."""
-
-
-class BatchTooLarge(CloudError):
-    """413: send fewer items at once."""
-
-
-class CloudRefused(CloudError):
-    """Another 4xx: the request itself is wrong."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
 
 
 def _error(response: httpx.Response) -> tuple[str, str]:
@@ -60,7 +42,7 @@ def _data(response: httpx.Response) -> Any:
     if response.status_code >= 500:
         raise CloudUnavailable(f"the cloud answered {response.status_code}")
     if response.status_code == 413:
-        raise BatchTooLarge(_error(response)[1])
+        raise CloudBatchTooLarge(_error(response)[1])
     if response.status_code >= 400:
         code, message = _error(response)
         raise CloudRefused(response.status_code, code, message)
@@ -95,12 +77,9 @@ class CloudClient:
         self._clock = clock
         self._refreshing = asyncio.Lock()
 
-    def credentials(self) -> Credentials:
-        """The saved credentials; `CloudUnlinked` when there are none."""
-        try:
-            found = self._store.load()
-        except CredentialsUnreadable as exc:
-            raise CloudUnlinked(str(exc)) from exc
+    async def credentials(self) -> Credentials:
+        """The saved credentials; `CloudUnlinked` when there are none or they are unreadable."""
+        found = await self._store.read()
         if found is None:
             raise CloudUnlinked("this edge is not linked to a cloud account")
         return found
@@ -118,7 +97,7 @@ class CloudClient:
         cloud's grace period gets the same successor back: a crash here does not unlink us.
         """
         async with self._refreshing:
-            current = self.credentials()
+            current = await self.credentials()
             if current.refresh_token != stale.refresh_token:
                 return current  # another caller refreshed while we waited
             response = await self._send(
@@ -131,11 +110,11 @@ class CloudClient:
                 raise CloudUnlinked(f"the cloud refused our refresh token ({code}): {message}")
             pair = TokenPair.model_validate(_data(response))
             fresh = credentials_from(pair, current.cloud_url, current.linked_at)
-            self._store.save(fresh)
+            await self._store.write(fresh)
             return fresh
 
     async def _call(self, method: str, path: str, **kw: Any) -> Any:
-        credentials = self.credentials()
+        credentials = await self.credentials()
         if not credentials.access_fresh(self._clock.now(), REFRESH_MARGIN_SECONDS):
             credentials = await self.refresh(credentials)
         for attempt in range(2):
@@ -171,6 +150,22 @@ class CloudClient:
         except ValidationError as exc:
             raise CloudUnavailable("the cloud's presign answer is malformed") from exc
 
+    async def logout(self) -> None:
+        """Ask the cloud to revoke this device's tokens (the refresh token's whole family).
+
+        Sent with the tokens as saved, not refreshed first: rotating them only to revoke them
+        is a wasted round trip. If the cloud refuses the access token (expired meanwhile), the
+        refresh token alone still names the family: sent again without the header.
+        """
+        credentials = await self.credentials()
+        url = f"{credentials.cloud_url}/api/auth/logout"
+        body = {"refreshToken": credentials.refresh_token}
+        bearer = {"Authorization": f"Bearer {credentials.access_token}"}
+        response = await self._send("POST", url, json=body, headers=bearer)
+        if response.status_code == 401:
+            response = await self._send("POST", url, json=body)
+        _data(response)
+
     async def upload(self, target: PresignedUpload, data: bytes) -> None:
         """PUT the bytes to a presigned URL (S3 or the cloud's own folder), no credentials."""
         response = await self._send("PUT", target.url, content=data, headers=target.headers)
@@ -178,10 +173,6 @@ class CloudClient:
             raise CloudUnavailable(f"the image upload failed with {response.status_code}")
         if response.status_code >= 400:
             raise CloudRefused(response.status_code, "upload_refused", response.text[:200])
-
-
-class LinkExpired(CloudError):
-    """The code expired before the student approved it."""
 
 
 async def link_device(
@@ -221,5 +212,5 @@ async def link_device(
                 raise LinkExpired(message)
         pair = TokenPair.model_validate(_data(polled))
         credentials = credentials_from(pair, base, clock.now())
-        store.save(credentials)
+        await store.write(credentials)
         return credentials

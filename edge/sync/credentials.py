@@ -1,17 +1,20 @@
 """The device's cloud credentials, kept in the data dir, readable by the daemon's user only.
 
 Every save replaces the file atomically (write, fsync, rename), so a crash leaves either the old
-refresh token or the new one, never half of either.
+refresh token or the new one, never half of either. `load` and `save` block (a read, two fsyncs):
+the CLI calls them, async code awaits `read` and `write`, which run them in a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from edge.files import write_private
+from edge.sync.errors import CredentialsUnreadable
 
 FILE_NAME = "cloud-link.json"
 
@@ -35,10 +38,6 @@ class Credentials(BaseModel):
         return (self.access_expires_at - now).total_seconds() > margin_seconds
 
 
-class CredentialsUnreadable(Exception):
-    """The credentials file exists but cannot be used."""
-
-
 class CredentialStore:
     """`cloud-link.json` in the data dir."""
 
@@ -59,6 +58,14 @@ class CredentialStore:
     def save(self, credentials: Credentials) -> None:
         """Replace the file atomically, mode 0600 (its folder 0700)."""
         write_private(self.path, credentials.model_dump_json(indent=2).encode(), durable=True)
+
+    async def read(self) -> Credentials | None:
+        """`load`, in a thread."""
+        return await asyncio.to_thread(self.load)
+
+    async def write(self, credentials: Credentials) -> None:
+        """`save`, in a thread."""
+        await asyncio.to_thread(self.save, credentials)
 
     def delete(self) -> bool:
         """Forget the link; True if there was one."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite_utils
 
 from edge.sync import outbox
-from edge.sync.credentials import Credentials, CredentialStore, CredentialsUnreadable
+from edge.sync.credentials import Credentials, CredentialStore
+from edge.sync.errors import CredentialsUnreadable
 from shared.sync import SyncStatus
 
 

@@ -24,15 +24,15 @@ from edge.frames.originals import CONTENT_TYPES, OriginalStore
 from edge.metrics import Metrics
 from edge.store import Store
 from edge.sync import outbox
-from edge.sync.client import (
-    BatchTooLarge,
-    CloudClient,
-    CloudError,
+from edge.sync.client import CloudClient
+from edge.sync.credentials import CredentialStore
+from edge.sync.errors import (
+    CloudBatchTooLarge,
     CloudRefused,
     CloudUnavailable,
     CloudUnlinked,
+    SyncError,
 )
-from edge.sync.credentials import CredentialStore, CredentialsUnreadable
 from shared.clock import Clock, to_iso
 from shared.sync import MAX_BATCH_ITEMS, ImageRef, PresignedUpload
 
@@ -54,6 +54,18 @@ def backoff_seconds(failures: int, *, base: float, cap: float, rand: float) -> f
     return ceiling / 2 + rand * ceiling / 2
 
 
+def _reason(exc: SyncError) -> str:
+    """The metric label and status prefix of a failure."""
+    for kind, reason in (
+        (CloudUnavailable, "unavailable"),
+        (CloudUnlinked, "unlinked"),
+        (CloudRefused, "refused"),
+    ):
+        if isinstance(exc, kind):
+            return reason
+    return "error"
+
+
 @dataclass(frozen=True)
 class SyncOptions:
     """How the worker behaves; from the edge settings."""
@@ -65,6 +77,7 @@ class SyncOptions:
     upload_concurrency: int = 2
     upload_bytes_per_second: int | None = None
     retention_days: int | None = None
+    #: Of every request to the cloud (read by `edge.sync.build.cloud_http`).
     timeout_seconds: float = 30.0
 
 
@@ -151,9 +164,9 @@ class SyncWorker:
     async def step(self) -> float | None:
         """One pass and its bookkeeping; the delay before the next (None: go on at once)."""
         try:
-            linked = self._credentials.load()
-        except CredentialsUnreadable as exc:
-            return await self._failed(CloudUnlinked(str(exc)))
+            linked = await self._credentials.read()
+        except CloudUnlinked as exc:  # the link file is damaged
+            return await self._failed(exc)
         if linked is None:
             # Local-only, the outbox only grows; counting it on every frame's wake-up would
             # scan it on the store thread the frames use. Once a minute is enough for a gauge.
@@ -163,7 +176,7 @@ class SyncWorker:
             return self._options.idle_seconds  # local-only: the outbox simply waits
         try:
             result = await self.sync_pass()
-        except CloudError as exc:
+        except SyncError as exc:
             return await self._failed(exc)
         except (OSError, httpx.HTTPError) as exc:
             return await self._failed(CloudUnavailable(repr(exc)))
@@ -175,13 +188,9 @@ class SyncWorker:
         await self._record_backlog()
         return None if result.more else self._options.idle_seconds
 
-    async def _failed(self, exc: CloudError) -> float:
+    async def _failed(self, exc: SyncError) -> float:
         self.failures += 1
-        reason = {
-            CloudUnavailable: "unavailable",
-            CloudUnlinked: "unlinked",
-            CloudRefused: "refused",
-        }.get(type(exc), "error")
+        reason = _reason(exc)
         delay = backoff_seconds(
             self.failures,
             base=self._options.backoff_base_seconds,
@@ -232,7 +241,7 @@ class SyncWorker:
             return
         try:
             answer = await self._client.send_batch([f.item for f in facts])
-        except BatchTooLarge:
+        except CloudBatchTooLarge:
             self._batch_size = max(1, size // 2)
             log.info("the cloud refused %d items at once; sending %d", size, self._batch_size)
             result.more = True
