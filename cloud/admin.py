@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cloud.auth import AuthService
 from cloud.db.models import (
     FACT_TABLES,
-    Device,
-    DeviceCode,
+    DeviceCodeRow,
+    DeviceRow,
     Image,
     RateWindow,
     RefreshToken,
@@ -71,9 +71,9 @@ class Admin:
     async def users(self) -> list[UserRow]:
         """Every user with a count of linked (unrevoked) devices, oldest first."""
         devices = (
-            select(Device.user_id, func.count().label("n"))
-            .where(Device.revoked_at.is_(None))
-            .group_by(Device.user_id)
+            select(DeviceRow.user_id, func.count().label("n"))
+            .where(DeviceRow.revoked_at.is_(None))
+            .group_by(DeviceRow.user_id)
             .subquery()
         )
         async with self._sessions() as db:
@@ -121,7 +121,9 @@ class Admin:
                     select(func.count()).select_from(User).where(User.role == "admin")
                 ),
                 "devices": await db.scalar(
-                    select(func.count()).select_from(Device).where(Device.revoked_at.is_(None))
+                    select(func.count())
+                    .select_from(DeviceRow)
+                    .where(DeviceRow.revoked_at.is_(None))
                 ),
                 "live_refresh_tokens": await db.scalar(
                     select(func.count())
@@ -146,7 +148,7 @@ class Admin:
                 delete(RevokedAccessToken).where(RevokedAccessToken.expires_at <= now)
             )
             refresh = await db.execute(delete(RefreshToken).where(RefreshToken.expires_at <= now))
-            codes = await db.execute(delete(DeviceCode).where(DeviceCode.expires_at <= now))
+            codes = await db.execute(delete(DeviceCodeRow).where(DeviceCodeRow.expires_at <= now))
             windows = await db.execute(
                 delete(RateWindow).where(RateWindow.window_start < now - MAX_WINDOW)
             )

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.db.models import LearningEvent, StudySession, TopicSegment
-from cloud.errors import InvalidRequest
+from cloud.errors import BadRequest
 from shared.schemas import DayTopicStats, SessionSummary, TopicStat, WeeklyTopicStats
 from shared.sync import MAX_COUNT, MAX_DAY_SECONDS
 
@@ -135,9 +135,9 @@ class Analytics:
     async def sessions(self, user_id: str, first: date, last: date) -> list[SessionSummary]:
         """The sessions whose local day falls in `first..last`, newest first, with totals."""
         if last < first:
-            raise InvalidRequest("`to` is before `from`.")
+            raise BadRequest("`to` is before `from`.")
         if (last - first).days >= MAX_RANGE_DAYS:
-            raise InvalidRequest(f"Ask for at most {MAX_RANGE_DAYS} days at a time.")
+            raise BadRequest(f"Ask for at most {MAX_RANGE_DAYS} days at a time.")
         seconds = (
             select(TopicSegment.session_id, func.sum(SECONDS).label("seconds"))
             .where(TopicSegment.user_id == user_id)

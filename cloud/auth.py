@@ -14,13 +14,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.db.models import Device, RefreshToken, RevokedAccessToken, User
-from cloud.errors import InvalidGrant, InvalidToken
+from cloud.db.models import DeviceRow, RefreshToken, RevokedAccessToken, User
+from cloud.errors import InvalidGrant, InvalidToken, TokenInvalid
 from cloud.identity import GoogleIdentity
 from cloud.settings import CloudSettings
 from cloud.tokens import (
     AccessClaims,
-    TokenInvalid,
     decode_access,
     hash_token,
     issue_access,
@@ -153,7 +152,7 @@ class AuthService:
         if await db.get(User, row.user_id) is None:
             raise InvalidGrant("The account of this refresh token no longer exists.")
         if row.device_id is not None:
-            device = await db.get(Device, row.device_id)
+            device = await db.get(DeviceRow, row.device_id)
             if device is None or device.revoked_at is not None:
                 raise InvalidGrant("This device's link was revoked.")
 
@@ -260,7 +259,7 @@ class AuthService:
             if revoked_at is not None and claims.issued_at < revoked_at:
                 raise InvalidToken("This account's tokens were revoked.")
             if claims.device_id is not None:
-                device = await db.get(Device, claims.device_id)
+                device = await db.get(DeviceRow, claims.device_id)
                 if device is None or device.revoked_at is not None or device.user_id != user.id:
                     raise InvalidToken("This device's link was revoked.")
         return Principal(

@@ -15,20 +15,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.auth import AuthService, Principal
-from cloud.db.models import ApprovalAttempts, Device, DeviceCode, RefreshToken
+from cloud.db.models import ApprovalAttempts, DeviceCodeRow, DeviceRow, RefreshToken
 from cloud.errors import (
+    AccessDenied,
     AuthorizationPending,
     CloudError,
     DeviceFlowError,
     ExpiredToken,
-    Forbidden,
     NotFound,
     RateLimited,
     SlowDown,
     TooManyPendingCodes,
+    UnknownDeviceCode,
 )
 from cloud.settings import CloudSettings
-from cloud.throttle import Throttle, insert_missing
+from cloud.throttle import RequestThrottle, insert_missing
 from cloud.tokens import (
     format_user_code,
     hash_token,
@@ -36,20 +37,13 @@ from cloud.tokens import (
     new_user_code,
     normalise_user_code,
 )
-from shared.auth import DeviceCode as DeviceCodeWire
-from shared.auth import TokenPair
+from shared.auth import DeviceCode, TokenPair
 from shared.clock import Clock
 
 #: RFC 8628, 3.5: each slow_down adds five seconds to the interval the client must keep.
 SLOW_DOWN_STEP = 5
 #: Longest lock-out of a student who keeps entering wrong user codes.
 MAX_LOCKOUT = timedelta(days=1)
-
-
-class UnknownDeviceCode(DeviceFlowError):
-    """The device code was never issued (RFC 6749's `invalid_grant`)."""
-
-    code = "invalid_grant"
 
 
 @dataclass(frozen=True)
@@ -89,9 +83,9 @@ class DeviceLinks:
         self._auth = auth
         self._settings = settings
         self._clock = clock
-        self._throttle = Throttle(sessions, clock)
+        self._throttle = RequestThrottle(sessions, clock)
 
-    async def start(self, name: str, verification_uri: str, address: str) -> DeviceCodeWire:
+    async def start(self, name: str, verification_uri: str, address: str) -> DeviceCode:
         """Issue a device code and a user code to a client at `address`.
 
         Limited per address, and in all: codes need no sign-in, so each one is a stranger's row.
@@ -112,7 +106,7 @@ class DeviceLinks:
                 async with self._sessions.begin() as db:
                     await self._check_room(db, now)
                     db.add(
-                        DeviceCode(
+                        DeviceCodeRow(
                             id=str(uuid.uuid4()),
                             device_code_hash=hash_token(device_code),
                             user_code=user_code,
@@ -128,7 +122,7 @@ class DeviceLinks:
                 if attempt == 4:
                     raise
         shown = format_user_code(user_code)
-        return DeviceCodeWire(
+        return DeviceCode(
             device_code=device_code,
             user_code=shown,
             verification_uri=verification_uri,
@@ -140,9 +134,9 @@ class DeviceLinks:
     async def _check_room(self, db: AsyncSession, now: datetime) -> None:
         # Counted in the inserting transaction; racing requests may pass the cap by a few.
         pending = (
-            select(func.count(), func.min(DeviceCode.expires_at))
-            .where(DeviceCode.expires_at > now, DeviceCode.consumed_at.is_(None))
-            .select_from(DeviceCode)
+            select(func.count(), func.min(DeviceCodeRow.expires_at))
+            .where(DeviceCodeRow.expires_at > now, DeviceCodeRow.consumed_at.is_(None))
+            .select_from(DeviceCodeRow)
         )
         count, soonest = (await db.execute(pending)).one()
         if count >= self._settings.device_code_max_pending:
@@ -161,7 +155,7 @@ class DeviceLinks:
 
     async def _checked(self, principal: Principal, user_code: str, *, approve: bool) -> PendingLink:
         if principal.scope != "user":
-            raise Forbidden("Only a signed-in student can approve a device, not a device.")
+            raise AccessDenied("Only a signed-in student can approve a device, not a device.")
         now = self._clock.now()
         error: CloudError | None = None
         found: PendingLink | None = None
@@ -170,8 +164,8 @@ class DeviceLinks:
             # sent in parallel (to any process) are counted one after another.
             attempts = await self._attempts(db, principal.user_id, now)
             row = await db.scalar(
-                select(DeviceCode)
-                .where(DeviceCode.user_code == normalise_user_code(user_code))
+                select(DeviceCodeRow)
+                .where(DeviceCodeRow.user_code == normalise_user_code(user_code))
                 .with_for_update()
             )
             unknown = row is None or row.consumed_at is not None
@@ -232,8 +226,8 @@ class DeviceLinks:
         now = self._clock.now()
         async with self._sessions.begin() as db:
             row = await db.scalar(
-                select(DeviceCode)
-                .where(DeviceCode.device_code_hash == hash_token(device_code))
+                select(DeviceCodeRow)
+                .where(DeviceCodeRow.device_code_hash == hash_token(device_code))
                 .with_for_update()
             )
             if row is None:
@@ -252,7 +246,7 @@ class DeviceLinks:
             elif row.approved_by is None:
                 error = AuthorizationPending("The student has not approved this device yet.")
             else:
-                device = Device(
+                device = DeviceRow(
                     id=str(uuid.uuid4()),
                     user_id=row.approved_by,
                     name=row.name,
@@ -269,9 +263,9 @@ class DeviceLinks:
     async def list(self, user_id: str | None) -> list[LinkedDevice]:
         """The devices of one user, or of everyone (`None`), newest first."""
         async with self._sessions() as db:
-            query = select(Device).order_by(Device.created_at.desc())
+            query = select(DeviceRow).order_by(DeviceRow.created_at.desc())
             if user_id is not None:
-                query = query.where(Device.user_id == user_id)
+                query = query.where(DeviceRow.user_id == user_id)
             rows = (await db.scalars(query)).all()
         return [
             LinkedDevice(
@@ -289,7 +283,7 @@ class DeviceLinks:
         """Unlink a device: its tokens stop working at once. `owner=None` is an admin."""
         now = self._clock.now()
         async with self._sessions.begin() as db:
-            device = await db.get(Device, device_id, with_for_update=True)
+            device = await db.get(DeviceRow, device_id, with_for_update=True)
             if device is None or (owner is not None and device.user_id != owner):
                 raise NotFound(f"No device {device_id!r} is linked to this account.")
             if device.revoked_at is None:

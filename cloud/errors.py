@@ -11,8 +11,8 @@ class CloudError(ReportedError):
     """Base of every error the cloud reports to a client on purpose."""
 
 
-class InvalidRequest(CloudError):
-    """The request is malformed: bad JSON, wrong types, values out of range."""
+class BadRequest(CloudError):
+    """400 `invalid_request`: malformed (bad JSON, wrong types, values out of range)."""
 
     http_status = 400
     code = "invalid_request"
@@ -38,6 +38,16 @@ class InvalidToken(Unauthenticated):
         self.headers = {"WWW-Authenticate": 'Bearer realm="studylens", error="invalid_token"'}
 
 
+class TokenInvalid(CloudError):
+    """An access token failed verification; the message says why, for the logs only.
+
+    `cloud.tokens` raises it; authentication answers the client `InvalidToken` instead.
+    """
+
+    http_status = 401
+    code = "invalid_token"
+
+
 class InvalidGrant(CloudError):
     """A refresh token is unknown, expired, revoked or was already used (RFC 6749, 5.2)."""
 
@@ -52,14 +62,14 @@ class InvalidIdToken(CloudError):
     code = "invalid_id_token"
 
 
-class Forbidden(CloudError):
-    """Signed in, but not allowed to do this."""
+class AccessDenied(CloudError):
+    """403 `forbidden`: signed in, but not allowed to do this."""
 
     http_status = 403
     code = "forbidden"
 
 
-class InsufficientScope(Forbidden):
+class InsufficientScope(AccessDenied):
     """A device's sync token used on a route that is not for syncing (RFC 6750, 3.1)."""
 
     code = "insufficient_scope"
@@ -94,6 +104,19 @@ class ExpiredToken(DeviceFlowError):
     """The device code expired (or was already exchanged)."""
 
     code = "expired_token"
+
+
+class UnknownDeviceCode(DeviceFlowError):
+    """The device code was never issued (RFC 6749's `invalid_grant`)."""
+
+    code = "invalid_grant"
+
+
+class BatchTooLarge(CloudError):
+    """More items than one sync batch may carry."""
+
+    http_status = 413
+    code = "batch_too_large"
 
 
 class RateLimited(CloudError):

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.db.models import Image
-from cloud.errors import InvalidRequest, NotFound, StoreUnavailable
+from cloud.errors import BadRequest, NotFound, StoreUnavailable
 from shared.clock import Clock
 from shared.files import write_atomic
 from shared.sync import MAX_IMAGE_BYTES, ImageRef, PresignedUpload, PresignResult
@@ -197,17 +197,17 @@ class FolderObjectStore:
         want_type, size_text, sha256 = link.extra.split(";")
         size = int(size_text)
         if content_type != want_type:
-            raise InvalidRequest(f"Send `Content-Type: {want_type}` as presigned.")
+            raise BadRequest(f"Send `Content-Type: {want_type}` as presigned.")
         data = bytearray()
         async for chunk in body:
             data.extend(chunk)
             if len(data) > min(size, MAX_IMAGE_BYTES):
-                raise InvalidRequest("The upload is larger than presigned.")
+                raise BadRequest("The upload is larger than presigned.")
         await asyncio.to_thread(self._write_checked, key, bytes(data), size, sha256)
 
     def _write_checked(self, key: str, data: bytes, size: int, sha256: str) -> None:
         if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
-            raise InvalidRequest("The uploaded bytes do not match the presigned size and SHA-256.")
+            raise BadRequest("The uploaded bytes do not match the presigned size and SHA-256.")
         self.write(key, data)
 
     async def open(self, key: str, link: SignedLink) -> Path:
@@ -311,7 +311,7 @@ class Images:
     async def read_url(self, user_id: str, sha256: str, base_url: str) -> str:
         """A presigned GET of the owner's image; `NotFound` for anyone else's or a missing one."""
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-            raise InvalidRequest("An image is named by the lowercase hex SHA-256 of its bytes.")
+            raise BadRequest("An image is named by the lowercase hex SHA-256 of its bytes.")
         async with self._sessions() as db:
             image = await db.get(Image, (user_id, sha256))
         if image is None:

@@ -17,7 +17,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.db.models import FACT_TABLES, Device
+from cloud.db.models import FACT_TABLES, DeviceRow
 from shared.clock import Clock
 from shared.schemas import ErrorBody, FieldProblem
 from shared.sync import (
@@ -127,7 +127,7 @@ class Ingest:
         async with self._sessions.begin() as db:
             for kind, entries in by_kind.items():
                 results.update(await self._upsert(db, kind, entries, user_id, device_id, now))
-            device = await db.get(Device, device_id)
+            device = await db.get(DeviceRow, device_id)
             if device is not None:
                 device.last_seen_at = now
         for entry in repeats:

@@ -70,7 +70,7 @@ class DeviceInfo(WireModel):
     revoked_at: Timestamp | None
 
 
-class DeviceList(WireModel):
+class LinkedDevices(WireModel):
     """The caller's devices, newest first."""
 
     devices: list[DeviceInfo]
@@ -83,7 +83,7 @@ class Revoked(WireModel):
     count: int = 1
 
 
-class SessionList(WireModel):
+class SessionsInRange(WireModel):
     """Sessions in a date range, newest first."""
 
     from_date: date
@@ -121,7 +121,7 @@ class RoleChange(RequestModel):
     role: Literal["student", "admin"]
 
 
-class Health(WireModel):
+class ServiceHealth(WireModel):
     """Liveness or readiness."""
 
     status: Literal["ok"]

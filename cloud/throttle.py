@@ -21,7 +21,7 @@ async def insert_missing(db: AsyncSession, table: type[Base], **row: object) -> 
     await db.execute(dialect.insert(table).values(**row).on_conflict_do_nothing())
 
 
-class Throttle:
+class RequestThrottle:
     """Counts requests per key in fixed windows; refuses those past the limit."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from cloud.errors import TokenInvalid
 from shared.auth import Scope
 
 ALGORITHM = "HS256"
@@ -29,10 +30,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 #: `iatus` past 9999 would not make a datetime; no honest token comes near it.
 MAX_MICROS = (datetime(9999, 1, 1, tzinfo=UTC) - EPOCH) // MICROSECOND
-
-
-class TokenInvalid(Exception):
-    """An access token failed verification."""
 
 
 @dataclass(frozen=True)

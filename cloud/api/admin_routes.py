@@ -10,7 +10,7 @@ from cloud.admin import Purged, UserRow
 from cloud.api.context import AdminCaller, Svc
 from cloud.api.device_routes import device_info
 from cloud.schemas import (
-    DeviceList,
+    LinkedDevices,
     Ok,
     Revoked,
     RoleChange,
@@ -45,9 +45,9 @@ async def users(_: AdminCaller, svc: Svc) -> Ok[UserList]:
 
 
 @router.get("/devices", responses=ERRORS)
-async def devices(_: AdminCaller, svc: Svc) -> Ok[DeviceList]:
+async def devices(_: AdminCaller, svc: Svc) -> Ok[LinkedDevices]:
     """Every linked device."""
-    return Ok(data=DeviceList(devices=[device_info(d) for d in await svc.devices.list(None)]))
+    return Ok(data=LinkedDevices(devices=[device_info(d) for d in await svc.devices.list(None)]))
 
 
 @router.post("/users/{who}/role", responses=ERRORS)

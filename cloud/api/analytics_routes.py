@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Query
 
 from cloud.api.context import Student, Svc
-from cloud.errors import InvalidRequest
-from cloud.schemas import Ok, SessionList, failures
+from cloud.errors import BadRequest
+from cloud.schemas import Ok, SessionsInRange, failures
 from shared.schemas import DayTopicStats, WeeklyTopicStats
 
 router = APIRouter(prefix="/api", tags=["analytics"])
@@ -28,7 +28,7 @@ def today(svc: Svc, zone: str | None) -> date:
     try:
         tz = ZoneInfo(zone or "UTC")
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidRequest(f"Unknown time zone {zone!r}.") from exc
+        raise BadRequest(f"Unknown time zone {zone!r}.") from exc
     return svc.clock.now().astimezone(tz).date()
 
 
@@ -61,9 +61,9 @@ async def sessions(
     first: Annotated[date | None, Query(alias="from", ge=EARLIEST, le=LATEST)] = None,
     last: Annotated[date | None, Query(alias="to", ge=EARLIEST, le=LATEST)] = None,
     tz: Zone = None,
-) -> Ok[SessionList]:
+) -> Ok[SessionsInRange]:
     """Sessions whose local day is within `from`..`to` (default: the last seven days)."""
     last = last or today(svc, tz)
     first = first or last - timedelta(days=6)
     found = await svc.analytics.sessions(caller.user_id, first, last)
-    return Ok(data=SessionList(from_date=first, to_date=last, sessions=found))
+    return Ok(data=SessionsInRange(from_date=first, to_date=last, sessions=found))

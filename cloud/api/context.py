@@ -2,56 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cloud.admin import Admin
-from cloud.analytics import Analytics
-from cloud.auth import AuthService, Principal
-from cloud.devices import DeviceLinks
-from cloud.errors import Forbidden, InsufficientScope, Unauthenticated
-from cloud.identity import GoogleVerifier
-from cloud.images import FolderObjectStore, Images, ObjectStore
-from cloud.ingest import Ingest
-from cloud.settings import CloudSettings
-from shared.clock import Clock
+from cloud.auth import Principal
+from cloud.errors import AccessDenied, InsufficientScope, Unauthenticated
+from cloud.services import CloudServices
 
 ACCESS_COOKIE = "studylens_access"
 REFRESH_COOKIE = "studylens_refresh"
 
 
-@dataclass
-class Services:
-    """Everything a route may use; built once by `create_app`."""
-
-    settings: CloudSettings
-    clock: Clock
-    engine: AsyncEngine
-    auth: AuthService
-    google: GoogleVerifier
-    devices: DeviceLinks
-    ingest: Ingest
-    images: Images
-    objects: ObjectStore
-    folder: FolderObjectStore | None
-    analytics: Analytics
-    admin: Admin
-
-    def base_url(self, request: Request) -> str:
-        """The URL clients reach us at: configured, else that of the request."""
-        return (self.settings.public_url or str(request.base_url)).rstrip("/")
-
-
-def services(request: Request) -> Services:
+def services(request: Request) -> CloudServices:
     """The app's services."""
-    found: Services = request.app.state.services
+    found: CloudServices = request.app.state.services
     return found
 
 
-Svc = Annotated[Services, Depends(services)]
+Svc = Annotated[CloudServices, Depends(services)]
 
 
 def bearer(request: Request) -> str | None:
@@ -94,14 +63,14 @@ async def user_principal(found: Annotated[Principal, Depends(principal)]) -> Pri
 async def sync_principal(found: Annotated[Principal, Depends(principal)]) -> Principal:
     """A linked edge's sync token."""
     if found.scope != "sync" or found.device_id is None:
-        raise Forbidden("Only a linked device's sync token can send sync data.")
+        raise AccessDenied("Only a linked device's sync token can send sync data.")
     return found
 
 
 async def admin_principal(found: Annotated[Principal, Depends(user_principal)]) -> Principal:
     """An admin signed in as a user."""
     if not found.is_admin:
-        raise Forbidden("This needs an administrator.")
+        raise AccessDenied("This needs an administrator.")
     return found
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from cloud.api.context import Student, Svc
 from cloud.devices import LinkedDevice, PendingLink
-from cloud.schemas import DeviceInfo, DeviceList, Ok, PendingDevice, Revoked, failures
+from cloud.schemas import DeviceInfo, LinkedDevices, Ok, PendingDevice, Revoked, failures
 from shared.auth import DeviceApproval, DeviceCode, DeviceCodeRequest, DeviceTokenRequest, TokenPair
 
 router = APIRouter(prefix="/api/devices", tags=["devices"])
@@ -83,10 +83,10 @@ async def poll_token(body: DeviceTokenRequest, svc: Svc) -> Ok[TokenPair]:
 
 
 @router.get("", responses=ERRORS)
-async def list_devices(caller: Student, svc: Svc) -> Ok[DeviceList]:
+async def list_devices(caller: Student, svc: Svc) -> Ok[LinkedDevices]:
     """The caller's linked devices, newest first."""
     devices = await svc.devices.list(caller.user_id)
-    return Ok(data=DeviceList(devices=[device_info(d) for d in devices]))
+    return Ok(data=LinkedDevices(devices=[device_info(d) for d in devices]))
 
 
 @router.delete("/{device_id}", responses=ERRORS | failures(404))

@@ -11,20 +11,20 @@ from cloud import __version__
 from cloud.api.context import Svc
 from cloud.api.envelope import error_response
 from cloud.errors import StoreUnavailable
-from cloud.schemas import Health, Ok, failures
+from cloud.schemas import Ok, ServiceHealth, failures
 from shared.schemas import ErrorBody
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-async def healthz() -> Ok[Health]:
+async def healthz() -> Ok[ServiceHealth]:
     """The process answers."""
-    return Ok(data=Health(status="ok", version=__version__))
+    return Ok(data=ServiceHealth(status="ok", version=__version__))
 
 
-@router.get("/readyz", responses=failures(503), response_model=Ok[Health])
-async def readyz(svc: Svc) -> Ok[Health] | JSONResponse:
+@router.get("/readyz", responses=failures(503), response_model=Ok[ServiceHealth])
+async def readyz(svc: Svc) -> Ok[ServiceHealth] | JSONResponse:
     """The database and the object store are reachable."""
     try:
         async with svc.engine.connect() as connection:
@@ -37,5 +37,7 @@ async def readyz(svc: Svc) -> Ok[Health] | JSONResponse:
     except StoreUnavailable as exc:
         return error_response(503, ErrorBody(code=exc.code, message=exc.message))
     return Ok(
-        data=Health(status="ok", version=__version__, checks={"database": "ok", "objects": "ok"})
+        data=ServiceHealth(
+            status="ok", version=__version__, checks={"database": "ok", "objects": "ok"}
+        )
     )

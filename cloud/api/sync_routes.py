@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from cloud.api.context import Edge, Student, Svc
-from cloud.errors import CloudError, NotFound
+from cloud.errors import BatchTooLarge, NotFound
 from cloud.images import SignedLink
 from cloud.schemas import Ok, failures
 from shared.schemas import success
@@ -22,13 +22,6 @@ from shared.sync import (
 
 router = APIRouter(tags=["sync"])
 ERRORS = failures(400, 401, 403, 413)
-
-
-class BatchTooLarge(CloudError):
-    """More items than one batch may carry."""
-
-    http_status = 413
-    code = "batch_too_large"
 
 
 @router.post("/api/sync/batch", responses=ERRORS, response_model=Ok[SyncBatchResult])

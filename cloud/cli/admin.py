@@ -7,15 +7,15 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
+import httpx
 import typer
 
 from cloud.admin import Admin
-from cloud.auth import AuthService
 from cloud.cli.options import ConfigOption, DatabaseOption, DataDirOption, cloud_settings
-from cloud.db.engine import make_engine, make_sessions
+from cloud.db.engine import make_engine
 from cloud.db.migrate import upgrade
 from cloud.devices import DeviceLinks
-from cloud.secrets import jwt_secret
+from cloud.services import build_services
 from shared.clock import SystemClock
 
 app = typer.Typer(help="Administer users, devices and tokens.", no_args_is_help=True)
@@ -33,14 +33,12 @@ def _run(
 
     async def main() -> T:
         await upgrade(settings.database_address())
+        # Built as the API builds them (`cloud.services`), on a small pool of its own.
         engine = make_engine(settings.database_address(), pool_size=2)
         try:
-            sessions = make_sessions(engine)
-            clock = SystemClock()
-            auth = AuthService(sessions, settings, clock, jwt_secret(settings))
-            return await work(
-                Admin(sessions, auth, clock), DeviceLinks(sessions, auth, settings, clock)
-            )
+            async with httpx.AsyncClient() as http:
+                services = build_services(settings, clock=SystemClock(), engine=engine, http=http)
+                return await work(services.admin, services.devices)
         finally:
             await engine.dispose()
 

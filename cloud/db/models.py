@@ -86,7 +86,7 @@ class User(Base):
     tokens_revoked_at: Mapped[datetime | None]
 
 
-class Device(Base):
+class DeviceRow(Base):
     """An edge daemon linked to a user's account."""
 
     __tablename__ = "devices"
@@ -99,7 +99,7 @@ class Device(Base):
     revoked_at: Mapped[datetime | None]
 
 
-class DeviceCode(Base):
+class DeviceCodeRow(Base):
     """A pending link of an edge (RFC 8628): a user code to approve, a device code to poll."""
 
     __tablename__ = "device_codes"
@@ -240,7 +240,7 @@ class TopicSegment(FactColumns, Base):
     distracted_count: Mapped[int] = mapped_column(Integer)
 
 
-class Bookmark(FactColumns, Base):
+class BookmarkRow(FactColumns, Base):
     """A moment the student marked."""
 
     __tablename__ = "bookmarks"
@@ -278,6 +278,6 @@ FACT_TABLES: dict[str, type[FactColumns]] = {
     "session": StudySession,
     "learning_event": LearningEvent,
     "topic_segment": TopicSegment,
-    "bookmark": Bookmark,
+    "bookmark": BookmarkRow,
     "help_request": HelpRequest,
 }
