@@ -48,8 +48,7 @@ from edge.vision.local import LocalVision
 from edge.vision.openai_vision import OpenAIVision
 from edge.vision.port import VisionAnalyser
 from edge.voice.hub import VoiceHub
-from edge.voice.link import Connect, LinkSettings, realtime_connector
-from edge.voice.relay import RelaySettings
+from edge.voice.service import VoiceService
 from shared.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -131,8 +130,15 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         originals=originals,
         frames=pipeline,
         voice=hub,
-        voice_connect=make_voice_connect(settings),
-        relay_settings=relay_settings(settings),
+        voice_service=VoiceService.configured(
+            settings,
+            api_key=openai_key(settings),
+            metrics=meters,
+            hub=hub,
+            sessions=session_service,
+            store=store,
+            clock=clock,
+        ),
         lockout=Lockout(),
         certificate=ensure_certificate(settings.data_dir) if settings.tls else None,
         credentials=credentials,
@@ -223,38 +229,6 @@ def openai_key(settings: EdgeSettings) -> str | None:
     """The OpenAI key: the daemon's setting, else the SDK's usual $OPENAI_API_KEY."""
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     return key or os.environ.get("OPENAI_API_KEY") or None
-
-
-def make_voice_connect(settings: EdgeSettings) -> Connect | None:
-    """Realtime connections for the voice tutor, or none without a key."""
-    key = openai_key(settings)
-    if key is None:
-        return None
-    return realtime_connector(
-        api_key=key,
-        base_url=settings.openai_base_url,
-        websocket_url=settings.realtime_url,
-        model=settings.realtime_model,
-    )
-
-
-def relay_settings(settings: EdgeSettings) -> RelaySettings:
-    """The voice relay's part of the settings."""
-    return RelaySettings(
-        link=LinkSettings(
-            model=settings.realtime_model,
-            voice=settings.voice,
-            vad=settings.voice_vad,
-            transcription_model=settings.voice_transcription_model,
-        ),
-        resampler=settings.voice_resampler,
-        frame_ms=settings.voice_frame_ms,
-        max_frame_bytes=settings.voice_max_frame_bytes,
-        soft_limit_bytes=settings.voice_soft_limit_bytes,
-        hard_limit_bytes=settings.voice_hard_limit_bytes,
-        session_max_seconds=settings.voice_session_max_minutes * 60,
-        context_interval_seconds=settings.voice_context_interval_seconds,
-    )
 
 
 def vision_backend(settings: EdgeSettings) -> str:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from edge.app import make_voice_connect, relay_settings
+from edge.app import openai_key
 from edge.cli.format import cell
 from edge.cli.options import ConfigOption, settings_or_exit
 from edge.metrics import Metrics
@@ -21,7 +21,7 @@ from edge.voice.local import (
     list_devices,
     run_local,
 )
-from edge.voice.relay import VoiceRelay
+from edge.voice.tutor import configured_tutor
 
 audio_app = typer.Typer(help="This computer's sound devices.", no_args_is_help=True)
 
@@ -61,8 +61,8 @@ def voice(
         typer.echo("error: only --local is supported here; phones connect to WS /ws.", err=True)
         raise typer.Exit(2)
     settings = settings_or_exit(config)
-    connect = make_voice_connect(settings)
-    if connect is None:
+    tutor = configured_tutor(settings, openai_key(settings), Metrics())
+    if tutor is None:
         typer.echo("error: set STUDYLENS_OPENAI_API_KEY (or OPENAI_API_KEY) first.", err=True)
         raise typer.Exit(1)
     try:
@@ -73,14 +73,7 @@ def voice(
     phone = LocalPhone()
 
     async def talk() -> None:
-        relay = VoiceRelay(
-            phone=phone,
-            connect=connect,
-            settings=relay_settings(settings),
-            context=StudyContext(settings.topics),
-            metrics=Metrics(),
-        )
-        await run_local(relay, phone, streams)
+        await run_local(tutor.relay(phone, StudyContext(settings.topics)), phone, streams)
 
     typer.echo("Listening; speak to the tutor. Ctrl-C to stop.")
     try:

@@ -20,8 +20,7 @@ from edge.sync.worker import SyncWorker
 from edge.tasks import Supervisor
 from edge.tls import Certificate
 from edge.voice.hub import VoiceHub
-from edge.voice.link import Connect
-from edge.voice.relay import RelaySettings
+from edge.voice.service import VoiceService
 from shared.clock import Clock
 
 
@@ -40,8 +39,7 @@ class Services:
     originals: OriginalStore
     frames: FramePipeline
     voice: VoiceHub
-    voice_connect: Connect | None
-    relay_settings: RelaySettings
+    voice_service: VoiceService
     lockout: Lockout
     certificate: Certificate | None
     credentials: CredentialStore

@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-import edge.app
-import edge.http.voice
+import edge.voice.service
+import edge.voice.tutor
 from edge.settings import EdgeSettings
 from edge.voice.relay import RelaySettings
 from tests.edge.voice.voice_support import (
@@ -93,7 +93,7 @@ async def test_a_socket_that_never_starts_is_closed_with_no_start(
     voice_client: AppClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No `start` within the start timeout: `closing` no_start and the socket closes."""
-    monkeypatch.setattr(edge.http.voice, "START_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(edge.voice.service, "START_TIMEOUT_SECONDS", 0.2)
     async with voice_client.ws_connect("/ws") as ws:
         got = await read_until(ws, lambda g: g.closed)
     assert got.of("closing") == [{"type": "closing", "reason": "no_start"}]
@@ -351,8 +351,8 @@ async def test_a_model_link_that_keeps_failing_closes_with_model_unavailable(
     def few_attempts(settings: EdgeSettings) -> RelaySettings:
         return dataclasses.replace(original(settings), reconnect_attempts=1)
 
-    original = edge.app.relay_settings
-    monkeypatch.setattr(edge.app, "relay_settings", few_attempts)
+    original = edge.voice.tutor.relay_settings
+    monkeypatch.setattr(edge.voice.tutor, "relay_settings", few_attempts)
     client = await start_voice_app(start_app, realtime_peer)
     async with client.ws_connect("/ws") as ws:
         await started(ws)
