@@ -4,14 +4,45 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 import sqlite_utils
+from pydantic import Field
 
 from edge.errors import AnalysisNotFound, SessionNotFound
 from edge.sessions import records
+from edge.sessions.models import SessionId
 from edge.store import transaction
 from shared.clock import from_iso, to_iso
-from shared.schemas import Bookmark, BookmarkList
+from shared.schemas import RequestModel, Timestamp, WireModel
+
+#: Longest bookmark note accepted, in characters.
+MAX_NOTE_LENGTH = 2000
+
+
+class BookmarkRequest(RequestModel):
+    """Body of `POST /api/bookmark`."""
+
+    session_id: SessionId
+    analysis_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    note: Annotated[str, Field(max_length=MAX_NOTE_LENGTH)] = ""
+
+
+class Bookmark(WireModel):
+    """A moment the student marked."""
+
+    bookmark_id: str
+    session_id: str
+    analysis_id: str | None
+    note: str
+    created_at: Timestamp
+
+
+class BookmarkList(WireModel):
+    """The bookmarks of one session, oldest first."""
+
+    session_id: str
+    bookmarks: list[Bookmark]
 
 
 def add_bookmark(

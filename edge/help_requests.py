@@ -9,9 +9,43 @@ import sqlite_utils
 
 from edge.errors import SessionNotActive, SessionNotFound
 from edge.sessions import records
+from edge.sessions.models import SessionId
 from edge.store import transaction
 from shared.clock import local_date, to_iso
-from shared.schemas import HelpCounted, HelpCountReport, SessionHelpCount
+from shared.schemas import RequestModel, WireModel
+
+
+class HelpCountRequest(RequestModel):
+    """Body of `POST /api/help-count`."""
+
+    session_id: SessionId
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+class HelpCounted(WireModel):
+    """A help request was recorded."""
+
+    session_id: str
+    date: date
+    session_count: int
+    day_count: int
+
+
+class SessionHelpCount(WireModel):
+    """Help requests of one session on a day."""
+
+    session_id: str
+    count: int
+
+
+class HelpCountReport(WireModel):
+    """Help requests on one local day."""
+
+    date: date
+    count: int
+    sessions: list[SessionHelpCount]
 
 
 def count_help_request(

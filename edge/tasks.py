@@ -12,11 +12,19 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from shared.schemas import TaskHealth
+from shared.schemas import WireModel
 
 log = logging.getLogger(__name__)
 
 TaskBody = Callable[[], Coroutine[Any, Any, None]]
+
+
+class TaskHealth(WireModel):
+    """State of one supervised background task."""
+
+    running: bool
+    failures: int
+    last_error: str | None
 
 
 @dataclass

@@ -1,26 +1,22 @@
-"""Wire models of the edge HTTP API: request bodies and the `data` of each response.
+"""Wire models both sides speak: the base models, the envelope, and topic totals.
 
-Field names are camelCase on the wire (the iOS client of the earlier backend reads them so) and
-snake_case in Python.
+The edge's HTTP API and the cloud's answer in the same envelope and report study time in the
+same shapes (`DayTopicStats`, `WeeklyTopicStats`, `SessionSummary`). Models only one side uses
+live on that side (the edge's next to their routes or domain modules). Field names are camelCase
+on the wire (the iOS client of the earlier backend reads them so) and snake_case in Python.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
 
-from shared.analysis import FrameAnalysis
 from shared.clock import to_iso
 
 Timestamp = Annotated[datetime, PlainSerializer(to_iso, return_type=str)]
-
-#: Longest bookmark note accepted, in characters.
-MAX_NOTE_LENGTH = 2000
-#: Ids are UUIDs made by the edge; anything much longer is not one of ours.
-SessionId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class WireModel(BaseModel):
@@ -80,28 +76,7 @@ def failure(error: ErrorBody) -> dict[str, Any]:
     }
 
 
-# --- requests -------------------------------------------------------------------------------
-
-
-class SessionStartRequest(RequestModel):
-    """Body of `POST /api/session/start`; everything is optional."""
-
-
-class BookmarkRequest(RequestModel):
-    """Body of `POST /api/bookmark`."""
-
-    session_id: SessionId
-    analysis_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    note: Annotated[str, Field(max_length=MAX_NOTE_LENGTH)] = ""
-
-
-class HelpCountRequest(RequestModel):
-    """Body of `POST /api/help-count`."""
-
-    session_id: SessionId
-
-
-# --- responses ------------------------------------------------------------------------------
+# --- topic totals ---------------------------------------------------------------------------
 
 
 class TopicStat(WireModel):
@@ -112,40 +87,6 @@ class TopicStat(WireModel):
     active_count: int
     passive_count: int
     distracted_count: int
-
-
-class SessionStarted(WireModel):
-    """A new study session; `status` is what the earlier backend's iOS client reads."""
-
-    session_id: str
-    status: Literal["active"] = "active"
-    started_at: Timestamp
-    date: date
-    superseded_session_ids: list[str]
-
-
-class SessionEnded(WireModel):
-    """A session just ended, with its totals (`status` as in `SessionStarted`)."""
-
-    session_id: str
-    status: Literal["ended"] = "ended"
-    ended_at: Timestamp
-    duration_seconds: int
-    total_analyses: int
-    topic_stats: list[TopicStat]
-
-
-class SessionTopicStats(WireModel):
-    """Topic totals of one session; a running session counts up to now."""
-
-    session_id: str
-    active: bool
-    started_at: Timestamp
-    ended_at: Timestamp | None
-    end_reason: str | None
-    total_seconds: int
-    total_analyses: int
-    topic_stats: list[TopicStat]
 
 
 class DayTopicStats(WireModel):
@@ -177,83 +118,3 @@ class SessionSummary(WireModel):
     end_reason: str | None
     total_seconds: int
     total_analyses: int
-
-
-class Bookmark(WireModel):
-    """A moment the student marked."""
-
-    bookmark_id: str
-    session_id: str
-    analysis_id: str | None
-    note: str
-    created_at: Timestamp
-
-
-class BookmarkList(WireModel):
-    """The bookmarks of one session, oldest first."""
-
-    session_id: str
-    bookmarks: list[Bookmark]
-
-
-class HelpCounted(WireModel):
-    """A help request was recorded."""
-
-    session_id: str
-    date: date
-    session_count: int
-    day_count: int
-
-
-class SessionHelpCount(WireModel):
-    """Help requests of one session on a day."""
-
-    session_id: str
-    count: int
-
-
-class HelpCountReport(WireModel):
-    """Help requests on one local day."""
-
-    date: date
-    count: int
-    sessions: list[SessionHelpCount]
-
-
-class TaskHealth(WireModel):
-    """State of one supervised background task."""
-
-    running: bool
-    failures: int
-    last_error: str | None
-
-
-class Health(WireModel):
-    """Liveness of the daemon."""
-
-    status: Literal["ok"]
-    version: str
-    started_at: Timestamp
-    uptime_seconds: int
-    active_sessions: int
-    tasks: dict[str, TaskHealth]
-
-
-class UploadAnalyzed(WireModel):
-    """The answer to one uploaded frame.
-
-    `s3Key`/`s3Url` repeat `imageKey`/`imageUrl` for the earlier iOS client, which read those.
-    """
-
-    session_id: str
-    image_key: str
-    image_url: str
-    analysis: FrameAnalysis
-    analysis_id: str | None
-    uploaded_at: Timestamp
-    reused: bool
-    source: str
-    s3_key: str
-    s3_url: str
-    #: How sure the analyser was (0-1), when it says: the on-device one does, the model not.
-    confidence: float | None = None

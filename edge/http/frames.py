@@ -12,7 +12,30 @@ from edge.errors import EdgeError, InvalidRequest
 from edge.http.context import services
 from edge.http.envelope import MODEL_SECONDS, RECEIVE_SECONDS, ok
 from edge.http.limits import body_deadline
-from shared.schemas import SessionId, UploadAnalyzed
+from edge.sessions.models import SessionId
+from shared.analysis import FrameAnalysis
+from shared.schemas import Timestamp, WireModel
+
+
+class UploadAnalyzed(WireModel):
+    """The answer to one uploaded frame.
+
+    `s3Key`/`s3Url` repeat `imageKey`/`imageUrl` for the earlier iOS client, which read those.
+    """
+
+    session_id: str
+    image_key: str
+    image_url: str
+    analysis: FrameAnalysis
+    analysis_id: str | None
+    uploaded_at: Timestamp
+    reused: bool
+    source: str
+    s3_key: str
+    s3_url: str
+    #: How sure the analyser was (0-1), when it says: the on-device one does, the model not.
+    confidence: float | None = None
+
 
 routes = web.RouteTableDef()
 

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aiohttp import web
 
 from edge import __version__
 from edge.http.context import services
 from edge.http.envelope import ok
-from shared.schemas import Health
+from edge.tasks import TaskHealth
+from shared.schemas import Timestamp, WireModel
+
+
+class Health(WireModel):
+    """Liveness of the daemon."""
+
+    status: Literal["ok"]
+    version: str
+    started_at: Timestamp
+    uptime_seconds: int
+    active_sessions: int
+    tasks: dict[str, TaskHealth]
+
 
 routes = web.RouteTableDef()
 

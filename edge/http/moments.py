@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from edge.bookmarks import add_bookmark
-from edge.help_requests import count_help_request, help_report
+from edge.bookmarks import BookmarkRequest, add_bookmark
+from edge.help_requests import HelpCountRequest, count_help_request, help_report
 from edge.http.context import services
 from edge.http.envelope import ok, query_date, read_json
 from shared.clock import local_date
-from shared.schemas import BookmarkRequest, HelpCountRequest
 
 routes = web.RouteTableDef()
 

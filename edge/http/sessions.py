@@ -7,8 +7,8 @@ from aiohttp import web
 from edge import bookmarks
 from edge.http.context import services
 from edge.http.envelope import ok, read_json
+from edge.sessions.models import SessionStartRequest
 from edge.sessions.stats import session_stats
-from shared.schemas import SessionStartRequest
 
 routes = web.RouteTableDef()
 

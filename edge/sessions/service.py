@@ -17,12 +17,12 @@ import sqlite_utils
 
 from edge.errors import SessionNotActive, SessionNotFound
 from edge.sessions import records
+from edge.sessions.models import SessionEnded, SessionStarted
 from edge.sessions.records import SessionRecord
 from edge.sessions.stats import session_stats
 from edge.store import Store, transaction
 from edge.topics.tracker import FrameFlags, Segment, TopicTracker, TrackResult
 from shared.clock import Clock, local_date
-from shared.schemas import SessionEnded, SessionStarted
 
 log = logging.getLogger(__name__)
 

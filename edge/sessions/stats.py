@@ -8,8 +8,8 @@ import sqlite_utils
 
 from edge.errors import SessionNotFound
 from edge.sessions import records
+from edge.sessions.models import SessionTopicStats
 from edge.topics.totals import Tally, as_of
-from shared.schemas import SessionTopicStats
 
 
 def session_tally(db: sqlite_utils.Database, session_id: str, now: datetime, zone: tzinfo) -> Tally:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import sqlite_utils
 
+from edge.bookmarks import MAX_NOTE_LENGTH
 from shared.clock import to_iso
-from shared.schemas import MAX_NOTE_LENGTH
 from tests.support import (
     AppClient,
     FakeClock,
