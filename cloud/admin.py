@@ -78,21 +78,21 @@ class Admin:
         )
         async with self._sessions() as db:
             rows = await db.execute(
-                select(User, devices.c.n)
+                select(User, devices.c.n.label("devices"))
                 .outerjoin(devices, devices.c.user_id == User.id)
                 .order_by(User.created_at, User.email)
             )
             return [
                 UserRow(
-                    id=u.id,
-                    email=u.email,
-                    name=u.name,
-                    role=u.role,
-                    created_at=u.created_at,
-                    last_sign_in_at=u.last_sign_in_at,
-                    devices=int(n or 0),
+                    id=row["User"].id,
+                    email=row["User"].email,
+                    name=row["User"].name,
+                    role=row["User"].role,
+                    created_at=row["User"].created_at,
+                    last_sign_in_at=row["User"].last_sign_in_at,
+                    devices=int(row["devices"] or 0),
                 )
-                for u, n in rows
+                for row in rows.mappings()
             ]
 
     async def set_role(self, who: str, role: str) -> UserRow:

@@ -54,10 +54,10 @@ class Analytics:
             select(
                 TopicSegment.local_date,
                 TopicSegment.topic,
-                func.sum(SECONDS),
-                func.sum(_bounded(TopicSegment.active_count, MAX_COUNT)),
-                func.sum(_bounded(TopicSegment.passive_count, MAX_COUNT)),
-                func.sum(_bounded(TopicSegment.distracted_count, MAX_COUNT)),
+                func.sum(SECONDS).label("seconds"),
+                func.sum(_bounded(TopicSegment.active_count, MAX_COUNT)).label("active"),
+                func.sum(_bounded(TopicSegment.passive_count, MAX_COUNT)).label("passive"),
+                func.sum(_bounded(TopicSegment.distracted_count, MAX_COUNT)).label("distracted"),
             )
             .where(
                 TopicSegment.user_id == user_id,
@@ -67,15 +67,23 @@ class Analytics:
             .group_by(TopicSegment.local_date, TopicSegment.topic)
         )
         days: dict[date, list[TopicStat]] = {}
-        for day, topic, seconds, active, passive, distracted in rows:
-            days.setdefault(day, []).append(_stat(topic, seconds or 0, active, passive, distracted))
+        for row in rows.mappings():
+            days.setdefault(row["local_date"], []).append(
+                _stat(
+                    row["topic"],
+                    row["seconds"] or 0,
+                    row["active"],
+                    row["passive"],
+                    row["distracted"],
+                )
+            )
         return days
 
     async def _analyses_by_day(
         self, db: AsyncSession, user_id: str, first: date, last: date
     ) -> dict[date, int]:
         rows = await db.execute(
-            select(LearningEvent.local_date, func.count())
+            select(LearningEvent.local_date, func.count().label("analyses"))
             .where(
                 LearningEvent.user_id == user_id,
                 LearningEvent.local_date >= first,
@@ -84,7 +92,7 @@ class Analytics:
             )
             .group_by(LearningEvent.local_date)
         )
-        return {day: int(count) for day, count in rows}
+        return {row["local_date"]: int(row["analyses"]) for row in rows.mappings()}
 
     async def daily(self, user_id: str, day: date) -> DayTopicStats:
         """Topic totals of one local day."""
@@ -151,7 +159,15 @@ class Analytics:
             .subquery()
         )
         query = (
-            select(StudySession, seconds.c.seconds, analyses.c.analyses)
+            select(
+                StudySession.id,
+                StudySession.local_date,
+                StudySession.started_at,
+                StudySession.ended_at,
+                StudySession.end_reason,
+                seconds.c.seconds.label("total_seconds"),
+                analyses.c.analyses.label("total_analyses"),
+            )
             .outerjoin(seconds, seconds.c.session_id == StudySession.id)
             .outerjoin(analyses, analyses.c.session_id == StudySession.id)
             .where(
@@ -162,16 +178,16 @@ class Analytics:
             .order_by(StudySession.started_at.desc())
         )
         async with self._sessions() as db:
-            rows = (await db.execute(query)).all()
+            rows = (await db.execute(query)).mappings().all()
         return [
             SessionSummary(
-                session_id=s.id,
-                date=s.local_date,
-                started_at=s.started_at,
-                ended_at=s.ended_at,
-                end_reason=s.end_reason,
-                total_seconds=round(secs or 0),
-                total_analyses=int(count or 0),
+                session_id=row["id"],
+                date=row["local_date"],
+                started_at=row["started_at"],
+                ended_at=row["ended_at"],
+                end_reason=row["end_reason"],
+                total_seconds=round(row["total_seconds"] or 0),
+                total_analyses=int(row["total_analyses"] or 0),
             )
-            for s, secs, count in rows
+            for row in rows
         ]

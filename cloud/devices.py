@@ -134,11 +134,14 @@ class DeviceLinks:
     async def _check_room(self, db: AsyncSession, now: datetime) -> None:
         # Counted in the inserting transaction; racing requests may pass the cap by a few.
         pending = (
-            select(func.count(), func.min(DeviceCodeRow.expires_at))
+            select(
+                func.count().label("pending"), func.min(DeviceCodeRow.expires_at).label("soonest")
+            )
             .where(DeviceCodeRow.expires_at > now, DeviceCodeRow.consumed_at.is_(None))
             .select_from(DeviceCodeRow)
         )
-        count, soonest = (await db.execute(pending)).one()
+        found = (await db.execute(pending)).mappings().one()
+        count, soonest = found["pending"], found["soonest"]
         if count >= self._settings.device_code_max_pending:
             wait = (soonest - now).total_seconds() if soonest is not None else 1
             raise TooManyPendingCodes(

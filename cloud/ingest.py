@@ -170,7 +170,7 @@ class Ingest:
             owners = await db.execute(
                 select(table.c.id, table.c.user_id).where(table.c.id.in_(others))
             )
-            foreign = {row_id for row_id, owner in owners if owner != user_id}
+            foreign = {row["id"] for row in owners.mappings() if row["user_id"] != user_id}
         results: dict[int, ItemResult] = {}
         for entry in entries:
             item_id = entry.item.id

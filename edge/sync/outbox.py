@@ -1,13 +1,14 @@
 """The outbox: facts waiting for the cloud, read as wire items, and what the cloud acknowledged.
 
 Rows are made by triggers (migration 0004) in the same transaction as each fact's write; these
-functions run on the store thread.
+functions run on the store thread and read every result by column name (`sqlite3.Row`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -49,18 +50,29 @@ class PendingFact:
     item: dict[str, Any]
 
 
+def _query(db: sqlite_utils.Database, sql: str, params: list[Any] | None = None) -> sqlite3.Cursor:
+    """Run a read whose rows come back as `sqlite3.Row`, whatever the connection's factory."""
+    cursor = db.conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    return cursor.execute(sql, params or [])
+
+
 def _when(text: str | None) -> Any:
     return from_iso(text) if text else None
 
 
-def _pending(row: Any, item: type[Any], payload: Any) -> PendingFact:
-    """A pending fact from a row that starts with (fact_id, revision)."""
-    built = item(id=row[0], revision=row[1], payload=payload)
-    return PendingFact(built.kind, row[0], row[1], built.model_dump(mode="json", by_alias=True))
+def _pending(row: sqlite3.Row, item: type[Any], payload: Any) -> PendingFact:
+    """A pending fact from a row with `fact_id` and `revision` columns."""
+    fact_id, revision = row["fact_id"], row["revision"]
+    built = item(id=fact_id, revision=revision, payload=payload)
+    return PendingFact(built.kind, fact_id, revision, built.model_dump(mode="json", by_alias=True))
 
 
 def _each(
-    db: sqlite_utils.Database, kind: str, rows: list[Any], make: Callable[[Any], PendingFact]
+    db: sqlite_utils.Database,
+    kind: str,
+    rows: list[sqlite3.Row],
+    make: Callable[[sqlite3.Row], PendingFact],
 ) -> list[PendingFact]:
     """Build each row's wire item; a fact no cloud would accept is parked, not sent.
 
@@ -75,17 +87,18 @@ def _each(
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
             )
-            log.warning("%s %s parked, out of bounds: %s", kind, row[0], problems)
+            log.warning("%s %s parked, out of bounds: %s", kind, row["fact_id"], problems)
             db.execute(
                 "UPDATE sync_outbox SET rejected_code = 'invalid_locally'"
                 " WHERE kind = ? AND fact_id = ? AND revision = ?",
-                [kind, row[0], row[1]],
+                [kind, row["fact_id"], row["revision"]],
             )
     return found
 
 
 def _sessions(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
-    rows = db.execute(
+    rows = _query(
+        db,
         f"""SELECT o.fact_id, o.revision, d.local_date, s.started_at, s.last_activity_at,
                    s.ended_at, s.end_reason
             FROM sync_outbox o JOIN sessions s ON s.id = o.fact_id
@@ -101,23 +114,24 @@ def _sessions(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
             r,
             SessionItem,
             SessionFact(
-                local_date=date.fromisoformat(r[2]),
-                started_at=from_iso(r[3]),
-                last_activity_at=from_iso(r[4]),
-                ended_at=_when(r[5]),
-                end_reason=r[6],
+                local_date=date.fromisoformat(r["local_date"]),
+                started_at=from_iso(r["started_at"]),
+                last_activity_at=from_iso(r["last_activity_at"]),
+                ended_at=_when(r["ended_at"]),
+                end_reason=r["end_reason"],
             ),
         ),
     )
 
 
 def _events(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
-    rows = db.execute(
+    rows = _query(
+        db,
         f"""SELECT o.fact_id, o.revision, e.session_id, d.local_date, e.captured_at, e.outcome,
-                   e.error_code, e.source, t.name, st.name, e.is_studying, e.is_active,
-                   e.is_distracted, e.analysis_json, e.image_key,
+                   e.error_code, e.source, t.name AS topic, st.name AS subtopic, e.is_studying,
+                   e.is_active, e.is_distracted, e.analysis_json, e.image_key,
                    (SELECT i.uploaded_at IS NOT NULL FROM sync_images i
-                    WHERE i.image_key = e.image_key)
+                    WHERE i.image_key = e.image_key) AS image_uploaded
             FROM sync_outbox o JOIN learning_events e ON e.id = o.fact_id
             JOIN sessions s ON s.id = e.session_id JOIN session_days d ON d.id = s.day_id
             LEFT JOIN topics t ON t.id = e.topic_id LEFT JOIN subtopics st ON st.id = e.subtopic_id
@@ -125,26 +139,30 @@ def _events(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
         [limit],
     ).fetchall()
 
-    def make(r: Any) -> PendingFact:
-        analysis = json.loads(r[13]) if r[13] else {}
+    def flag(value: int | None) -> bool | None:
+        return None if value is None else bool(value)
+
+    def make(r: sqlite3.Row) -> PendingFact:
+        analysis = json.loads(r["analysis_json"]) if r["analysis_json"] else {}
+        key = r["image_key"]
         return _pending(
             r,
             LearningEventItem,
             LearningEventFact(
-                session_id=r[2],
-                local_date=date.fromisoformat(r[3]),
-                captured_at=from_iso(r[4]),
-                outcome=r[5],
-                error_code=r[6],
-                source=r[7],
-                topic=r[8],
-                subtopic=r[9],
-                is_studying=None if r[10] is None else bool(r[10]),
-                is_active=None if r[11] is None else bool(r[11]),
-                is_distracted=None if r[12] is None else bool(r[12]),
+                session_id=r["session_id"],
+                local_date=date.fromisoformat(r["local_date"]),
+                captured_at=from_iso(r["captured_at"]),
+                outcome=r["outcome"],
+                error_code=r["error_code"],
+                source=r["source"],
+                topic=r["topic"],
+                subtopic=r["subtopic"],
+                is_studying=flag(r["is_studying"]),
+                is_active=flag(r["is_active"]),
+                is_distracted=flag(r["is_distracted"]),
                 extracted_text=analysis.get("extractedText", "")[:20_000],
                 # Only a confirmed upload is named; a vanished original is not.
-                image_sha256=r[14].split(".")[0] if r[14] and r[15] else None,
+                image_sha256=key.split(".")[0] if key and r["image_uploaded"] else None,
             ),
         )
 
@@ -152,8 +170,9 @@ def _events(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
 
 
 def _segments(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
-    rows = db.execute(
-        f"""SELECT o.fact_id, o.revision, g.session_id, t.name, g.local_date, g.started_at,
+    rows = _query(
+        db,
+        f"""SELECT o.fact_id, o.revision, g.session_id, t.name AS topic, g.local_date, g.started_at,
                    g.last_seen_at, g.ended_at, g.duration_seconds, g.active_count,
                    g.passive_count, g.distracted_count
             FROM sync_outbox o JOIN topic_segments g ON g.id = o.fact_id
@@ -169,23 +188,24 @@ def _segments(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
             r,
             TopicSegmentItem,
             TopicSegmentFact(
-                session_id=r[2],
-                topic=r[3],
-                local_date=date.fromisoformat(r[4]),
-                started_at=from_iso(r[5]),
-                last_seen_at=from_iso(r[6]),
-                ended_at=_when(r[7]),
-                duration_seconds=r[8],
-                active_count=r[9],
-                passive_count=r[10],
-                distracted_count=r[11],
+                session_id=r["session_id"],
+                topic=r["topic"],
+                local_date=date.fromisoformat(r["local_date"]),
+                started_at=from_iso(r["started_at"]),
+                last_seen_at=from_iso(r["last_seen_at"]),
+                ended_at=_when(r["ended_at"]),
+                duration_seconds=r["duration_seconds"],
+                active_count=r["active_count"],
+                passive_count=r["passive_count"],
+                distracted_count=r["distracted_count"],
             ),
         ),
     )
 
 
 def _bookmarks(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
-    rows = db.execute(
+    rows = _query(
+        db,
         f"""SELECT o.fact_id, o.revision, b.session_id, b.learning_event_id, b.note, b.created_at
             FROM sync_outbox o JOIN bookmarks b ON b.id = o.fact_id
             WHERE o.kind = 'bookmark' AND {_PENDING} LIMIT ?""",
@@ -199,17 +219,18 @@ def _bookmarks(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
             r,
             BookmarkItem,
             BookmarkFact(
-                session_id=r[2],
-                learning_event_id=r[3],
-                note=r[4],
-                created_at=from_iso(r[5]),
+                session_id=r["session_id"],
+                learning_event_id=r["learning_event_id"],
+                note=r["note"],
+                created_at=from_iso(r["created_at"]),
             ),
         ),
     )
 
 
 def _help_requests(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
-    rows = db.execute(
+    rows = _query(
+        db,
         f"""SELECT o.fact_id, o.revision, h.session_id, h.local_date, h.created_at
             FROM sync_outbox o JOIN help_requests h ON h.id = o.fact_id
             WHERE o.kind = 'help_request' AND {_PENDING} LIMIT ?""",
@@ -223,9 +244,9 @@ def _help_requests(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
             r,
             HelpRequestItem,
             HelpRequestFact(
-                session_id=r[2],
-                local_date=date.fromisoformat(r[3]),
-                created_at=from_iso(r[4]),
+                session_id=r["session_id"],
+                local_date=date.fromisoformat(r["local_date"]),
+                created_at=from_iso(r["created_at"]),
             ),
         ),
     )
@@ -263,14 +284,15 @@ def mark_rejected(db: sqlite_utils.Database, fact: PendingFact, code: str) -> No
 
 def images_to_upload(db: sqlite_utils.Database, limit: int) -> list[str]:
     """Keys of originals that pending events wait for."""
-    rows = db.execute(
+    rows = _query(
+        db,
         f"""SELECT DISTINCT e.image_key FROM sync_outbox o
             JOIN learning_events e ON e.id = o.fact_id
             WHERE o.kind = 'learning_event' AND {_PENDING} AND e.image_key IS NOT NULL
             AND NOT {_IMAGE_SETTLED} LIMIT ?""",
         [limit],
     ).fetchall()
-    return [r[0] for r in rows]
+    return [r["image_key"] for r in rows]
 
 
 def mark_images(db: sqlite_utils.Database, keys: list[str], column: str, at: str) -> None:
@@ -295,22 +317,28 @@ class Backlog:
 
 def backlog(db: sqlite_utils.Database) -> Backlog:
     """Counts of pending facts, originals waiting to upload, and refused facts."""
-    facts, rejected = db.execute(
-        """SELECT sum(revision > delivered_revision AND rejected_code IS NULL),
-                  sum(rejected_code IS NOT NULL) FROM sync_outbox"""
+    counts = _query(
+        db,
+        """SELECT sum(revision > delivered_revision AND rejected_code IS NULL) AS facts,
+                  sum(rejected_code IS NOT NULL) AS rejected FROM sync_outbox""",
     ).fetchone()
-    images = db.execute(
-        f"""SELECT count(DISTINCT e.image_key) FROM sync_outbox o
+    waiting = _query(
+        db,
+        f"""SELECT count(DISTINCT e.image_key) AS images FROM sync_outbox o
             JOIN learning_events e ON e.id = o.fact_id
             WHERE o.kind = 'learning_event' AND {_PENDING} AND e.image_key IS NOT NULL
-            AND NOT {_IMAGE_SETTLED}"""
-    ).fetchone()[0]
-    return Backlog(facts=int(facts or 0), images=int(images or 0), rejected=int(rejected or 0))
+            AND NOT {_IMAGE_SETTLED}""",
+    ).fetchone()
+    return Backlog(
+        facts=int(counts["facts"] or 0),
+        images=int(waiting["images"] or 0),
+        rejected=int(counts["rejected"] or 0),
+    )
 
 
 def get_state(db: sqlite_utils.Database) -> dict[str, str]:
     """The worker's persisted status values."""
-    return {row[0]: row[1] for row in db.execute("SELECT key, value FROM sync_state")}
+    return {row["key"]: row["value"] for row in _query(db, "SELECT key, value FROM sync_state")}
 
 
 def set_state(db: sqlite_utils.Database, **values: str | None) -> None:
@@ -328,14 +356,15 @@ def set_state(db: sqlite_utils.Database, **values: str | None) -> None:
 
 def prunable(db: sqlite_utils.Database, cutoff: str) -> list[str]:
     """Confirmed originals whose newest frame is older than `cutoff` and still on disk."""
-    rows = db.execute(
+    rows = _query(
+        db,
         """SELECT i.image_key FROM sync_images i
            WHERE i.uploaded_at IS NOT NULL AND i.pruned_at IS NULL
            AND NOT EXISTS (SELECT 1 FROM learning_events e
                            WHERE e.image_key = i.image_key AND e.captured_at >= ?)""",
         [cutoff],
     ).fetchall()
-    return [r[0] for r in rows]
+    return [r["image_key"] for r in rows]
 
 
 def mark_pruned(db: sqlite_utils.Database, keys: list[str], at: str) -> None:
