@@ -23,4 +23,5 @@ trap '"$root/scripts/services.sh" stop' EXIT
 
 echo "== ruff"; "$bin/ruff" check . && "$bin/ruff" format --check .
 echo "== mypy"; "$bin/mypy"
+echo "== architecture"; "$bin/python" scripts/check_architecture.py
 echo "== pytest"; "$bin/python" -m pytest "$@"
