@@ -11,7 +11,8 @@ import inspect
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -399,3 +400,59 @@ def s3_settings() -> dict[str, Any]:
     client = s3_client(CloudSettings(**overrides))
     client.create_bucket(Bucket=overrides["s3_bucket"])
     return overrides
+
+
+# --- the event loop -----------------------------------------------------------------------------
+
+#: A callback (one step of a task) that holds the loop this long fails `no_slow_callbacks`.
+SLOW_CALLBACK_SECONDS = 0.05
+SlowCallbackWatch = Callable[[], AbstractContextManager[list[str]]]
+
+
+@pytest.fixture
+def no_slow_callbacks(monkeypatch: pytest.MonkeyPatch) -> SlowCallbackWatch:
+    """A context manager: a loop callback inside its block that runs too long fails the test.
+
+    Asyncio's debug mode times every callback and logs "Executing <...> took 0.123 seconds"
+    on the 'asyncio' logger for a slow one: blocking I/O on the loop (an fsync, a big hash, a
+    file write) shows up there. The block sees the list of those lines, which must stay empty.
+    Only the block is watched: the setup around it (a frame posted to the edge, say) is not
+    what the test is about. Debug mode also records where every handle and future was made,
+    which costs more than the work itself in an in-process ASGI call; those records are
+    skipped, the timing stays.
+    """
+    import logging
+    import traceback
+    from asyncio import format_helpers
+    from contextlib import contextmanager
+
+    monkeypatch.setattr(format_helpers, "extract_stack", lambda *_a, **_k: traceback.StackSummary())
+
+    class Recorder(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.WARNING)
+            self.slow: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if message.startswith("Executing ") and " took " in message:
+                self.slow.append(message)
+
+    @contextmanager
+    def watch() -> Iterator[list[str]]:
+        loop = asyncio.get_running_loop()
+        logger = logging.getLogger("asyncio")
+        recorder = Recorder()
+        debug, threshold = loop.get_debug(), loop.slow_callback_duration
+        loop.set_debug(True)
+        loop.slow_callback_duration = SLOW_CALLBACK_SECONDS
+        logger.addHandler(recorder)
+        try:
+            yield recorder.slow
+        finally:
+            logger.removeHandler(recorder)
+            loop.set_debug(debug)
+            loop.slow_callback_duration = threshold
+        assert not recorder.slow, f"callbacks held the event loop: {recorder.slow}"
+
+    return watch
