@@ -1,4 +1,9 @@
-"""The base of the errors edge and cloud report to clients on purpose."""
+"""The base of every error the product raises across a module boundary, on either side.
+
+Each side has one tree under it, mapped to the envelope where requests enter: the edge's
+`edge.errors.EdgeError` (its sync branch `edge.sync.errors.SyncError`), the cloud's
+`cloud.errors.CloudError`. An error no client causes keeps the default 500 `internal_error`.
+"""
 
 from __future__ import annotations
 
