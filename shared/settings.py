@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, TomlConfigSettingsSource
 
+from shared.errors import ReportedError
+
 #: The TOML file of the settings being loaded; a context variable so loads never interfere.
 _config_file: ContextVar[Path | None] = ContextVar("studylens_config_file", default=None)
 
@@ -64,8 +66,10 @@ class LayeredSettings(BaseSettings):
         return shown
 
 
-class ConfigFileMissing(Exception):
+class ConfigFileMissing(ReportedError):
     """A config file was named explicitly but does not exist."""
+
+    code = "config_file_missing"
 
 
 S = TypeVar("S", bound=LayeredSettings)

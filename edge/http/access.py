@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from edge.errors import EdgeError
+
 
 class Role(enum.Enum):
     """Who a caller is."""
@@ -83,8 +85,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
 QUERY_TOKEN_ROUTES = frozenset({"/ws", "/api/events"})
 
 
-class UndecidedRoute(Exception):
-    """A route was registered without an access decision."""
+class UndecidedRoute(EdgeError):
+    """A route was registered without an access decision (a programming error: 500)."""
 
 
 def route_key(request: web.Request) -> tuple[str, str] | None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
+from edge.errors import EdgeError
 from edge.store.transaction import transaction
 from shared.clock import to_iso
 from shared.topics import KNOWN_TOPICS
@@ -244,8 +245,11 @@ MIGRATIONS: list[tuple[str, Migration]] = [
 ]
 
 
-class SchemaTooNew(Exception):
+class SchemaTooNew(EdgeError):
     """The database was migrated by a newer StudyLens than this one."""
+
+    http_status = 503
+    code = "schema_too_new"
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:

@@ -13,6 +13,8 @@ import numpy as np
 import numpy.typing as npt
 import soxr  # type: ignore[import-untyped]
 
+from edge.errors import EdgeError
+
 #: The phone's capture rate (Float32LE mono frames on `/ws`).
 PHONE_RATE = 16_000
 #: The rate of the Realtime API's `audio/pcm` format, in both directions.
@@ -32,12 +34,18 @@ _FLOAT32_LE = np.dtype("<f4")
 ResamplerKind = Literal["soxr", "libsamplerate"]
 
 
-class BadAudioFrame(ValueError):
+class BadAudioFrame(EdgeError):
     """A phone frame that cannot be audio (empty, length not a multiple of 4, too large)."""
 
+    http_status = 400
+    code = "bad_audio"
 
-class ResamplerUnavailable(RuntimeError):
+
+class ResamplerUnavailable(EdgeError):
     """The selected resampler backend is not installed (libsamplerate is an optional extra)."""
+
+    http_status = 503
+    code = "resampler_unavailable"
 
 
 def decode_phone_frame(data: bytes, max_bytes: int) -> npt.NDArray[np.float32]:

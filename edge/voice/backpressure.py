@@ -6,11 +6,16 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from edge.errors import EdgeError
+
 T = TypeVar("T")
 
 
-class Backpressure(Exception):
+class Backpressure(EdgeError):
     """A peer has stopped taking data: more than the hard limit arrived since it last did."""
+
+    http_status = 503
+    code = "backpressure"
 
 
 @dataclass

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from edge.errors import EdgeError
 from edge.voice.audio import MODEL_RATE, PHONE_RATE
 from edge.voice.protocol import Closing, ErrorEvent, Interrupt, Transcript
 from shared.schemas import WireModel
@@ -22,8 +23,11 @@ from shared.schemas import WireModel
 BLOCK = PHONE_RATE // 50
 
 
-class AudioUnavailable(RuntimeError):
+class AudioUnavailable(EdgeError):
     """sounddevice or PortAudio is missing, or the device cannot be opened."""
+
+    http_status = 503
+    code = "audio_unavailable"
 
 
 def sounddevice_module() -> Any:

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from edge.errors import EdgeError
 from shared.schemas import RequestModel, WireModel
 
 
@@ -40,8 +41,11 @@ _PHONE_MESSAGE: TypeAdapter[StartMessage | StopMessage | PlaybackMessage] = Type
 )
 
 
-class BadPhoneMessage(ValueError):
+class BadPhoneMessage(EdgeError):
     """A text frame that is not one of the phone's messages."""
+
+    http_status = 400
+    code = "bad_message"
 
 
 def parse_phone_message(text: str) -> StartMessage | StopMessage | PlaybackMessage:

@@ -91,9 +91,12 @@ def test_anything_else_is_a_bad_phone_message(text: str) -> None:
         parse_phone_message(text)
 
 
-def test_bad_phone_message_is_a_value_error() -> None:
-    """Callers may treat it as a ValueError."""
-    assert issubclass(BadPhoneMessage, ValueError)
+def test_bad_phone_message_is_one_of_the_edges_client_errors() -> None:
+    """It belongs to the edge's one error tree, as a client's fault (400 bad_message)."""
+    from edge.errors import EdgeError
+
+    assert issubclass(BadPhoneMessage, EdgeError)
+    assert (BadPhoneMessage.http_status, BadPhoneMessage.code) == (400, "bad_message")
 
 
 def test_events_use_camel_case_on_the_wire() -> None:
