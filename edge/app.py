@@ -15,7 +15,7 @@ from openai import AsyncOpenAI
 from edge.discovery import Advert, Advertiser, advertise_interfaces, default_instance_name
 from edge.events import EventBus
 from edge.frames.dedupe import DuplicateGate
-from edge.frames.pipeline import FrameLimits, FramePipeline
+from edge.frames.pipeline import FramePipeline
 from edge.http import (
     analytics,
     dashboard,
@@ -43,7 +43,7 @@ from edge.sync.build import cloud_http, credential_store, original_store, sync_w
 from edge.sync.worker import SyncWorker
 from edge.tasks import Supervisor, every, watch_loop_lag
 from edge.tls import ensure_certificate
-from edge.vision.hybrid import HybridPolicy, HybridVision
+from edge.vision.hybrid import HybridVision
 from edge.vision.local import LocalVision
 from edge.vision.openai_vision import OpenAIVision
 from edge.vision.port import VisionAnalyser
@@ -60,7 +60,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     zone = settings.zone
     store = Store(settings.database_path)
     session_service = SessionService(
-        store, clock, zone, idle_after=timedelta(minutes=settings.session_idle_minutes)
+        store, clock, zone, idle_after=timedelta(minutes=settings.sessions.idle_minutes)
     )
     supervisor = Supervisor()
     originals = original_store(settings)
@@ -71,23 +71,19 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         originals=originals,
         sessions=session_service,
         vision=vision,
-        gate=DuplicateGate(settings.duplicate_max_distance, enabled=settings.dedupe_frames),
-        clock=clock,
-        limits=FrameLimits(
-            short_side=settings.model_image_short_side,
-            max_pixels=settings.max_image_pixels,
-            quality=settings.model_image_quality,
-            topics=settings.topics,
-            max_text_chars=settings.extracted_text_max_chars,
+        gate=DuplicateGate(
+            settings.frames.duplicate_max_distance, enabled=settings.frames.dedupe_frames
         ),
+        clock=clock,
+        limits=settings.frames,
         metrics=meters,
     )
-    hub = VoiceHub(settings.topics)
+    hub = VoiceHub(settings.frames.topics)
     pipeline.add_hook("voice", hub.on_frame)
     credentials = credential_store(settings)
     sync_http: httpx.AsyncClient | None = None
     worker: SyncWorker | None = None
-    if settings.sync_enabled:
+    if settings.sync.enabled:
         sync_http = cloud_http(settings)
         worker = sync_worker(
             settings,
@@ -106,17 +102,14 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         middlewares=[
             timing_middleware,
             envelope_middleware,
-            limits_middleware(
-                max_requests_per_client=settings.max_requests_per_client,
-                body_timeout_seconds=settings.body_timeout_seconds,
-            ),
+            limits_middleware(settings.limits),
             auth_middleware(
                 store,
-                HostGuard(settings.allowed_hosts),
-                open_on_localhost=settings.open_on_localhost,
+                HostGuard(settings.access.allowed_hosts),
+                open_on_localhost=settings.access.open_on_localhost,
             ),
         ],
-        client_max_size=settings.max_json_body_bytes,
+        client_max_size=settings.limits.max_json_body_bytes,
     )
     app[SERVICES] = Services(
         settings=settings,
@@ -176,7 +169,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
 
         device, open_ = await store.run(read)
         return Advert(
-            instance=settings.mdns_name or default_instance_name(),
+            instance=settings.discovery.name or default_instance_name(),
             port=settings.port,
             device_id=device,
             pairing_open=open_,
@@ -188,13 +181,14 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         await store.open()
         await session_service.load()
         supervisor.start(
-            "idle-sessions", lambda: every(settings.idle_check_seconds, session_service.end_idle)
+            "idle-sessions",
+            lambda: every(settings.sessions.idle_check_seconds, session_service.end_idle),
         )
         supervisor.start("loop-lag", lambda: watch_loop_lag(meters.loop_lag.observe))
         supervisor.start("revocations", lambda: every(1.0, end_revoked_streams))
         if worker is not None:
             supervisor.start("sync", worker.run)
-        if settings.mdns:
+        if settings.discovery.enabled:
             mdns = Advertiser(
                 await current_advert(), interfaces=advertise_interfaces(settings.host)
             )
@@ -227,14 +221,15 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
 
 def openai_key(settings: EdgeSettings) -> str | None:
     """The OpenAI key: the daemon's setting, else the SDK's usual $OPENAI_API_KEY."""
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    api_key = settings.openai.api_key
+    key = api_key.get_secret_value() if api_key else None
     return key or os.environ.get("OPENAI_API_KEY") or None
 
 
 def vision_backend(settings: EdgeSettings) -> str:
     """The backend in effect: `auto` is the model when a key is set, else on-device."""
-    if settings.vision_backend != "auto":
-        return settings.vision_backend
+    if settings.vision.backend != "auto":
+        return settings.vision.backend
     return "openai" if openai_key(settings) else "local"
 
 
@@ -249,24 +244,19 @@ def make_vision(settings: EdgeSettings, metrics: Metrics | None = None) -> Visio
         return None
     client = AsyncOpenAI(
         api_key=key,
-        base_url=settings.openai_base_url,  # None: the SDK reads $OPENAI_BASE_URL
-        timeout=settings.vision_timeout_seconds,
-        max_retries=settings.vision_max_retries,
+        base_url=settings.openai.base_url,  # None: the SDK reads $OPENAI_BASE_URL
+        timeout=settings.vision.timeout_seconds,
+        max_retries=settings.vision.max_retries,
     )
     model = OpenAIVision(
         client,
-        model=settings.vision_model,
-        detail=settings.vision_detail,
-        topics=settings.topics,
-        max_text_chars=settings.extracted_text_max_chars,
+        model=settings.vision.model,
+        detail=settings.vision.detail,
+        topics=settings.frames.topics,
+        max_text_chars=settings.frames.extracted_text_max_chars,
     )
     if backend == "hybrid":
-        policy = HybridPolicy(
-            max_frames=settings.hybrid_max_frames,
-            max_seconds=settings.hybrid_max_seconds,
-            text_change=settings.hybrid_text_change,
-        )
-        return HybridVision(make_local_vision(settings), model, policy, metrics)
+        return HybridVision(make_local_vision(settings), model, settings.hybrid, metrics)
     return model
 
 
@@ -274,6 +264,6 @@ def make_local_vision(settings: EdgeSettings) -> LocalVision:
     """The on-device analyser, its runtime caches in the data dir."""
     return LocalVision(
         cache_dir=settings.data_dir / "cache",
-        max_text_chars=settings.extracted_text_max_chars,
-        threads=settings.ocr_threads,
+        max_text_chars=settings.frames.extracted_text_max_chars,
+        threads=settings.vision.ocr_threads,
     )

@@ -6,6 +6,7 @@ Sources, strongest first: CLI flags, `STUDYLENS_*` environment variables, a TOML
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
@@ -55,15 +56,20 @@ class LayeredSettings(BaseSettings):
 
     def masked(self) -> dict[str, Any]:
         """Return the effective settings as plain values, secrets replaced by a mask."""
-        shown: dict[str, Any] = {}
-        for name, value in self:
-            if isinstance(value, SecretStr):
-                shown[name] = "********"
-            elif isinstance(value, Path):
-                shown[name] = str(value)
-            else:
-                shown[name] = value
-        return shown
+        return masked_values(self)
+
+
+def masked_values(values: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """Return `(name, value)` pairs as plain values, secrets replaced by a mask."""
+    shown: dict[str, Any] = {}
+    for name, value in values:
+        if isinstance(value, SecretStr):
+            shown[name] = "********"
+        elif isinstance(value, Path):
+            shown[name] = str(value)
+        else:
+            shown[name] = value
+    return shown
 
 
 class ConfigFileMissing(ReportedError):

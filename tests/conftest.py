@@ -151,7 +151,8 @@ async def start_app(settings: EdgeSettings, clock: FakeClock) -> AsyncIterator[S
     ) -> AppClient:
         if as_owner:
             overrides["open_on_localhost"] = True
-        effective = settings.model_copy(update=overrides) if overrides else settings
+        # Flat names, validated and folded into their sections like any other source.
+        effective = settings.updated(**overrides) if overrides else settings
         token = pair_device(effective)
         app = create_app(effective, clock)
         if peer_header:

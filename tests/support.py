@@ -57,7 +57,9 @@ class EdgeTestServer(TestServer):
         settings = self.app[SERVICES].settings
         kwargs["handler_cancellation"] = False  # as the daemon runs: accepted work finishes
         return EdgeRunner(
-            self.app, max_connections_per_client=settings.max_connections_per_client, **kwargs
+            self.app,
+            max_connections_per_client=settings.limits.max_connections_per_client,
+            **kwargs,
         )
 
 

@@ -7,7 +7,7 @@ import json
 import typer
 
 from edge.cli.options import ConfigOption, DataDirOption, settings_or_exit
-from edge.settings import EdgeSettings
+from edge.settings import flat_names
 
 app = typer.Typer(help="Inspect the daemon's settings.", no_args_is_help=True)
 
@@ -25,6 +25,6 @@ def show(
         typer.echo(json.dumps(shown, indent=2))
         return
     for name, value in shown.items():
-        description = EdgeSettings.model_fields[name].description
+        description = flat_names()[name].info.description
         typer.echo(f"# {description}")
         typer.echo(f"{name} = {json.dumps(value)}")

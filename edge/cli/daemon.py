@@ -60,7 +60,7 @@ def serve(
             app,
             host=settings.host,
             port=settings.port,
-            max_connections_per_client=settings.max_connections_per_client,
+            max_connections_per_client=settings.limits.max_connections_per_client,
             ssl_context=server_context(certificate) if certificate else None,
         )
     )

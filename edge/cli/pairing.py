@@ -29,11 +29,11 @@ def pair(
     settings = settings_or_exit(config, data_dir=data_dir)
     now = SystemClock().now()
     with closing(open_database(settings.database_path)) as db:
-        code = pairing.new_code(db, now, timedelta(minutes=settings.pairing_code_minutes))
+        code = pairing.new_code(db, now, timedelta(minutes=settings.access.pairing_code_minutes))
     if as_json:
         typer.echo(json.dumps({"code": code.code, "expiresAt": to_iso(code.expires_at)}))
         return
-    minutes = settings.pairing_code_minutes
+    minutes = settings.access.pairing_code_minutes
     typer.echo(f"Pairing code: {code.code[:3]} {code.code[3:]}")
     typer.echo(f"Enter it in the StudyLens app within {minutes:g} minutes; it works once.")
 

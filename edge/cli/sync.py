@@ -98,7 +98,7 @@ def status(
     settings = settings_or_exit(config, data_dir=data_dir)
     credentials = credential_store(settings)
     with closing(open_database(existing_database(settings))) as db:
-        found = read_status(db, credentials, enabled=settings.sync_enabled)
+        found = read_status(db, credentials, enabled=settings.sync.enabled)
     if as_json:
         typer.echo(json.dumps(found.model_dump(mode="json", by_alias=True), indent=2))
         return

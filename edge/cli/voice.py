@@ -73,7 +73,7 @@ def voice(
     phone = LocalPhone()
 
     async def talk() -> None:
-        await run_local(tutor.relay(phone, StudyContext(settings.topics)), phone, streams)
+        await run_local(tutor.relay(phone, StudyContext(settings.frames.topics)), phone, streams)
 
     typer.echo("Listening; speak to the tutor. Ctrl-C to stop.")
     try:

@@ -14,7 +14,7 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -29,6 +29,7 @@ from edge.frames.records import FrameEvent
 from edge.frames.workers import frame_executor
 from edge.metrics import Metrics
 from edge.sessions.service import SessionService
+from edge.settings import FrameSettings
 from edge.store import Store
 from edge.topics.tracker import FrameFlags
 from edge.vision.port import VisionAnalyser, VisionError, VisionNotConfigured
@@ -41,17 +42,6 @@ T = TypeVar("T")
 #: The session a frame was for is gone: the frame is refused, not a side effect that failed.
 NOT_RUNNING: tuple[type[Exception], ...] = (SessionNotActive, SessionNotFound)
 FrameHook = Callable[[FrameEvent], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class FrameLimits:
-    """How frames are prepared for the model and what its answer may hold."""
-
-    short_side: int
-    max_pixels: int
-    quality: int
-    topics: Sequence[str]
-    max_text_chars: int
 
 
 @dataclass(frozen=True)
@@ -81,7 +71,7 @@ class FramePipeline:
         vision: VisionAnalyser | None,
         gate: DuplicateGate,
         clock: Clock,
-        limits: FrameLimits,
+        limits: FrameSettings,
         metrics: Metrics,
     ) -> None:
         self._store = store
@@ -161,9 +151,9 @@ class FramePipeline:
                     prepare,
                     data,
                     fmt,
-                    short_side=limits.short_side,
-                    max_pixels=limits.max_pixels,
-                    quality=limits.quality,
+                    short_side=limits.model_image_short_side,
+                    max_pixels=limits.max_image_pixels,
+                    quality=limits.model_image_quality,
                 )
             )
         finally:
@@ -192,7 +182,9 @@ class FramePipeline:
                     "OPENAI_API_KEY) and restart the daemon."
                 )
             answer = await self._vision.analyse(prepared.jpeg)
-            analysis = normalise(answer.text, self._limits.topics, self._limits.max_text_chars)
+            analysis = normalise(
+                answer.text, self._limits.topics, self._limits.extracted_text_max_chars
+            )
         except VisionError as exc:
             self._metrics.model_calls.labels(exc.code).inc()
             self._metrics.frames.labels("failed").inc()

@@ -128,7 +128,7 @@ async def pairing_code(request: web.Request) -> web.Response:
     """A fresh one-time pairing code, with a QR code that carries it and this daemon's address."""
     s = services(request)
     now = s.clock.now()
-    ttl = timedelta(minutes=s.settings.pairing_code_minutes)
+    ttl = timedelta(minutes=s.settings.access.pairing_code_minutes)
 
     def make(db: sqlite_utils.Database) -> tuple[pairing.PairingCode, str]:
         return pairing.new_code(db, now, ttl), pairing.daemon_id(db)

@@ -132,7 +132,7 @@ async def upload_and_analyze(request: web.Request) -> web.Response:
     s = services(request)
     session_id: SessionId | None = _session_header(request)
     receiving = time.perf_counter()
-    data = await read_image(request, s.settings.max_image_bytes)
+    data = await read_image(request, s.settings.frames.max_image_bytes)
     request[RECEIVE_SECONDS] = time.perf_counter() - receiving
     result = await s.frames.process(data, session_id)
     request[MODEL_SECONDS] = result.model_seconds

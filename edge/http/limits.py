@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from edge.errors import RequestTimeout, TooManyConnections
+from edge.settings import LimitSettings
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -22,13 +23,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BODY_TIMEOUT = web.RequestKey("body_timeout", float)
 
 
-def limits_middleware(
-    *, max_requests_per_client: int, body_timeout_seconds: float
-) -> Callable[..., Awaitable[web.StreamResponse]]:
+def limits_middleware(limits: LimitSettings) -> Callable[..., Awaitable[web.StreamResponse]]:
     """Refuse (429) a request past `max_requests_per_client` open ones from the same address.
 
     Open WebSockets and event streams count for as long as they stay open.
     """
+    max_requests_per_client = limits.max_requests_per_client
+    body_timeout_seconds = limits.body_timeout_seconds
     in_flight: Counter[str] = Counter()
 
     @web.middleware

@@ -57,7 +57,7 @@ async def voice_socket(request: web.Request) -> web.WebSocketResponse:
     """Talk to the tutor: Float32 16 kHz frames in, PCM16 24 kHz frames and JSON events out."""
     s = services(request)
     socket = web.WebSocketResponse(
-        heartbeat=20.0, max_msg_size=s.settings.voice_max_frame_bytes + 4096
+        heartbeat=20.0, max_msg_size=s.settings.relay.max_frame_bytes + 4096
     )
     try:
         await socket.prepare(request)

@@ -16,23 +16,13 @@ from edge.settings import EdgeSettings
 from edge.store import Store
 from edge.sync.client import CloudClient
 from edge.sync.credentials import CredentialStore
-from edge.sync.worker import SyncOptions, SyncWorker
+from edge.sync.worker import SyncWorker
 from shared.clock import Clock
 
 #: The folder of the data dir the originals live in.
 ORIGINALS_FOLDER = "images"
-
-
-def sync_options(settings: EdgeSettings) -> SyncOptions:
-    """The sync worker's options from the settings."""
-    return SyncOptions(
-        batch_size=settings.sync_batch_size,
-        idle_seconds=settings.sync_idle_seconds,
-        backoff_cap_seconds=settings.sync_backoff_cap_seconds,
-        upload_concurrency=settings.sync_upload_concurrency,
-        upload_bytes_per_second=settings.sync_upload_bytes_per_second,
-        retention_days=settings.originals_retention_days,
-    )
+#: Of every request to the cloud, the worker's and the CLI's alike.
+CLOUD_TIMEOUT_SECONDS = 30.0
 
 
 def credential_store(settings: EdgeSettings) -> CredentialStore:
@@ -48,7 +38,7 @@ def original_store(settings: EdgeSettings) -> OriginalStore:
 def cloud_http(settings: EdgeSettings) -> httpx.AsyncClient:
     """The HTTP client every call to the cloud goes through (the caller closes it)."""
     return httpx.AsyncClient(
-        timeout=sync_options(settings).timeout_seconds,
+        timeout=CLOUD_TIMEOUT_SECONDS,
         headers={"User-Agent": f"studylens-edge/{__version__}"},
     )
 
@@ -75,6 +65,6 @@ def sync_worker(
         credentials or credential_store(settings),
         http,
         clock,
-        sync_options(settings),
+        settings.sync,
         metrics,
     )

@@ -22,6 +22,7 @@ import httpx
 
 from edge.frames.originals import CONTENT_TYPES, OriginalStore
 from edge.metrics import Metrics
+from edge.settings import SyncSettings
 from edge.store import Store
 from edge.sync import outbox
 from edge.sync.client import CloudClient
@@ -34,7 +35,7 @@ from edge.sync.errors import (
     SyncError,
 )
 from shared.clock import Clock, to_iso
-from shared.sync import MAX_BATCH_ITEMS, ImageRef, PresignedUpload
+from shared.sync import ImageRef, PresignedUpload
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +67,8 @@ def _reason(exc: SyncError) -> str:
     return "error"
 
 
-@dataclass(frozen=True)
-class SyncOptions:
-    """How the worker behaves; from the edge settings."""
-
-    batch_size: int = MAX_BATCH_ITEMS
-    idle_seconds: float = 5.0
-    backoff_base_seconds: float = 2.0
-    backoff_cap_seconds: float = 300.0
-    upload_concurrency: int = 2
-    upload_bytes_per_second: int | None = None
-    retention_days: int | None = None
-    #: Of every request to the cloud (read by `edge.sync.build.cloud_http`).
-    timeout_seconds: float = 30.0
+#: The first retry waits up to this long; each further failure doubles it (to the cap).
+BACKOFF_BASE_SECONDS = 2.0
 
 
 @dataclass
@@ -126,7 +116,7 @@ class SyncWorker:
         credentials: CredentialStore,
         http: httpx.AsyncClient,
         clock: Clock,
-        options: SyncOptions,
+        settings: SyncSettings,
         metrics: Metrics | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -135,12 +125,12 @@ class SyncWorker:
         self._credentials = credentials
         self._client = CloudClient(http, credentials, clock)
         self._clock = clock
-        self._options = options
+        self._settings = settings
         self._metrics = metrics
         self._rand = rand
         self._wake = asyncio.Event()
-        self._batch_size = options.batch_size
-        self._pacer = Pacer(options.upload_bytes_per_second)
+        self._batch_size = settings.batch_size
+        self._pacer = Pacer(settings.upload_bytes_per_second)
         self.failures = 0
         self._unlinked_counted_at = -UNLINKED_COUNT_SECONDS
 
@@ -173,7 +163,7 @@ class SyncWorker:
             if time.monotonic() - self._unlinked_counted_at >= UNLINKED_COUNT_SECONDS:
                 self._unlinked_counted_at = time.monotonic()
                 await self._record_backlog()
-            return self._options.idle_seconds  # local-only: the outbox simply waits
+            return self._settings.idle_seconds  # local-only: the outbox simply waits
         try:
             result = await self.sync_pass()
         except SyncError as exc:
@@ -186,15 +176,15 @@ class SyncWorker:
             lambda db: outbox.set_state(db, last_success_at=now, next_retry_at=None, failures="0")
         )
         await self._record_backlog()
-        return None if result.more else self._options.idle_seconds
+        return None if result.more else self._settings.idle_seconds
 
     async def _failed(self, exc: SyncError) -> float:
         self.failures += 1
         reason = _reason(exc)
         delay = backoff_seconds(
             self.failures,
-            base=self._options.backoff_base_seconds,
-            cap=self._options.backoff_cap_seconds,
+            base=BACKOFF_BASE_SECONDS,
+            cap=self._settings.backoff_cap_seconds,
             rand=self._rand(),
         )
         log.warning("sync failed (%s), retry in %.0f s: %s", reason, delay, exc)
@@ -228,8 +218,8 @@ class SyncWorker:
         result = PassResult()
         result.images = await self._images()
         await self._facts(result)
-        if self._options.retention_days is not None:
-            await self.prune(self._options.retention_days)
+        if self._settings.retention_days is not None:
+            await self.prune(self._settings.retention_days)
         return result
 
     # --- facts ------------------------------------------------------------------------------
@@ -281,7 +271,7 @@ class SyncWorker:
         if not refs:
             return 0
         answer = await self._client.presign([ref for _, ref in refs.values()])
-        semaphore = asyncio.Semaphore(self._options.upload_concurrency)
+        semaphore = asyncio.Semaphore(self._settings.upload_concurrency)
 
         async def one(target: PresignedUpload) -> str | None:
             key, ref = refs[target.sha256]

@@ -13,18 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from edge.metrics import Metrics
+from edge.settings import HybridSettings
 from edge.vision.classify import text_distance
 from edge.vision.local import LocalVision
 from edge.vision.port import ModelAnswer, VisionAnalyser, VisionError
-
-
-@dataclass(frozen=True)
-class HybridPolicy:
-    """When the local reading is enough."""
-
-    max_frames: int = 20
-    max_seconds: float = 120.0
-    text_change: float = 0.5
 
 
 @dataclass
@@ -39,7 +31,7 @@ class _Seen:
 class HybridGate:
     """The decision alone, with no I/O: whether a local reading needs the model."""
 
-    def __init__(self, policy: HybridPolicy) -> None:
+    def __init__(self, policy: HybridSettings) -> None:
         self.policy = policy
         self.last: _Seen | None = None
 
@@ -76,7 +68,7 @@ class HybridVision:
         self,
         local: LocalVision,
         model: VisionAnalyser,
-        policy: HybridPolicy,
+        policy: HybridSettings,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

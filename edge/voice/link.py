@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal
 
 from openai import AsyncOpenAI, OpenAIError
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
@@ -30,11 +28,12 @@ from websockets.exceptions import (
 )
 
 from edge.errors import EdgeError
+from edge.settings import RealtimeSettings
+from edge.settings import Vad as Vad  # re-exported: the link's own vocabulary
 from edge.voice.audio import MODEL_RATE, append_event
 from edge.voice.events import ServerEvent, UnreadableEvent, parse_server_event
 
 Connect = Callable[[], AbstractAsyncContextManager[AsyncRealtimeConnection]]
-Vad = Literal["server_vad", "semantic_vad"]
 
 #: Close codes after which a new Realtime session is worth trying (going away, abnormal, restart).
 RECOVERABLE = {1000, 1001, 1006, 1011, 1012, 1013}
@@ -160,16 +159,6 @@ class RealtimeLink:
                 return event
 
 
-@dataclass(frozen=True)
-class LinkSettings:
-    """What a Realtime session is opened with."""
-
-    model: str
-    voice: str
-    vad: Vad
-    transcription_model: str
-
-
 def realtime_connector(
     *, api_key: str, base_url: str | None, websocket_url: str | None, model: str
 ) -> Connect:
@@ -184,7 +173,9 @@ def realtime_connector(
     return connect
 
 
-def session_config(settings: LinkSettings, instructions: str) -> RealtimeSessionCreateRequestParam:
+def session_config(
+    settings: RealtimeSettings, instructions: str
+) -> RealtimeSessionCreateRequestParam:
     """The `session` of a `session.update`: PCM 24 kHz both ways, VAD, transcription, voice."""
     pcm: AudioPCM = {"type": "audio/pcm", "rate": MODEL_RATE}
     turn_detection: RealtimeAudioInputTurnDetectionParam = (

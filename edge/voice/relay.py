@@ -15,7 +15,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 from openai.types.realtime.conversation_item_input_audio_transcription_completed_event import (
@@ -39,10 +38,10 @@ from openai.types.realtime.response_created_event import ResponseCreatedEvent
 from openai.types.realtime.response_done_event import ResponseDoneEvent
 
 from edge.metrics import Metrics
+from edge.settings import RealtimeSettings, RelaySettings
 from edge.voice.audio import (
     BadAudioFrame,
     InboundAudio,
-    ResamplerKind,
     make_resampler,
 )
 from edge.voice.backpressure import Backpressure, BoundedBuffer
@@ -53,7 +52,6 @@ from edge.voice.link import (
     LinkClosed,
     LinkError,
     LinkRejected,
-    LinkSettings,
     RealtimeLink,
     instructions_update,
     session_config,
@@ -69,6 +67,8 @@ log = logging.getLogger(__name__)
 FAREWELL_SECONDS = 2.0
 #: A session that lasted this long was healthy: a failure after it starts the count afresh.
 STABLE_SECONDS = 30.0
+#: Quick failures in a row after which the relay gives up (`closing` model_unavailable).
+RECONNECT_ATTEMPTS = 5
 
 
 class SessionRenewal(Exception):
@@ -87,21 +87,6 @@ class PhoneSide(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class RelaySettings:
-    """How one relay behaves."""
-
-    link: LinkSettings
-    resampler: ResamplerKind
-    frame_ms: int
-    max_frame_bytes: int
-    soft_limit_bytes: int
-    hard_limit_bytes: int
-    session_max_seconds: float
-    context_interval_seconds: float
-    reconnect_attempts: int = 5
-
-
 class VoiceRelay:
     """One live voice session between a phone and the Realtime API."""
 
@@ -111,15 +96,22 @@ class VoiceRelay:
         phone: PhoneSide,
         connect: Connect,
         settings: RelaySettings,
+        link: RealtimeSettings,
         context: StudyContext,
         metrics: Metrics,
         recorder: Recorder | None = None,
         greeting: WireModel | None = None,
         clock: Callable[[], float] = time.monotonic,
+        reconnect_attempts: int | None = None,
     ) -> None:
         self._phone = phone
         self._connect = connect
         self._settings = settings
+        self._link_settings = link
+        # Read when built, not when defined: a test may lower the module's constant.
+        self._reconnect_attempts = (
+            RECONNECT_ATTEMPTS if reconnect_attempts is None else reconnect_attempts
+        )
         self._context = context
         self._metrics = metrics
         self._recorder = recorder
@@ -264,7 +256,7 @@ class VoiceRelay:
             if self._clock() - started > STABLE_SECONDS:
                 failures = 0
             failures += 1
-            if failures > self._settings.reconnect_attempts:
+            if failures > self._reconnect_attempts:
                 self.close("model_unavailable", detail="the realtime link keeps failing")
                 return
             self._metrics.voice_reconnects.labels("lost").inc()
@@ -276,7 +268,7 @@ class VoiceRelay:
             async with RealtimeLink(self._connect) as link:
                 self._link = link
                 await link.update_session(
-                    session_config(self._settings.link, tutor_instructions(self._context))
+                    session_config(self._link_settings, tutor_instructions(self._context))
                 )
                 self._throttle.sent(self._clock())
                 self._tracker.response_ended(None)

@@ -97,7 +97,7 @@ class VoiceService:
             sessions=sessions,
             store=store,
             clock=clock,
-            recordings=settings.data_dir / "recordings" if settings.voice_record else None,
+            recordings=settings.data_dir / "recordings" if settings.relay.record else None,
         )
 
     async def serve(self, phone: PhoneSocket, device_id: str | None) -> None:

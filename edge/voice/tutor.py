@@ -5,31 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge.metrics import Metrics
-from edge.settings import EdgeSettings
+from edge.settings import EdgeSettings, RealtimeSettings, RelaySettings
 from edge.voice.context import StudyContext
-from edge.voice.link import Connect, LinkSettings, realtime_connector
+from edge.voice.link import Connect, realtime_connector
 from edge.voice.recording import Recorder
-from edge.voice.relay import PhoneSide, RelaySettings, VoiceRelay
+from edge.voice.relay import PhoneSide, VoiceRelay
 from shared.schemas import WireModel
-
-
-def relay_settings(settings: EdgeSettings) -> RelaySettings:
-    """The voice relay's part of the settings."""
-    return RelaySettings(
-        link=LinkSettings(
-            model=settings.realtime_model,
-            voice=settings.voice,
-            vad=settings.voice_vad,
-            transcription_model=settings.voice_transcription_model,
-        ),
-        resampler=settings.voice_resampler,
-        frame_ms=settings.voice_frame_ms,
-        max_frame_bytes=settings.voice_max_frame_bytes,
-        soft_limit_bytes=settings.voice_soft_limit_bytes,
-        hard_limit_bytes=settings.voice_hard_limit_bytes,
-        session_max_seconds=settings.voice_session_max_minutes * 60,
-        context_interval_seconds=settings.voice_context_interval_seconds,
-    )
 
 
 @dataclass(frozen=True)
@@ -38,6 +19,7 @@ class Tutor:
 
     connect: Connect
     settings: RelaySettings
+    realtime: RealtimeSettings
     metrics: Metrics
 
     def relay(
@@ -53,6 +35,7 @@ class Tutor:
             phone=phone,
             connect=self.connect,
             settings=self.settings,
+            link=self.realtime,
             context=context,
             metrics=self.metrics,
             recorder=recorder,
@@ -66,8 +49,10 @@ def configured_tutor(settings: EdgeSettings, api_key: str | None, metrics: Metri
         return None
     connect = realtime_connector(
         api_key=api_key,
-        base_url=settings.openai_base_url,
-        websocket_url=settings.realtime_url,
-        model=settings.realtime_model,
+        base_url=settings.openai.base_url,
+        websocket_url=settings.realtime.url,
+        model=settings.realtime.model,
     )
-    return Tutor(connect=connect, settings=relay_settings(settings), metrics=metrics)
+    return Tutor(
+        connect=connect, settings=settings.relay, realtime=settings.realtime, metrics=metrics
+    )

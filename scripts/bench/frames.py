@@ -36,11 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from edge import pairing
 from edge.frames.images import draft_factor
-from edge.settings import EdgeSettings
+from edge.settings import FrameSettings
 from edge.store import open_database
 from tests.fakes.openai_peer import FakeOpenAI
 
-MODEL_SHORT_SIDE = EdgeSettings.model_fields["model_image_short_side"].default
+MODEL_SHORT_SIDE = FrameSettings().model_image_short_side
 
 
 def photo_like_jpeg(width: int, height: int, seed: int = 0) -> bytes:

@@ -32,7 +32,8 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from edge.frames.images import prepare
-from edge.vision.hybrid import HybridPolicy, HybridVision
+from edge.settings import HybridSettings
+from edge.vision.hybrid import HybridVision
 from edge.vision.local import LocalVision
 from edge.vision.openai_vision import OpenAIVision
 from tests.fakes.images import scene
@@ -218,7 +219,7 @@ async def hybrid(frames: int, seed: int, reader: LocalVision) -> None:
     await peer.start()
     client = AsyncOpenAI(api_key="sk-bench", base_url=peer.base_url, max_retries=0)
     model = OpenAIVision(client, model="gpt-4.1", detail="low", topics=TOPICS, max_text_chars=300)
-    mixed = HybridVision(reader, model, HybridPolicy())
+    mixed = HybridVision(reader, model, HybridSettings())
     agree = 0
     sequence = session(frames, random.Random(seed))  # noqa: S311 - reproducible
     try:

@@ -37,7 +37,7 @@ async def test_served_certificate_matches_the_fingerprint(
     settings: EdgeSettings, clock: FakeClock
 ) -> None:
     """What a phone sees on the wire hashes to the fingerprint it was given when pairing."""
-    tls_settings = settings.model_copy(update={"tls": True})
+    tls_settings = settings.updated(tls=True)
     app = create_app(tls_settings, clock)
     certificate = app[SERVICES].certificate
     assert certificate is not None

@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 
 from edge.app import create_app
 from edge.cli import app as cli_app
-from edge.settings import EdgeSettings, load_settings
+from edge.settings import EdgeSettings, flat_names, load_settings
 from edge.store import open_database
 from edge.sync import outbox
 from edge.topics.tracker import FrameFlags
@@ -157,8 +157,11 @@ def test_config_show_describes_every_setting(runner: CliRunner) -> None:
     result = runner.invoke(cli_app, ["config", "show"])
 
     assert result.exit_code == 0, result.output
-    for name, field in EdgeSettings.model_fields.items():
-        assert f"# {field.description}\n{name} = " in result.output
+    names = flat_names()
+    assert len(names) == 56  # as the README's Configuration table documents them
+    for name, place in names.items():
+        assert place.info.description
+        assert f"# {place.info.description}\n{name} = " in result.output
 
 
 def test_settings_file_overrides_defaults(runner: CliRunner, tmp_path: Path) -> None:
@@ -194,7 +197,7 @@ def test_flag_overrides_environment_and_file(
     settings = load_settings(config, port=9003)
 
     assert settings.port == 9003
-    assert settings.session_idle_minutes == 5
+    assert settings.sessions.idle_minutes == 5
 
 
 def test_flag_left_out_does_not_hide_environment(

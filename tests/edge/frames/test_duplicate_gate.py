@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from edge.frames.dedupe import DuplicateGate
 from edge.frames.images import dhash, hamming, prepare
-from edge.settings import EdgeSettings
+from edge.settings import FrameSettings
 from shared.analysis import FrameAnalysis
 from tests.fakes import images
 from tests.fakes.openai_peer import FakeOpenAI
@@ -252,13 +252,13 @@ def test_dhash_tells_distinct_scenes_apart() -> None:
 
 def frame_hash(png: bytes) -> int:
     """The dHash the daemon computes for an upload, with its default preparation settings."""
-    defaults = EdgeSettings.model_fields
+    defaults = FrameSettings()
     return prepare(
         png,
         "png",
-        short_side=defaults["model_image_short_side"].default,
-        max_pixels=defaults["max_image_pixels"].default,
-        quality=defaults["model_image_quality"].default,
+        short_side=defaults.model_image_short_side,
+        max_pixels=defaults.max_image_pixels,
+        quality=defaults.model_image_quality,
     ).dhash
 
 

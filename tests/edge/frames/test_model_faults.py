@@ -70,7 +70,7 @@ async def test_rate_limit_beyond_retries_is_503(
     """429 on every attempt is 503 vision_rate_limited after 1 + max_retries requests."""
     openai_peer.queue(*[Reply(status=429)] * 3)
     frame = await fail_with(vision_client, 503, "vision_rate_limited")
-    assert len(openai_peer.requests) == 1 + settings.vision_max_retries
+    assert len(openai_peer.requests) == 1 + settings.vision.max_retries
     await assert_kept_as_failed(vision_client, settings, frame, "vision_rate_limited")
 
 
@@ -80,7 +80,7 @@ async def test_server_errors_beyond_retries_are_502(
     """500 on every attempt is 502 vision_unavailable after 1 + max_retries requests."""
     openai_peer.queue(*[Reply(status=500)] * 3)
     frame = await fail_with(vision_client, 502, "vision_unavailable")
-    assert len(openai_peer.requests) == 1 + settings.vision_max_retries
+    assert len(openai_peer.requests) == 1 + settings.vision.max_retries
     await assert_kept_as_failed(vision_client, settings, frame, "vision_unavailable")
 
 

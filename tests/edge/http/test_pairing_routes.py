@@ -26,7 +26,7 @@ from tests.support import (
 
 async def make_code(client: AppClient, clock: FakeClock, settings: EdgeSettings) -> str:
     """A fresh pairing code, as `studylens-edge pair` would show it."""
-    ttl = timedelta(minutes=settings.pairing_code_minutes)
+    ttl = timedelta(minutes=settings.access.pairing_code_minutes)
     code = await services_of(client).store.run(lambda db: pairing.new_code(db, clock.now(), ttl))
     return code.code
 
@@ -129,7 +129,7 @@ async def test_an_expired_code_is_refused(
 ) -> None:
     """A code used after its minutes ran out answers 401 pairing_failed."""
     code = await make_code(client, clock, settings)
-    clock.advance(settings.pairing_code_minutes * 60 + 1)
+    clock.advance(settings.access.pairing_code_minutes * 60 + 1)
 
     response = await pair(anon, client, {"code": code, "deviceName": "late phone"})
 
@@ -141,7 +141,7 @@ async def test_a_code_works_until_just_before_expiry(
 ) -> None:
     """A second before the code runs out it still pairs."""
     code = await make_code(client, clock, settings)
-    clock.advance(settings.pairing_code_minutes * 60 - 1)
+    clock.advance(settings.access.pairing_code_minutes * 60 - 1)
 
     assert (await paired(anon, client, code))["token"]
 

@@ -16,9 +16,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from edge.settings import SyncSettings
 from edge.sync.client import credentials_from
 from edge.sync.credentials import CredentialStore
-from edge.sync.worker import SyncOptions, SyncWorker
+from edge.sync.worker import SyncWorker
 from shared.auth import TokenPair
 from tests.cloud.support import bearer, link_device, sign_in
 from tests.conftest import SlowCallbackWatch
@@ -70,7 +71,7 @@ async def test_a_sync_with_refresh_and_upload_never_blocks_the_loop(
     pair = TokenPair.model_validate(await link_device(cloud, student))
     store = CredentialStore(services.settings.data_dir)
     worker = SyncWorker(
-        services.store, services.originals, store, cloud, clock, SyncOptions(), rand=lambda: 0.5
+        services.store, services.originals, store, cloud, clock, SyncSettings(), rand=lambda: 0.5
     )
     frame = await upload(vision_client, jpeg(640, 480))
     linked = credentials_from(pair, "http://testserver", clock.now())

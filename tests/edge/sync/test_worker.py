@@ -11,10 +11,11 @@ import pytest
 import sqlite_utils
 from pydantic import SecretStr
 
+from edge.settings import SyncSettings
 from edge.sync import outbox
 from edge.sync.client import credentials_from
 from edge.sync.credentials import CredentialStore
-from edge.sync.worker import Pacer, SyncOptions, SyncWorker, backoff_seconds
+from edge.sync.worker import Pacer, SyncWorker, backoff_seconds
 from tests.fakes.cloud_api import BASE, FakeCloud, answering, error, raising
 from tests.fakes.images import jpeg
 from tests.fakes.openai_peer import FakeOpenAI
@@ -83,7 +84,7 @@ async def make_worker(
             credentials,
             http,
             clock,
-            SyncOptions(**options),  # type: ignore[arg-type]
+            SyncSettings.model_validate(options),
             services.metrics,
             rand=lambda: 0.5,
         )
@@ -222,7 +223,7 @@ async def test_a_5xx_keeps_everything_and_backs_off(
     """A server error delivers nothing and schedules a retry with backoff."""
     await some_facts(client, clock)
     cloud.fail_next.append(answering(error(503, "store_unavailable")))
-    worker = make_worker(backoff_base_seconds=2.0)  # type: ignore[operator]
+    worker = make_worker()  # type: ignore[operator]
     assert await worker.step() == 1.5  # 2 s ceiling, half fixed, half jitter at 0.5
     assert (await backlog(client)).facts == 4
     status = await state(client)
@@ -337,7 +338,7 @@ async def vision_worker(
     store.save(credentials_from(cloud.pair(), BASE, clock.now()))
     async with httpx.AsyncClient(transport=cloud.transport()) as http:
         yield SyncWorker(
-            services.store, services.originals, store, http, clock, SyncOptions(), rand=lambda: 0.5
+            services.store, services.originals, store, http, clock, SyncSettings(), rand=lambda: 0.5
         )
 
 

@@ -12,9 +12,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from edge.settings import SyncSettings
 from edge.sync.client import credentials_from
 from edge.sync.credentials import CredentialStore
-from edge.sync.worker import SyncOptions, SyncWorker
+from edge.sync.worker import SyncWorker
 from shared.auth import TokenPair
 from tests.cloud.support import bearer, link_device, sign_in
 from tests.fakes.google import FakeGoogle
@@ -54,7 +55,7 @@ async def worker(
     # The cloud's app answers at http://testserver, its object folder's URLs included.
     store.save(credentials_from(pair, "http://testserver", clock.now()))
     return SyncWorker(
-        services.store, services.originals, store, cloud, clock, SyncOptions(), rand=lambda: 0.5
+        services.store, services.originals, store, cloud, clock, SyncSettings(), rand=lambda: 0.5
     )
 
 

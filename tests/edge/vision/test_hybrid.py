@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from edge.vision.hybrid import HybridGate, HybridPolicy, HybridVision
+from edge.settings import HybridSettings
+from edge.vision.hybrid import HybridGate, HybridVision
 from edge.vision.local import LocalVision
 from edge.vision.port import ModelAnswer
 from tests.fakes.openai_peer import FakeOpenAI
 
-POLICY = HybridPolicy(max_frames=5, max_seconds=60, text_change=0.5)
+POLICY = HybridSettings(max_frames=5, max_seconds=60, text_change=0.5)
 ANSWER = ModelAnswer('{"topic": "Biology"}', "gpt-4.1")
 PAGE = "mitosis prophase metaphase anaphase telophase chromosome"
 

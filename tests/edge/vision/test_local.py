@@ -53,8 +53,8 @@ async def test_a_blank_view_is_not_study(reader: LocalVision) -> None:
 
 def test_auto_is_the_model_with_a_key_and_local_without(settings: EdgeSettings) -> None:
     """`auto` picks OpenAI when a key is set, else the device."""
-    auto = settings.model_copy(update={"vision_backend": "auto", "openai_api_key": None})
-    keyed = auto.model_copy(update={"openai_api_key": SecretStr("sk-x")})
+    auto = settings.updated(vision_backend="auto", openai_api_key=None)
+    keyed = auto.updated(openai_api_key=SecretStr("sk-x"))
     assert vision_backend(auto) in ("local", "openai")  # $OPENAI_API_KEY may be set
     assert vision_backend(keyed) == "openai"
 
@@ -63,16 +63,10 @@ def test_each_backend_builds_its_analyser(settings: EdgeSettings, monkeypatch: A
     """local, openai and hybrid make the matching analyser."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     key = {"openai_api_key": SecretStr("sk-x")}
-    assert isinstance(
-        make_vision(settings.model_copy(update={"vision_backend": "local"})), LocalVision
-    )
-    assert isinstance(
-        make_vision(settings.model_copy(update={"vision_backend": "openai"} | key)), OpenAIVision
-    )
-    assert isinstance(
-        make_vision(settings.model_copy(update={"vision_backend": "hybrid"} | key)), HybridVision
-    )
-    assert vision_backend(settings.model_copy(update={"vision_backend": "auto"})) == "local"
+    assert isinstance(make_vision(settings.updated(vision_backend="local")), LocalVision)
+    assert isinstance(make_vision(settings.updated(vision_backend="openai", **key)), OpenAIVision)
+    assert isinstance(make_vision(settings.updated(vision_backend="hybrid", **key)), HybridVision)
+    assert vision_backend(settings.updated(vision_backend="auto")) == "local"
 
 
 async def test_frames_are_analysed_on_the_device_without_a_key(start_app: Any) -> None:

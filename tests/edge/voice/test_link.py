@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import AsyncIterator
 
@@ -12,9 +11,10 @@ from openai.types.realtime.input_audio_buffer_speech_started_event import (
 )
 from openai.types.realtime.response_audio_delta_event import ResponseAudioDeltaEvent
 
+from edge.settings import RealtimeSettings
 from edge.voice.events import EventTable, ServerEvent, UnreadableEvent, parse_server_event
 from edge.voice.link import LinkClosed, LinkError, RealtimeLink, Vad, session_config
-from tests.edge.voice.voice_support import link_settings, peer_connect
+from tests.edge.voice.voice_support import peer_connect
 from tests.fakes.realtime_peer import FakeRealtime, validation_problems
 
 DELTA = {
@@ -92,7 +92,7 @@ async def test_the_table_runs_the_one_handler_of_the_events_type() -> None:
 @pytest.mark.parametrize("vad", ["server_vad", "semantic_vad"])
 def test_the_session_config_is_a_valid_session_update(vad: Vad) -> None:
     """Both turn detections make a `session.update` the SDK's client-event models accept."""
-    settings = dataclasses.replace(link_settings(), vad=vad)
+    settings = RealtimeSettings(vad=vad)
     update = {"type": "session.update", "session": session_config(settings, "Be brief.")}
     assert validation_problems(json.dumps(update)) == []
 

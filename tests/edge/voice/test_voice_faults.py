@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 import numpy as np
 import pytest
 
+import edge.voice.relay
 import edge.voice.service
-import edge.voice.tutor
-from edge.settings import EdgeSettings
-from edge.voice.relay import RelaySettings
 from tests.edge.voice.voice_support import (
     BYTES_PER_MS,
     Received,
@@ -347,12 +344,7 @@ async def test_a_model_link_that_keeps_failing_closes_with_model_unavailable(
     start_app: StartApp, realtime_peer: FakeRealtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The model gone for good: `closing` model_unavailable after the allowed reconnects."""
-
-    def few_attempts(settings: EdgeSettings) -> RelaySettings:
-        return dataclasses.replace(original(settings), reconnect_attempts=1)
-
-    original = edge.voice.tutor.relay_settings
-    monkeypatch.setattr(edge.voice.tutor, "relay_settings", few_attempts)
+    monkeypatch.setattr(edge.voice.relay, "RECONNECT_ATTEMPTS", 1)
     client = await start_voice_app(start_app, realtime_peer)
     async with client.ws_connect("/ws") as ws:
         await started(ws)

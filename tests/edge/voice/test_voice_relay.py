@@ -13,6 +13,7 @@ from openai import AsyncOpenAI
 
 import edge.voice.relay
 from edge.metrics import Metrics
+from edge.settings import RealtimeSettings
 from edge.voice.context import StudyContext
 from edge.voice.link import Connect
 from edge.voice.protocol import Closing, Ready
@@ -286,6 +287,7 @@ async def test_the_greeting_goes_to_the_phone_once_across_reconnects(
         phone=phone,
         connect=peer_connect(realtime_peer),
         settings=relay_settings(),
+        link=RealtimeSettings(),
         context=StudyContext(STUDY_TOPICS),
         metrics=Metrics(),
         greeting=Ready(session_id="s1", input_rate=16_000, output_rate=24_000),

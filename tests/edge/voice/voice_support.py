@@ -15,9 +15,10 @@ from aiohttp import ClientWebSocketResponse, WSMsgType
 from pydantic import SecretStr
 
 from edge.metrics import Metrics
+from edge.settings import RealtimeSettings, RelaySettings
 from edge.voice.context import StudyContext
-from edge.voice.link import Connect, LinkSettings, realtime_connector
-from edge.voice.relay import PhoneSide, RelaySettings, VoiceRelay
+from edge.voice.link import Connect, realtime_connector
+from edge.voice.relay import PhoneSide, VoiceRelay
 from shared.schemas import WireModel
 from shared.topics import STUDY_TOPICS
 from tests.fakes.realtime_peer import FakeRealtime
@@ -185,29 +186,10 @@ def sinad_db(samples: npt.NDArray[np.float64], freq: float, rate: int = MODEL_RA
 # --- a relay built by hand ----------------------------------------------------------------------
 
 
-def link_settings() -> LinkSettings:
-    """The daemon's default link settings."""
-    return LinkSettings(
-        model="gpt-realtime",
-        voice="marin",
-        vad="server_vad",
-        transcription_model="gpt-4o-mini-transcribe",
-    )
-
-
 def relay_settings(**changes: Any) -> RelaySettings:
-    """Relay settings as the daemon's defaults, with `changes`."""
-    values: dict[str, Any] = {
-        "link": link_settings(),
-        "resampler": "soxr",
-        "frame_ms": 20,
-        "max_frame_bytes": 64_000,
-        "soft_limit_bytes": 100_000,
-        "hard_limit_bytes": 300_000,
-        "session_max_seconds": 3300.0,
-        "context_interval_seconds": 0.0,
-    }
-    return RelaySettings(**(values | changes))
+    """Relay settings as the daemon's defaults, with `changes` (no context throttle)."""
+    values: dict[str, Any] = {"context_interval_seconds": 0.0}
+    return RelaySettings.model_validate(values | changes)
 
 
 def peer_connect(peer: FakeRealtime) -> Connect:
@@ -221,15 +203,22 @@ def peer_connect(peer: FakeRealtime) -> Connect:
 
 
 def make_relay(
-    phone: PhoneSide, connect: Connect, metrics: Metrics | None = None, **changes: Any
+    phone: PhoneSide,
+    connect: Connect,
+    metrics: Metrics | None = None,
+    *,
+    reconnect_attempts: int | None = None,
+    **changes: Any,
 ) -> VoiceRelay:
     """A relay outside the daemon, with a fresh context and its own metrics."""
     return VoiceRelay(
         phone=phone,
         connect=connect,
         settings=relay_settings(**changes),
+        link=RealtimeSettings(),
         context=StudyContext(STUDY_TOPICS),
         metrics=metrics or Metrics(),
+        reconnect_attempts=reconnect_attempts,
     )
 
 
