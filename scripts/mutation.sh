@@ -21,7 +21,7 @@ declare -A groups=(
   [voice]="edge/voice/audio.py edge/voice/backpressure.py edge/voice/playback.py edge/voice/relay.py | tests/edge/voice"
   [topics]="edge/topics/* edge/sessions/* | tests/edge/topics tests/edge/sessions tests/edge/http/test_sessions_routes.py tests/edge/http/test_analytics_routes.py tests/edge/frames/test_session_race.py"
   [frames]="edge/frames/dedupe.py | tests/edge/frames/test_duplicate_gate.py"
-  [pairing]="edge/pairing.py edge/lockout.py edge/http/auth.py | tests/edge/test_pairing.py tests/edge/test_lockout.py tests/edge/http"
+  [pairing]="edge/pairing.py edge/lockout.py edge/http/auth.py | tests/edge/test_pairing.py tests/edge/test_lockout.py tests/edge/http tests/edge/dashboard/test_dashboard_api.py"
   [sync]="edge/sync/outbox.py edge/sync/worker.py | tests/edge/sync"
   [cloud]="cloud/auth.py cloud/tokens.py cloud/ingest.py cloud/identity.py | tests/cloud/test_auth.py tests/cloud/test_ingest.py tests/cloud/test_identity.py tests/cloud/test_sync_bounds.py tests/cloud/test_route_walk.py"
 )
