@@ -23,7 +23,7 @@ declare -A groups=(
   [frames]="edge/frames/dedupe.py | tests/edge/frames/test_duplicate_gate.py"
   [pairing]="edge/pairing.py edge/lockout.py edge/http/auth.py | tests/edge/test_pairing.py tests/edge/test_lockout.py tests/edge/http tests/edge/dashboard/test_dashboard_api.py"
   [sync]="edge/sync/outbox.py edge/sync/worker.py | tests/edge/sync"
-  [cloud]="cloud/auth.py cloud/tokens.py cloud/ingest.py cloud/identity.py | tests/cloud/test_auth.py tests/cloud/test_ingest.py tests/cloud/test_identity.py tests/cloud/test_sync_bounds.py tests/cloud/test_route_walk.py"
+  [cloud]="cloud/auth.py cloud/tokens.py cloud/ingest.py cloud/identity.py | tests/cloud/test_auth.py tests/cloud/test_access_tokens.py tests/cloud/test_admin.py tests/cloud/test_ingest.py tests/cloud/test_identity.py tests/cloud/test_sync_bounds.py tests/cloud/test_route_walk.py"
 )
 order=(voice topics frames pairing sync cloud)
 [ "$#" -gt 0 ] && order=("$@")
