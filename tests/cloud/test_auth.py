@@ -288,3 +288,35 @@ async def test_refresh_of_a_deleted_account_is_invalid_grant(
     finally:
         await restore_user_foreign_key(cloud_database_url)
     assert error_of(response, 401)["code"] == "invalid_grant"
+
+
+async def test_a_retry_at_exactly_the_grace_is_reuse(
+    cloud: httpx.AsyncClient, google: FakeGoogle, clock: FakeClock
+) -> None:
+    """The grace period is half-open: a retry 30 s after the rotation revokes the family."""
+    first = await sign_in(cloud, google)
+    second = data_of(await refresh(cloud, first["refreshToken"]))
+    clock.advance(30)
+
+    assert error_of(await refresh(cloud, first["refreshToken"]), 401)["code"] == "invalid_grant"
+    assert error_of(await refresh(cloud, second["refreshToken"]), 401)["code"] == "invalid_grant"
+
+
+async def test_a_refreshed_device_token_falls_with_its_device(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """A device's successor refresh token still belongs to it: revoking the device ends it."""
+    from tests.cloud.support import link_device
+
+    student = await sign_in(cloud, google)
+    device_pair = await link_device(cloud, student)
+    successor = data_of(await refresh(cloud, device_pair["refreshToken"]))
+    devices = data_of(await cloud.get("/api/devices", headers=bearer(student["accessToken"])))
+    [device] = devices["devices"]
+
+    revoked = await cloud.delete(
+        f"/api/devices/{device['deviceId']}", headers=bearer(student["accessToken"])
+    )
+
+    data_of(revoked)
+    assert error_of(await refresh(cloud, successor["refreshToken"]), 401)["code"] == "invalid_grant"

@@ -266,3 +266,21 @@ async def test_sync_marks_the_device_as_seen(
     data_of(await send(cloud, edge["headers"], study_day()))
     devices = data_of(await cloud.get("/api/devices", headers=bearer(edge["user"]["accessToken"])))
     assert devices["devices"][0]["lastSeenAt"] == "2026-11-25T09:02:00.000Z"
+
+
+async def test_a_tie_within_one_batch_keeps_the_last_copy(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """Two copies of one id at the same revision in one batch: the later one is stored."""
+    edge = await linked(cloud, google)
+    sid, seg = str(uuid.uuid4()), str(uuid.uuid4())
+    start = berlin("2026-11-25 09:00")
+    items = [
+        session_item(start, id=sid),
+        segment_item(sid, "Math", start, 100, item_id=seg, revision=1),
+        segment_item(sid, "Math", start, 300, item_id=seg, revision=1),
+    ]
+    data_of(await send(cloud, edge["headers"], items))
+
+    day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["me"]))
+    assert day["totalSeconds"] == 300
