@@ -13,12 +13,14 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import httpx
 import pytest
+import sqlite_utils
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
@@ -27,16 +29,20 @@ from cloud.api.app import create_app as create_cloud_app
 from cloud.db.migrate import upgrade_sync
 from cloud.settings import CloudSettings
 from edge.app import create_app
+from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings, load_settings
+from edge.store import Store, open_database
 from shared.clock import SystemClock
 from tests.fakes.google import CLIENT_ID, FakeGoogle
 from tests.fakes.openai_peer import FakeOpenAI
 from tests.fakes.realtime_peer import FakeRealtime
 from tests.support import (
+    ZONE,
     ZONE_NAME,
     AppClient,
     EdgeTestServer,
     FakeClock,
+    OpenService,
     StartApp,
     authorized,
     berlin,
@@ -185,6 +191,32 @@ async def anon() -> AsyncIterator[aiohttp.ClientSession]:
 async def owner(start_app: StartApp) -> AppClient:
     """The edge app as its owner calls it: this computer's own browser, no token."""
     return await start_app(as_owner=True)
+
+
+@pytest.fixture
+async def open_service(tmp_path: Path, clock: FakeClock) -> AsyncIterator[OpenService]:
+    """Open a session service on one database; call again to simulate a restart."""
+    stores: list[Store] = []
+
+    async def open_() -> SessionService:
+        store = Store(tmp_path / "studylens.db")
+        await store.open()
+        stores.append(store)
+        service = SessionService(store, clock, ZONE, timedelta(minutes=30))
+        await service.load()
+        return service
+
+    yield open_
+    for store in stores:
+        await store.close()
+
+
+@pytest.fixture
+def reader(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
+    """A second connection to the session service's database, reading as the CLI does."""
+    db = open_database(tmp_path / "studylens.db")
+    yield db
+    db.close()
 
 
 @pytest.fixture

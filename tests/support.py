@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from edge import pairing
 from edge.http.context import SERVICES, Services
 from edge.http.server import EdgeRunner
+from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import open_database
 from edge.topics.tracker import FrameFlags
@@ -48,6 +49,8 @@ def berlin(text: str) -> datetime:
 
 
 AppClient = TestClient[web.Request, web.Application]
+#: Opens a session service on a test's database (the `open_service` fixture); again = a restart.
+OpenService = Callable[[], Awaitable[SessionService]]
 
 
 class EdgeTestServer(TestServer):

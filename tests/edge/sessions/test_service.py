@@ -3,48 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlite_utils
 
 from edge.errors import SessionNotActive, SessionNotFound, StoreError
 from edge.sessions import records
-from edge.sessions.service import SessionService
 from edge.sessions.stats import session_stats
-from edge.store import Store, open_database
-from tests.support import ACTIVE, ZONE, FakeClock
+from tests.support import ACTIVE, ZONE, FakeClock, OpenService
 
 IDLE_AFTER = timedelta(minutes=30)
-OpenService = Callable[[], Awaitable[SessionService]]
-
-
-@pytest.fixture
-async def open_service(tmp_path: Path, clock: FakeClock) -> AsyncIterator[OpenService]:
-    """Open a session service on one database; call again to simulate a restart."""
-    stores: list[Store] = []
-
-    async def open_() -> SessionService:
-        store = Store(tmp_path / "studylens.db")
-        await store.open()
-        stores.append(store)
-        service = SessionService(store, clock, ZONE, IDLE_AFTER)
-        await service.load()
-        return service
-
-    yield open_
-    for store in stores:
-        await store.close()
-
-
-@pytest.fixture
-def reader(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
-    """A second connection to the same database, reading as the CLI does."""
-    db = open_database(tmp_path / "studylens.db")
-    yield db
-    db.close()
 
 
 def stats_of(reader: sqlite_utils.Database, session_id: str, clock: FakeClock) -> dict[str, int]:

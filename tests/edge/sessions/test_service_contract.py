@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlite_utils
@@ -16,14 +14,13 @@ from edge.frames.records import FrameEvent
 from edge.frames.records import insert_event as insert_frame_event
 from edge.sessions import records
 from edge.sessions.service import SessionService
-from edge.store import Store, open_database
 from edge.topics.tracker import FrameFlags
 from shared.analysis import FrameAnalysis
 from tests.support import (
     ACTIVE,
-    ZONE,
     AppClient,
     FakeClock,
+    OpenService,
     data_of,
     error_of,
     start_session,
@@ -32,33 +29,6 @@ from tests.support import (
 IDLE_AFTER = timedelta(minutes=30)
 PASSIVE = FrameFlags(active=False, distracted=False)
 DISTRACTED = FrameFlags(active=False, distracted=True)
-OpenService = Callable[[], Awaitable[SessionService]]
-
-
-@pytest.fixture
-async def open_service(tmp_path: Path, clock: FakeClock) -> AsyncIterator[OpenService]:
-    """Open a session service on one database; call again to simulate a restart."""
-    stores: list[Store] = []
-
-    async def open_() -> SessionService:
-        store = Store(tmp_path / "studylens.db")
-        await store.open()
-        stores.append(store)
-        service = SessionService(store, clock, ZONE, IDLE_AFTER)
-        await service.load()
-        return service
-
-    yield open_
-    for store in stores:
-        await store.close()
-
-
-@pytest.fixture
-def reader(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
-    """A second connection to the same database, reading as the CLI does."""
-    db = open_database(tmp_path / "studylens.db")
-    yield db
-    db.close()
 
 
 def refuse_event(db: sqlite_utils.Database) -> None:
