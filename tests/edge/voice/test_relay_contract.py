@@ -1,0 +1,267 @@
+"""VoiceRelay contracts the broader relay tests leave open, each against the fake Realtime peer.
+
+What reaches the phone for each transcript event, which item a playback report belongs to,
+when a barge-in interrupts, which response a late `response.done` ends, the configured chunk
+size, and what a phone that has stopped taking audio still gets. Ordering is proven, never
+slept for: a `marker` transcript from the peer reaches the phone only after everything the peer
+sent before it, and a recorder sees each audio delta as the relay handles it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from edge.voice.protocol import Interrupt, Transcript
+from edge.voice.relay import VoiceRelay
+from tests.edge.voice.voice_support import (
+    BYTES_PER_MS,
+    CollectingPhone,
+    eventually,
+    frames,
+    make_relay,
+    peer_connect,
+    tone,
+)
+from tests.fakes.realtime_peer import FakeRealtime
+
+RUN_LIMIT = 5.0  # seconds a relay may take to end once it has a reason to
+DELTA_BYTES = 40 * BYTES_PER_MS  # one 40 ms delta of the fake peer
+
+
+@contextlib.asynccontextmanager
+async def running(relay: VoiceRelay) -> AsyncIterator[asyncio.Task[None]]:
+    """Run the relay until connected; on the way out close it and require run() to return."""
+    task = asyncio.create_task(relay.run(), name="test:relay")
+    try:
+        async with asyncio.timeout(RUN_LIMIT):
+            await relay.connected.wait()
+        yield task
+    finally:
+        relay.close("test_over")
+        async with asyncio.timeout(RUN_LIMIT):
+            await task
+
+
+def transcripts(phone: CollectingPhone, role: str) -> list[Transcript]:
+    """The phone's transcript events of one role, in order."""
+    return [e for e in phone.events if isinstance(e, Transcript) and e.role == role]
+
+
+def interrupts(phone: CollectingPhone) -> list[Interrupt]:
+    """The phone's interrupt events, in order."""
+    return [e for e in phone.events if isinstance(e, Interrupt)]
+
+
+def has_marker(phone: CollectingPhone) -> bool:
+    """Whether the peer's marker transcript has reached the phone."""
+    return any(isinstance(e, Transcript) and e.text == "marker" for e in phone.events)
+
+
+async def marker(peer: FakeRealtime, phone: CollectingPhone) -> None:
+    """Send a marker transcript and wait until the phone has it: all before it is handled."""
+    await peer.send_event(user_delta("item_marker", "marker"))
+    await eventually(lambda: has_marker(phone), what="the marker reached the phone")
+
+
+def user_delta(item_id: str, text: str) -> dict[str, Any]:
+    """A user transcription delta from the model."""
+    return {
+        "type": "conversation.item.input_audio_transcription.delta",
+        "event_id": f"event_{item_id}_{text}",
+        "item_id": item_id,
+        "content_index": 0,
+        "delta": text,
+    }
+
+
+def speech_started() -> dict[str, Any]:
+    """The model's VAD heard the student start speaking."""
+    return {
+        "type": "input_audio_buffer.speech_started",
+        "event_id": "event_speech",
+        "audio_start_ms": 0,
+        "item_id": "item_speech",
+    }
+
+
+def response_event(kind: str, response_id: str, status: str) -> dict[str, Any]:
+    """A bare `response.created` / `response.done` for a response with no output."""
+    return {
+        "type": kind,
+        "event_id": f"event_{kind}_{response_id}",
+        "response": {
+            "object": "realtime.response",
+            "id": response_id,
+            "status": status,
+            "output": [],
+        },
+    }
+
+
+def item_of(peer: FakeRealtime, index: int) -> str:
+    """The assistant item of the peer's `index`-th finished response."""
+    item_id: str = peer.responses[index]["output"][0]["id"]
+    return item_id
+
+
+async def tutor_answered(peer: FakeRealtime, phone: CollectingPhone, count: int) -> None:
+    """Have the peer answer; wait until the phone has all of the answer's audio."""
+    await peer.respond()
+    await peer.wait_for(lambda: len(peer.responses) == count)
+    want = count * peer.reply_audio_ms * BYTES_PER_MS
+    await eventually(lambda: len(phone.audio) == want, what="the answer's audio reached the phone")
+
+
+# --- transcripts --------------------------------------------------------------------------------
+
+
+async def test_tutor_transcript_deltas_reach_the_phone_as_partial_assistant_text(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """Each tutor transcript delta reaches the phone: assistant, not final, its item, its text."""
+    phone = CollectingPhone()
+    async with running(make_relay(phone, peer_connect(realtime_peer))):
+        await tutor_answered(realtime_peer, phone, 1)
+        await marker(realtime_peer, phone)
+    item = item_of(realtime_peer, 0)
+    partial = [t for t in transcripts(phone, "assistant") if not t.final]
+    assert partial, "no partial tutor transcript reached the phone"
+    assert {t.item_id for t in partial} == {item}
+    spoken = realtime_peer.responses[0]["output"][0]["content"][0]["transcript"]
+    assert "".join(t.text for t in partial) == spoken
+
+
+async def test_the_tutor_final_transcript_reaches_the_phone_with_its_item(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """The tutor's transcript.done reaches the phone as one final assistant text of its item."""
+    phone = CollectingPhone()
+    async with running(make_relay(phone, peer_connect(realtime_peer))):
+        await tutor_answered(realtime_peer, phone, 1)
+        await marker(realtime_peer, phone)
+    spoken = realtime_peer.responses[0]["output"][0]["content"][0]["transcript"]
+    final = [t for t in transcripts(phone, "assistant") if t.final]
+    assert final == [
+        Transcript(role="assistant", text=spoken, final=True, item_id=item_of(realtime_peer, 0))
+    ]
+
+
+async def test_a_user_transcript_delta_reaches_the_phone_as_partial_user_text(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """The student's transcription delta reaches the phone: user, not final, with its item."""
+    phone = CollectingPhone()
+    async with running(make_relay(phone, peer_connect(realtime_peer))):
+        await realtime_peer.send_event(user_delta("item_student", "what is"))
+        await marker(realtime_peer, phone)
+    assert transcripts(phone, "user")[0] == Transcript(
+        role="user", text="what is", final=False, item_id="item_student"
+    )
+
+
+async def test_a_user_transcript_done_reaches_the_phone_as_final_user_text(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """The student's completed transcription reaches the phone: user, final, with its item."""
+    phone = CollectingPhone()
+    async with running(make_relay(phone, peer_connect(realtime_peer))):
+        await realtime_peer.send_event(
+            {
+                "type": "conversation.item.input_audio_transcription.completed",
+                "event_id": "event_done",
+                "item_id": "item_student",
+                "content_index": 0,
+                "transcript": "what is osmosis",
+                "usage": {"type": "duration", "seconds": 1.5},
+            }
+        )
+        await marker(realtime_peer, phone)
+    assert transcripts(phone, "user")[0] == Transcript(
+        role="user", text="what is osmosis", final=True, item_id="item_student"
+    )
+
+
+# --- barge-in -----------------------------------------------------------------------------------
+
+
+async def test_a_playback_report_for_an_earlier_item_does_not_move_the_current_cut(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """Played-ms reported for an older item stay with it: the current item is cut at its sent."""
+    realtime_peer.auto_respond = False
+    phone = CollectingPhone()
+    relay = make_relay(phone, peer_connect(realtime_peer))
+    async with running(relay):
+        await tutor_answered(realtime_peer, phone, 1)
+        await tutor_answered(realtime_peer, phone, 2)
+        relay.phone_played(item_of(realtime_peer, 0), 50)
+        await realtime_peer.send_event(speech_started())
+        await realtime_peer.wait_for(lambda: len(realtime_peer.truncates) == 1)
+    cut = realtime_peer.truncates[0]
+    assert (cut["item_id"], cut["audio_end_ms"]) == (
+        item_of(realtime_peer, 1),
+        realtime_peer.reply_audio_ms,
+    )
+
+
+async def test_speech_after_the_tutor_finished_still_interrupts_its_last_item(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """With no response active, speech over the last item's audio cuts it and tells the phone."""
+    realtime_peer.auto_respond = False
+    phone = CollectingPhone()
+    async with running(make_relay(phone, peer_connect(realtime_peer))):
+        await tutor_answered(realtime_peer, phone, 1)
+        await realtime_peer.send_event(speech_started())
+        await marker(realtime_peer, phone)
+    assert interrupts(phone) == [Interrupt(item_id=item_of(realtime_peer, 0))]
+
+
+async def test_speech_during_a_response_with_no_audio_yet_interrupts_with_no_item(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """A response that has sent no audio is still interrupted; the phone is told of no item."""
+    realtime_peer.auto_respond = False
+    phone = CollectingPhone()
+    async with running(make_relay(phone, peer_connect(realtime_peer))):
+        await realtime_peer.send_event(response_event("response.created", "resp_a", "in_progress"))
+        await realtime_peer.send_event(speech_started())
+        await marker(realtime_peer, phone)
+    assert interrupts(phone) == [Interrupt(item_id=None)]
+
+
+async def test_a_late_done_of_an_older_response_leaves_the_newer_one_active(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """`response.done` of an earlier response does not end the later one: speech still cuts it."""
+    realtime_peer.auto_respond = False
+    phone = CollectingPhone()
+    async with running(make_relay(phone, peer_connect(realtime_peer))):
+        await realtime_peer.send_event(response_event("response.created", "resp_a", "in_progress"))
+        await realtime_peer.send_event(response_event("response.created", "resp_b", "in_progress"))
+        await realtime_peer.send_event(response_event("response.done", "resp_a", "cancelled"))
+        await realtime_peer.send_event(speech_started())
+        await marker(realtime_peer, phone)
+    assert interrupts(phone) == [Interrupt(item_id=None)]
+    assert "response.cancel" in [e["type"] for e in realtime_peer.events]
+
+
+# --- phone audio to the model -------------------------------------------------------------------
+
+
+async def test_the_configured_frame_ms_sizes_each_append(realtime_peer: FakeRealtime) -> None:
+    """With frame_ms = 10, every input_audio_buffer.append carries exactly 10 ms of PCM16."""
+    realtime_peer.auto_respond = False
+    realtime_peer.speech_threshold = 1e9
+    phone = CollectingPhone()
+    relay = make_relay(phone, peer_connect(realtime_peer), frame_ms=10)
+    async with running(relay):
+        for frame in frames(tone(440, 0.2)):
+            relay.phone_audio(frame)
+        await eventually(lambda: len(realtime_peer.audio) >= 100 * BYTES_PER_MS)
+    appends = [e for e in realtime_peer.events if e["type"] == "input_audio_buffer.append"]
+    assert {len(base64.b64decode(e["audio"])) for e in appends} == {10 * BYTES_PER_MS}
