@@ -15,15 +15,22 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from edge.metrics import Metrics
+from edge.settings import RealtimeSettings
+from edge.voice.context import StudyContext
 from edge.voice.protocol import Interrupt, Transcript
+from edge.voice.recording import Recorder
 from edge.voice.relay import VoiceRelay
+from shared.topics import STUDY_TOPICS
 from tests.edge.voice.voice_support import (
     BYTES_PER_MS,
     CollectingPhone,
     eventually,
     frames,
     make_relay,
+    metric,
     peer_connect,
+    relay_settings,
     tone,
 )
 from tests.fakes.realtime_peer import FakeRealtime
@@ -265,3 +272,106 @@ async def test_the_configured_frame_ms_sizes_each_append(realtime_peer: FakeReal
         await eventually(lambda: len(realtime_peer.audio) >= 100 * BYTES_PER_MS)
     appends = [e for e in realtime_peer.events if e["type"] == "input_audio_buffer.append"]
     assert {len(base64.b64decode(e["audio"])) for e in appends} == {10 * BYTES_PER_MS}
+
+
+# --- a phone that has stopped taking audio ------------------------------------------------------
+
+SOFT_DELTAS = 4  # the phone-bound buffer holds this many 40 ms deltas before dropping the oldest
+
+
+class GatedPhone(CollectingPhone):
+    """A phone that takes events but holds on to its first audio frame until `gate` opens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def send_audio(self, pcm: bytes) -> None:
+        """Wait for the gate, then keep the audio."""
+        await self.gate.wait()
+        await super().send_audio(pcm)
+
+
+class CountingRecorder(Recorder):
+    """A recorder that writes nothing and counts the tutor audio the relay has handled."""
+
+    def __init__(self) -> None:
+        self.model_bytes = 0
+
+    def phone(self, frame: bytes) -> None:
+        """Phone audio is not counted."""
+
+    def model(self, pcm: bytes) -> None:
+        """Count the tutor's audio."""
+        self.model_bytes += len(pcm)
+
+    def close(self) -> None:
+        """Nothing to finish."""
+
+
+def gated_relay(
+    peer: FakeRealtime, phone: GatedPhone, recorder: CountingRecorder, metrics: Metrics
+) -> VoiceRelay:
+    """A relay to `phone` whose phone-bound buffer drops past SOFT_DELTAS deltas."""
+    return VoiceRelay(
+        phone=phone,
+        connect=peer_connect(peer),
+        settings=relay_settings(soft_limit_bytes=SOFT_DELTAS * DELTA_BYTES),
+        link=RealtimeSettings(),
+        context=StudyContext(STUDY_TOPICS),
+        metrics=metrics,
+        recorder=recorder,
+    )
+
+
+async def answered_while_stuck(peer: FakeRealtime, recorder: CountingRecorder) -> None:
+    """Have the peer answer and wait until the relay has handled every delta of it."""
+    peer.auto_respond = False
+    await peer.respond()
+    want = peer.reply_audio_ms * BYTES_PER_MS
+    await eventually(lambda: recorder.model_bytes == want, what="the relay handled the answer")
+
+
+async def test_events_for_a_stuck_phone_are_never_dropped_with_its_audio(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """Audio past the soft limit is dropped, but every transcript queued among it is delivered."""
+    phone, recorder = GatedPhone(), CountingRecorder()
+    async with running(gated_relay(realtime_peer, phone, recorder, Metrics())):
+        await answered_while_stuck(realtime_peer, recorder)
+        phone.gate.set()
+        await marker(realtime_peer, phone)
+    spoken = realtime_peer.responses[0]["output"][0]["content"][0]["transcript"]
+    partial = [t.text for t in transcripts(phone, "assistant") if not t.final]
+    assert "".join(partial) == spoken
+    assert len(phone.audio) < realtime_peer.reply_audio_ms * BYTES_PER_MS  # audio was dropped
+
+
+async def test_the_dropped_metric_counts_each_dropped_delta_once(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """The to_phone drop counter is exactly the number of deltas the full buffer dropped."""
+    phone, recorder, metrics = GatedPhone(), CountingRecorder(), Metrics()
+    async with running(gated_relay(realtime_peer, phone, recorder, metrics)):
+        await answered_while_stuck(realtime_peer, recorder)
+        phone.gate.set()
+        await marker(realtime_peer, phone)
+    deltas = realtime_peer.reply_audio_ms // realtime_peer.delta_ms
+    # One delta is in the phone's hands, SOFT_DELTAS stay queued, the rest are dropped.
+    exposition = metrics.exposition()
+    name = "studylens_voice_audio_dropped_total"
+    assert metric(exposition, name, direction="to_phone") == deltas - 1 - SOFT_DELTAS
+
+
+async def test_a_barge_in_discards_the_audio_still_queued_for_the_phone(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """After speech over the tutor, audio queued but not yet taken never reaches the phone."""
+    phone, recorder = GatedPhone(), CountingRecorder()
+    async with running(gated_relay(realtime_peer, phone, recorder, Metrics())):
+        await answered_while_stuck(realtime_peer, recorder)
+        await realtime_peer.send_event(speech_started())
+        await realtime_peer.wait_for(lambda: len(realtime_peer.truncates) == 1)
+        phone.gate.set()
+        await marker(realtime_peer, phone)
+    assert len(phone.audio) == DELTA_BYTES  # only the frame it was already taking
