@@ -375,3 +375,97 @@ async def test_a_barge_in_discards_the_audio_still_queued_for_the_phone(
         phone.gate.set()
         await marker(realtime_peer, phone)
     assert len(phone.audio) == DELTA_BYTES  # only the frame it was already taking
+
+
+# --- the link loop ------------------------------------------------------------------------------
+
+
+class ManualClock:
+    """A monotonic clock that only moves when the test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        """The current fake time."""
+        return self.now
+
+
+def relay_with_clock(peer: FakeRealtime, clock: ManualClock, reconnect_attempts: int) -> VoiceRelay:
+    """A relay to a collecting phone whose link loop reads `clock`."""
+    return VoiceRelay(
+        phone=CollectingPhone(),
+        connect=peer_connect(peer),
+        settings=relay_settings(),
+        link=RealtimeSettings(),
+        context=StudyContext(STUDY_TOPICS),
+        metrics=Metrics(),
+        clock=clock,
+        reconnect_attempts=reconnect_attempts,
+    )
+
+
+async def ended(task: asyncio.Task[None]) -> None:
+    """Wait for run() to return on its own."""
+    async with asyncio.timeout(RUN_LIMIT):
+        await task
+
+
+async def test_a_non_recoverable_close_ends_the_relay_as_model_closed(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """A close code the relay cannot recover from ends it with `model_closed`, no reconnect."""
+    relay = make_relay(CollectingPhone(), peer_connect(realtime_peer))
+    async with running(relay) as task:
+        await realtime_peer.close_current(4000)
+        await ended(task)
+    assert relay.closing_reason == "model_closed"
+    assert realtime_peer.connections == 1
+
+
+async def test_one_allowed_reconnect_means_exactly_one_before_giving_up(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """With reconnect_attempts=1, the first quick failure reconnects and the second gives up."""
+    relay = make_relay(CollectingPhone(), peer_connect(realtime_peer), reconnect_attempts=1)
+    async with running(relay) as task:
+        await realtime_peer.close_current(1001)
+        await realtime_peer.wait_for(lambda: realtime_peer.connections == 2)
+        await relay.connected.wait()
+        await realtime_peer.close_current(1001)
+        await ended(task)
+    assert relay.closing_reason == "model_unavailable"
+    assert realtime_peer.connections == 2
+
+
+async def test_a_failure_after_a_stable_session_starts_the_count_afresh(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """A session that lasted over STABLE_SECONDS resets the failure count: it reconnects again."""
+    clock = ManualClock()
+    relay = relay_with_clock(realtime_peer, clock, reconnect_attempts=1)
+    async with running(relay):
+        await realtime_peer.close_current(1001)  # quick failure: one of the one allowed
+        await realtime_peer.wait_for(lambda: realtime_peer.connections == 2)
+        await relay.connected.wait()
+        clock.now += 30.5
+        await realtime_peer.close_current(1001)  # after a stable session: counted afresh
+        await realtime_peer.wait_for(lambda: realtime_peer.connections == 3)
+        assert relay.closing_reason is None
+
+
+async def test_a_session_of_exactly_stable_seconds_is_not_yet_stable(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """A session of exactly STABLE_SECONDS still counts as a quick failure."""
+    clock = ManualClock()
+    relay = relay_with_clock(realtime_peer, clock, reconnect_attempts=1)
+    async with running(relay) as task:
+        await realtime_peer.close_current(1001)
+        await realtime_peer.wait_for(lambda: realtime_peer.connections == 2)
+        await relay.connected.wait()
+        clock.now += 30.0
+        await realtime_peer.close_current(1001)
+        await ended(task)
+    assert relay.closing_reason == "model_unavailable"
+    assert realtime_peer.connections == 2
