@@ -469,3 +469,65 @@ async def test_a_session_of_exactly_stable_seconds_is_not_yet_stable(
         await ended(task)
     assert relay.closing_reason == "model_unavailable"
     assert realtime_peer.connections == 2
+
+
+# --- the pumps ----------------------------------------------------------------------------------
+
+LATENCY = "studylens_voice_relay_latency_seconds"
+
+
+class VanishedPhone(CollectingPhone):
+    """A phone whose connection is gone: sending audio to it fails."""
+
+    async def send_audio(self, pcm: bytes) -> None:
+        """The socket is gone."""
+        raise ConnectionResetError("the phone went away")
+
+
+async def test_a_phone_that_went_away_ends_the_relay_as_phone_gone(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """Audio to a vanished phone ends the relay with `phone_gone`."""
+    realtime_peer.auto_respond = False
+    relay = make_relay(VanishedPhone(), peer_connect(realtime_peer))
+    async with running(relay) as task:
+        await realtime_peer.respond()
+        await ended(task)
+    assert relay.closing_reason == "phone_gone"
+
+
+async def test_tutor_audio_latency_is_observed_as_to_phone_seconds(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """Each delta sent to the phone adds its small, positive relay time under to_phone."""
+    realtime_peer.auto_respond = False
+    phone, metrics = CollectingPhone(), Metrics()
+    async with running(make_relay(phone, peer_connect(realtime_peer), metrics)):
+        await tutor_answered(realtime_peer, phone, 1)
+    exposition = metrics.exposition()
+    deltas = realtime_peer.reply_audio_ms // realtime_peer.delta_ms
+    assert metric(exposition, f"{LATENCY}_count", direction="to_phone") == deltas
+    total = metric(exposition, f"{LATENCY}_sum", direction="to_phone")
+    assert total is not None
+    assert 0 <= total < RUN_LIMIT
+
+
+async def test_phone_audio_latency_is_observed_as_to_model_seconds(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """Each append sent to the model adds its small, positive relay time under to_model."""
+    realtime_peer.auto_respond = False
+    realtime_peer.speech_threshold = 1e9
+    metrics = Metrics()
+    relay = make_relay(CollectingPhone(), peer_connect(realtime_peer), metrics)
+    async with running(relay):
+        for frame in frames(tone(440, 0.2)):
+            relay.phone_audio(frame)
+        await eventually(lambda: len(realtime_peer.audio) >= 100 * BYTES_PER_MS)
+    exposition = metrics.exposition()
+    observed = metric(exposition, f"{LATENCY}_count", direction="to_model")
+    assert observed is not None
+    assert observed >= 1
+    total = metric(exposition, f"{LATENCY}_sum", direction="to_model")
+    assert total is not None
+    assert 0 <= total < RUN_LIMIT
