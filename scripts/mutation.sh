@@ -60,19 +60,22 @@ for meta in sorted((work / "mutants").rglob("*.py.meta")):
     if not total:
         continue
     # mutmut's exit codes: 0 survived, 33 no test covers it, 34 skipped, 36/24/-24 timeout,
-    # anything else (1, 3, signals) means the tests failed: killed.
-    survived, untested = codes[0], codes[33]
+    # None not run (the run was stopped), anything else (1, 3, signals): the tests failed, killed.
+    survived, untested, not_run = codes[0], codes[33], codes[None]
     timeouts = codes[36] + codes[24] + codes[-24]
-    killed = total - survived - untested - codes[34]
+    killed = total - survived - untested - codes[34] - not_run
     module = str(meta.relative_to(work / "mutants")).removesuffix(".meta")
-    score = 100 * killed / max(1, total - codes[34])
-    rows.append(f"| `{module}` | {total} | {killed} ({timeouts} by timeout) | {survived} | {untested} | {score:.0f}% |")
+    score = 100 * killed / max(1, total - codes[34] - not_run)
+    rows.append(
+        f"| `{module}` | {total} | {killed} ({timeouts} by timeout) | {survived} | {untested}"
+        f" | {not_run} | {score:.0f}% |"
+    )
 print("\n".join(rows))
 EOF
 )")
 done
 
 echo
-echo "| module | mutants | killed | survived | no test | score |"
-echo "|---|---|---|---|---|---|"
+echo "| module | mutants | killed | survived | no test | not run | score |"
+echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${summary[@]}"
