@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from openai.types.realtime.conversation_item_input_audio_transcription_completed_event import (
@@ -69,6 +68,15 @@ FAREWELL_SECONDS = 2.0
 STABLE_SECONDS = 30.0
 #: Quick failures in a row after which the relay gives up (`closing` model_unavailable).
 RECONNECT_ATTEMPTS = 5
+#: The longest wait before a reconnect.
+MAX_BACKOFF_SECONDS = 8.0
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def reconnect_delay(failures: int) -> float:
+    """Seconds to wait before reconnecting after `failures` quick failures in a row."""
+    return min(MAX_BACKOFF_SECONDS, 0.25 * 2.0**failures)
 
 
 class SessionRenewal(Exception):
@@ -102,6 +110,7 @@ class VoiceRelay:
         recorder: Recorder | None = None,
         greeting: WireModel | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
         reconnect_attempts: int | None = None,
     ) -> None:
         self._phone = phone
@@ -117,6 +126,7 @@ class VoiceRelay:
         self._recorder = recorder
         self._greeting = greeting
         self._clock = clock
+        self._sleep = sleep
         self._inbound = InboundAudio(
             resampler=make_resampler(settings.resampler),
             frame_ms=settings.frame_ms,
@@ -203,16 +213,9 @@ class VoiceRelay:
                 for task in (link, to_model, context):
                     task.cancel()
                 await asyncio.wait({link, to_model, context})
-                # Last words to the phone, after the audio still queued for it, unless the
-                # phone is what stalled.
-                if self._closing == "backpressure":
-                    self._to_phone.clear_audio()
-                with contextlib.suppress(Backpressure):  # queued all the same
-                    self._to_phone.put(
-                        (Closing(reason=self._closing or "closed"), time.perf_counter()),
-                        0,
-                        droppable=False,
-                    )
+                # Last words to the phone, after the audio still queued for it (a phone that
+                # stalled has had its audio cleared when it did).
+                self._event(Closing(reason=self._closing or "closed"))
                 self._flush_phone = True
                 self._phone_wakeup.set()
                 try:
@@ -260,7 +263,7 @@ class VoiceRelay:
                 self.close("model_unavailable", detail="the realtime link keeps failing")
                 return
             self._metrics.voice_reconnects.labels("lost").inc()
-            await asyncio.sleep(min(8.0, 0.25 * 2**failures))
+            await self._sleep(reconnect_delay(failures))
 
     async def _session(self) -> None:
         """One Realtime session, from `session.update` until it ends or times out."""
@@ -331,7 +334,7 @@ class VoiceRelay:
     async def _context_loop(self) -> None:
         while True:
             await self._context_due.wait()
-            await asyncio.sleep(self._throttle.delay(self._clock()))
+            await self._sleep(self._throttle.delay(self._clock()))
             self._context_due.clear()
             link = self._link
             if link is None:
@@ -445,6 +448,8 @@ class VoiceRelay:
         try:
             self._to_phone.put((item, time.perf_counter()), size, droppable=droppable)
         except Backpressure as exc:
+            # The phone takes nothing: what is queued for it would only delay its farewell.
+            self._to_phone.clear_audio()
             self.close("backpressure", detail=f"phone stalled: {exc}")
         self._count_drops()
         self._phone_wakeup.set()

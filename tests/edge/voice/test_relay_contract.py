@@ -15,12 +15,16 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from openai.resources.realtime.realtime import AsyncRealtimeConnection
+from websockets.exceptions import ConnectionClosedError
+
 from edge.metrics import Metrics
 from edge.settings import RealtimeSettings
 from edge.voice.context import StudyContext
-from edge.voice.protocol import Interrupt, Transcript
+from edge.voice.link import Connect
+from edge.voice.protocol import Closing, Interrupt, Transcript
 from edge.voice.recording import Recorder
-from edge.voice.relay import VoiceRelay
+from edge.voice.relay import PhoneSide, VoiceRelay, reconnect_delay
 from shared.topics import STUDY_TOPICS
 from tests.edge.voice.voice_support import (
     BYTES_PER_MS,
@@ -310,13 +314,17 @@ class CountingRecorder(Recorder):
 
 
 def gated_relay(
-    peer: FakeRealtime, phone: GatedPhone, recorder: CountingRecorder, metrics: Metrics
+    peer: FakeRealtime,
+    phone: GatedPhone,
+    recorder: CountingRecorder,
+    metrics: Metrics,
+    soft_deltas: int = SOFT_DELTAS,
 ) -> VoiceRelay:
-    """A relay to `phone` whose phone-bound buffer drops past SOFT_DELTAS deltas."""
+    """A relay to `phone` whose phone-bound buffer drops past `soft_deltas` deltas."""
     return VoiceRelay(
         phone=phone,
         connect=peer_connect(peer),
-        settings=relay_settings(soft_limit_bytes=SOFT_DELTAS * DELTA_BYTES),
+        settings=relay_settings(soft_limit_bytes=soft_deltas * DELTA_BYTES),
         link=RealtimeSettings(),
         context=StudyContext(STUDY_TOPICS),
         metrics=metrics,
@@ -391,18 +399,70 @@ class ManualClock:
         return self.now
 
 
-def relay_with_clock(peer: FakeRealtime, clock: ManualClock, reconnect_attempts: int) -> VoiceRelay:
-    """A relay to a collecting phone whose link loop reads `clock`."""
+class RecordingSleep:
+    """The relay's sleep in a test: keeps each delay and returns at once, without yielding.
+
+    Not yielding keeps the caller running to its next real await, so a test that sees a delay
+    recorded knows the caller has already acted on what followed the sleep.
+    """
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        """Record the delay."""
+        self.delays.append(delay)
+
+
+def built_relay(
+    connect: Connect,
+    *,
+    phone: PhoneSide | None = None,
+    clock: ManualClock | None = None,
+    sleep: RecordingSleep | None = None,
+    reconnect_attempts: int | None = None,
+    **changes: Any,
+) -> VoiceRelay:
+    """A relay with the given clock, sleep and settings `changes` (defaults otherwise)."""
     return VoiceRelay(
-        phone=CollectingPhone(),
-        connect=peer_connect(peer),
-        settings=relay_settings(),
+        phone=phone or CollectingPhone(),
+        connect=connect,
+        settings=relay_settings(**changes),
         link=RealtimeSettings(),
         context=StudyContext(STUDY_TOPICS),
         metrics=Metrics(),
-        clock=clock,
+        clock=clock or ManualClock(),
+        sleep=sleep or RecordingSleep(),
         reconnect_attempts=reconnect_attempts,
     )
+
+
+def relay_with_clock(peer: FakeRealtime, clock: ManualClock, reconnect_attempts: int) -> VoiceRelay:
+    """A relay to a collecting phone whose link loop reads `clock`."""
+    return built_relay(peer_connect(peer), clock=clock, reconnect_attempts=reconnect_attempts)
+
+
+class HeldConnect:
+    """Connections to the peer; the `held`-th and later ones wait for `gate` before connecting."""
+
+    def __init__(self, peer: FakeRealtime, held: int) -> None:
+        self._connect = peer_connect(peer)
+        self._held = held
+        self.calls = 0
+        self.gate = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    def __call__(self) -> contextlib.AbstractAsyncContextManager[AsyncRealtimeConnection]:
+        """The next connection."""
+        self.calls += 1
+        return self._after_gate() if self.calls >= self._held else self._connect()
+
+    @contextlib.asynccontextmanager
+    async def _after_gate(self) -> AsyncIterator[AsyncRealtimeConnection]:
+        self.waiting.set()
+        await self.gate.wait()
+        async with self._connect() as connection:
+            yield connection
 
 
 async def ended(task: asyncio.Task[None]) -> None:
@@ -469,6 +529,138 @@ async def test_a_session_of_exactly_stable_seconds_is_not_yet_stable(
         await ended(task)
     assert relay.closing_reason == "model_unavailable"
     assert realtime_peer.connections == 2
+
+
+def test_the_reconnect_delay_doubles_from_half_a_second_up_to_eight() -> None:
+    """Waits before reconnecting: 0.5 s after one failure, doubling, never over 8 s."""
+    assert [reconnect_delay(n) for n in range(1, 8)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+
+
+async def test_the_link_loop_waits_the_reconnect_delay_between_attempts(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """Each quick failure in a row is followed by the next, longer, reconnect delay."""
+    sleep = RecordingSleep()
+    relay = built_relay(peer_connect(realtime_peer), sleep=sleep, reconnect_attempts=5)
+    async with running(relay):
+        for _ in range(2):
+            before = realtime_peer.connections
+            await realtime_peer.close_current(1001)
+            await realtime_peer.wait_for(lambda: realtime_peer.connections == before + 1)
+            await relay.connected.wait()
+    assert sleep.delays == [reconnect_delay(1), reconnect_delay(2)]
+
+
+async def test_a_renewal_starts_the_failure_count_afresh(realtime_peer: FakeRealtime) -> None:
+    """A session renewed at its age cap clears the count: the next quick failure reconnects."""
+    relay = built_relay(
+        peer_connect(realtime_peer), reconnect_attempts=1, session_max_minutes=0.005
+    )
+    async with running(relay):
+        await realtime_peer.close_current(1001)  # quick failure: the one allowed
+        await realtime_peer.wait_for(lambda: realtime_peer.connections == 3)  # one renewal
+        await relay.connected.wait()
+        failed_at = realtime_peer.connections
+        await realtime_peer.close_current(1001)  # counted afresh after the renewal
+        await realtime_peer.wait_for(lambda: realtime_peer.connections > failed_at)
+        assert relay.closing_reason is None
+
+
+async def test_a_context_change_while_reconnecting_leaves_later_changes_flowing(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """A change with no link is skipped (the new session carries it); later ones still go out."""
+    connect, sleep = HeldConnect(realtime_peer, held=2), RecordingSleep()
+    relay = built_relay(connect, sleep=sleep)
+    async with running(relay):
+        await realtime_peer.close_current(1001)
+        await connect.waiting.wait()  # between sessions: no link
+        relay.context_changed()
+        await eventually(lambda: len(sleep.delays) == 2, what="the context loop ran")
+        connect.gate.set()
+        await realtime_peer.wait_for(lambda: realtime_peer.connections == 2)
+        await relay.connected.wait()
+        updates = len(realtime_peer.session_updates)
+        relay.context_changed()
+        await realtime_peer.wait_for(lambda: len(realtime_peer.session_updates) == updates + 1)
+    assert set(realtime_peer.session_updates[-1]) == {"type", "instructions"}
+
+
+class FailingAppends:
+    """Connections to the peer whose next `fail` audio appends break as a dropped socket does."""
+
+    def __init__(self, peer: FakeRealtime, fail: int) -> None:
+        self._connect = peer_connect(peer)
+        self.fail = fail
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncRealtimeConnection]:
+        """The next connection, its raw sends wrapped."""
+        async with self._connect() as connection:
+            send_raw = connection.send_raw
+
+            async def failing_send_raw(data: str | bytes) -> None:
+                if self.fail:
+                    self.fail -= 1
+                    raise ConnectionClosedError(None, None)
+                await send_raw(data)
+
+            connection.send_raw = failing_send_raw  # type: ignore[method-assign]
+            yield connection
+
+
+async def test_audio_keeps_flowing_after_one_append_fails(realtime_peer: FakeRealtime) -> None:
+    """An append lost with a broken send does not stop the phone's audio reaching the model."""
+    realtime_peer.auto_respond = False
+    realtime_peer.speech_threshold = 1e9
+    connect = FailingAppends(realtime_peer, fail=1)
+    relay = built_relay(connect)
+    async with running(relay):
+        for frame in frames(tone(440, 0.2)):
+            relay.phone_audio(frame)
+        await eventually(lambda: len(realtime_peer.audio) > 0, what="audio after the failure")
+    assert connect.fail == 0
+
+
+# --- the farewell -------------------------------------------------------------------------------
+
+
+async def test_a_closing_relay_first_delivers_the_audio_queued_for_the_phone(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """Closed while the phone is busy: the phone still gets all queued audio, then `closing`."""
+    phone, recorder = GatedPhone(), CountingRecorder()
+    relay = gated_relay(realtime_peer, phone, recorder, Metrics(), soft_deltas=100)
+    task = asyncio.create_task(relay.run())
+    await relay.connected.wait()
+    await answered_while_stuck(realtime_peer, recorder)
+    relay.close("test_over")
+    phone.gate.set()
+    await ended(task)
+    assert len(phone.audio) == realtime_peer.reply_audio_ms * BYTES_PER_MS
+    assert phone.events[-1] == Closing(reason="test_over")
+
+
+async def test_a_stalled_phone_gets_its_farewell_without_the_audio_it_left(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """A phone closed for backpressure gets `closing` next: the audio queued for it is gone."""
+    phone = GatedPhone()
+    realtime_peer.auto_respond = False
+    relay = built_relay(
+        peer_connect(realtime_peer),
+        phone=phone,
+        soft_limit_bytes=5 * DELTA_BYTES,
+        hard_limit_bytes=5 * DELTA_BYTES,
+    )
+    task = asyncio.create_task(relay.run())
+    await relay.connected.wait()
+    await realtime_peer.respond()
+    await eventually(lambda: relay.closing_reason == "backpressure", what="the phone stalled")
+    phone.gate.set()
+    await ended(task)
+    assert len(phone.audio) == DELTA_BYTES  # only the frame it was already taking
+    assert phone.events[-1] == Closing(reason="backpressure")
 
 
 # --- the pumps ----------------------------------------------------------------------------------
