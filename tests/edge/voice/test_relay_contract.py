@@ -13,8 +13,10 @@ import asyncio
 import base64
 import contextlib
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
+import pytest
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from websockets.exceptions import ConnectionClosedError
 
@@ -44,12 +46,15 @@ DELTA_BYTES = 40 * BYTES_PER_MS  # one 40 ms delta of the fake peer
 
 
 @contextlib.asynccontextmanager
-async def running(relay: VoiceRelay) -> AsyncIterator[asyncio.Task[None]]:
-    """Run the relay until connected; on the way out close it and require run() to return."""
+async def running(
+    relay: VoiceRelay, *, connected: bool = True
+) -> AsyncIterator[asyncio.Task[None]]:
+    """Run the relay, until connected unless told not to wait; close it and await run()."""
     task = asyncio.create_task(relay.run(), name="test:relay")
     try:
         async with asyncio.timeout(RUN_LIMIT):
-            await relay.connected.wait()
+            if connected:
+                await relay.connected.wait()
         yield task
     finally:
         relay.close("test_over")
@@ -399,6 +404,11 @@ class ManualClock:
         return self.now
 
 
+def has_connections(peer: FakeRealtime, count: int) -> bool:
+    """Whether the peer has accepted `count` connections."""
+    return peer.connections == count
+
+
 class RecordingSleep:
     """The relay's sleep in a test: keeps each delay and returns at once, without yielding.
 
@@ -543,10 +553,9 @@ async def test_the_link_loop_waits_the_reconnect_delay_between_attempts(
     sleep = RecordingSleep()
     relay = built_relay(peer_connect(realtime_peer), sleep=sleep, reconnect_attempts=5)
     async with running(relay):
-        for _ in range(2):
-            before = realtime_peer.connections
+        for connections in (2, 3):
             await realtime_peer.close_current(1001)
-            await realtime_peer.wait_for(lambda: realtime_peer.connections == before + 1)
+            await realtime_peer.wait_for(partial(has_connections, realtime_peer, connections))
             await relay.connected.wait()
     assert sleep.delays == [reconnect_delay(1), reconnect_delay(2)]
 
@@ -566,19 +575,22 @@ async def test_a_renewal_starts_the_failure_count_afresh(realtime_peer: FakeReal
         assert relay.closing_reason is None
 
 
-async def test_a_context_change_while_reconnecting_leaves_later_changes_flowing(
-    realtime_peer: FakeRealtime,
+@pytest.mark.parametrize("held", [1, 2], ids=["before-the-first-session", "between-sessions"])
+async def test_a_context_change_with_no_link_leaves_later_changes_flowing(
+    realtime_peer: FakeRealtime, held: int
 ) -> None:
     """A change with no link is skipped (the new session carries it); later ones still go out."""
-    connect, sleep = HeldConnect(realtime_peer, held=2), RecordingSleep()
+    connect, sleep = HeldConnect(realtime_peer, held=held), RecordingSleep()
     relay = built_relay(connect, sleep=sleep)
-    async with running(relay):
-        await realtime_peer.close_current(1001)
-        await connect.waiting.wait()  # between sessions: no link
+    async with running(relay, connected=held > 1):
+        if held > 1:
+            await realtime_peer.close_current(1001)
+        await connect.waiting.wait()  # no link now
         relay.context_changed()
-        await eventually(lambda: len(sleep.delays) == 2, what="the context loop ran")
+        # The context loop's sleep comes after the backoff's, if any.
+        await eventually(lambda: len(sleep.delays) == held, what="the context loop ran")
         connect.gate.set()
-        await realtime_peer.wait_for(lambda: realtime_peer.connections == 2)
+        await realtime_peer.wait_for(lambda: realtime_peer.connections == held)
         await relay.connected.wait()
         updates = len(realtime_peer.session_updates)
         relay.context_changed()
