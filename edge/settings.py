@@ -267,11 +267,17 @@ class RelaySettings(Section):
 
     flat_prefix: ClassVar[str] = "voice_"
 
-    resampler: Literal["soxr", "libsamplerate"] = Field(
-        "soxr", description="16->24 kHz resampler (libsamplerate needs the samplerate extra)."
+    resampler: Literal["polyphase", "soxr", "libsamplerate"] = Field(
+        "polyphase",
+        description="16->24 kHz resampler: polyphase (1.6 ms delay), soxr (HQ, 36.6 ms) or "
+        "libsamplerate (needs the samplerate extra).",
     )
-    frame_ms: int = Field(
-        20, ge=10, le=200, description="Audio chunk sent per input_audio_buffer.append."
+    frame_ms: int | None = Field(
+        None,
+        ge=10,
+        le=200,
+        description="Re-frame the audio into appends of this many ms; unset: each phone frame "
+        "is sent as it arrives (the lowest delay).",
     )
     max_frame_bytes: int = Field(
         64_000, ge=4, description="Largest phone audio frame accepted (1 s at 16 kHz Float32)."

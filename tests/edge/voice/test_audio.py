@@ -42,10 +42,20 @@ def phone_frames(samples: npt.NDArray[np.float32], frame_ms: int) -> list[bytes]
     return [samples[i : i + size].astype("<f4").tobytes() for i in range(0, len(samples), size)]
 
 
+def phone_frames_of(samples: npt.NDArray[np.float32], sizes: list[int]) -> list[bytes]:
+    """Float32LE frames of the given sample counts in turn, round and round, to the end."""
+    frames, start, i = [], 0, 0
+    while start < len(samples):
+        size = sizes[i % len(sizes)]
+        frames.append(samples[start : start + size].astype("<f4").tobytes())
+        start, i = start + size, i + 1
+    return frames
+
+
 def through_inbound(
     samples: npt.NDArray[np.float32],
     frame_ms: int = 20,
-    kind: ResamplerKind = "soxr",
+    kind: ResamplerKind = "polyphase",
     quality: str | None = None,
 ) -> npt.NDArray[np.float32]:
     """Feed `samples` through InboundAudio frame by frame; the decoded 24 kHz output."""
@@ -188,7 +198,7 @@ def test_framer_rejects_fractional_frame() -> None:
 # --- resampling -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["soxr", "libsamplerate"])
+@pytest.mark.parametrize("kind", ["polyphase", "soxr", "libsamplerate"])
 def test_resampler_output_is_one_and_a_half_times_input(kind: ResamplerKind) -> None:
     """500 frames of 20 ms give about 1.5x the samples, and exactly 1.5x with the tail."""
     resampler = make_resampler(kind)
@@ -198,7 +208,7 @@ def test_resampler_output_is_one_and_a_half_times_input(kind: ResamplerKind) -> 
     assert produced + len(resampler.flush()) == 1.5 * len(x)
 
 
-@pytest.mark.parametrize("kind", ["soxr", "libsamplerate"])
+@pytest.mark.parametrize("kind", ["polyphase", "soxr", "libsamplerate"])
 @pytest.mark.parametrize("frame_ms", [20, 7, 13])
 def test_frames_are_seamless(kind: ResamplerKind, frame_ms: int) -> None:
     """A 1 kHz tone in frames equals the same tone resampled in one block (no seam clicks)."""
@@ -214,8 +224,71 @@ def test_frames_are_seamless(kind: ResamplerKind, frame_ms: int) -> None:
 @pytest.mark.parametrize("freq", [1000, 7000])
 def test_soxr_sinad_through_inbound_path(freq: int) -> None:
     """With soxr HQ, a tone through the whole inbound path keeps a SINAD of at least 70 dB."""
-    out = through_inbound(tone(freq))
+    out = through_inbound(tone(freq), kind="soxr")
     assert sinad_db(out[SKIP:-SKIP], freq) >= 70
+
+
+@pytest.mark.parametrize("freq", [1000, 7000])
+def test_polyphase_sinad_through_inbound_path_is_at_the_pcm16_floor(freq: int) -> None:
+    """With the default resampler, a -6 dBFS tone keeps a SINAD of at least 90 dB after PCM16."""
+    out = through_inbound(tone(freq))
+    assert sinad_db(out[SKIP:-SKIP], freq) >= 90
+
+
+def level_db(samples: npt.NDArray[np.float32], freq: float, rate: int = MODEL_RATE) -> float:
+    """The level at `freq` in dB (Kaiser-windowed FFT, beta 20: sidelobes under -150 dB)."""
+    window = np.kaiser(len(samples), 20)
+    spectrum = np.abs(np.fft.rfft(samples * window))
+    bin_ = round(freq * len(samples) / rate)
+    return float(20 * np.log10(np.max(spectrum[bin_ - 3 : bin_ + 4]) + 1e-30))
+
+
+def test_polyphase_image_of_7khz_at_9khz_is_under_minus_90_dbc() -> None:
+    """The anti-imaging filter leaves the 9 kHz image of a 7 kHz tone 90 dB under the tone."""
+    resampler = make_resampler("polyphase")
+    out = resampler.process(tone(7000))[SKIP:-SKIP]
+    assert level_db(out, 9000) - level_db(out, 7000) < -90
+
+
+def test_polyphase_holds_back_only_its_filter_delay() -> None:
+    """Whatever the frame size, the output lags the input by at most 2 ms of audio."""
+    resampler = make_resampler("polyphase")
+    rng = np.random.default_rng(3)
+    arrived = produced = 0
+    worst = 0.0
+    for size in rng.integers(1, 1_700, 400):
+        produced += len(resampler.process(np.zeros(size, dtype=np.float32)))
+        arrived += size
+        worst = max(worst, (arrived * 1.5 - produced) / MODEL_RATE * 1000)
+    assert worst <= 2.0
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [[160], [320], [512], [1600], [317, 5, 1203, 64], [1, 2, 3]],
+    ids=["10ms", "20ms", "32ms", "100ms", "odd", "tiny"],
+)
+def test_polyphase_frames_match_one_block_to_the_sample(sizes: list[int]) -> None:
+    """No click, gap or repeated sample at frame seams: frames give one block's output."""
+    x = tone(1000) + tone(7000, amplitude=0.2)
+    block = make_resampler("polyphase")
+    expected = np.concatenate([block.process(x), block.flush()])
+    framed = make_resampler("polyphase")
+    frames = [np.frombuffer(f, "<f4").astype(np.float32) for f in phone_frames_of(x, sizes)]
+    pieces = [framed.process(frame) for frame in frames]
+    got = np.concatenate([*pieces, framed.flush()])
+    assert len(got) == len(expected) == 1.5 * len(x)
+    assert np.max(np.abs(got - expected)) < 1e-6
+
+
+def test_polyphase_output_is_aligned_with_its_input() -> None:
+    """The filter's delay is taken out: output sample n is the input's time n / 24 kHz."""
+    x = tone(1000)
+    resampler = make_resampler("polyphase")
+    out = np.concatenate([resampler.process(x), resampler.flush()])
+    ideal = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(len(out)) / MODEL_RATE)
+    error = out[SKIP:-SKIP] - ideal[SKIP:-SKIP]
+    assert 10 * np.log10(np.mean(error**2) / np.mean(ideal**2)) < -90
 
 
 def test_libsamplerate_sinad_through_inbound_path() -> None:
@@ -248,9 +321,21 @@ def test_unknown_resampler_is_refused() -> None:
 # --- the inbound path -------------------------------------------------------------------------
 
 
-def test_inbound_chunks_are_20ms_base64() -> None:
-    """Every chunk but the last is 20 ms of 24 kHz PCM16 (960 bytes) as ASCII base64."""
+def test_inbound_sends_each_phone_frame_as_it_arrives() -> None:
+    """By default every phone frame yields one chunk, and all but 2 ms of its audio is out."""
     inbound = InboundAudio(resampler=make_resampler())
+    arrived = sent = 0
+    for frame in phone_frames_of(tone(440, seconds=1.0), [160, 320, 512, 1600, 317]):
+        chunks = inbound.feed(frame)
+        assert len(chunks) == 1
+        arrived += len(frame) // 4
+        sent += len(base64.b64decode(chunks[0], validate=True)) // 2
+        assert 0 <= arrived * 1.5 - sent <= 2 * MODEL_RATE / 1000
+
+
+def test_inbound_chunks_are_20ms_base64_when_framed() -> None:
+    """With frame_ms=20, every chunk but the last is 20 ms of 24 kHz PCM16 (960 bytes)."""
+    inbound = InboundAudio(resampler=make_resampler(), frame_ms=20)
     chunks: list[str] = []
     for frame in phone_frames(tone(440, seconds=0.5), 20):
         chunks += inbound.feed(frame)

@@ -62,7 +62,7 @@ def test_pcm16_to_float_returns_float32() -> None:
 
 def test_inbound_flush_sends_the_framer_remainder_last() -> None:
     """At end of stream the part-frame remainder is sent as a final, shorter base64 chunk."""
-    inbound = InboundAudio(resampler=make_resampler())
+    inbound = InboundAudio(resampler=make_resampler(), frame_ms=20)
     chunks = inbound.feed(wave(330).astype("<f4").tobytes()) + inbound.flush()
     # 330 input samples -> 495 at 24 kHz: one 20 ms chunk of 480 and a remainder of 15.
     assert decoded_samples(chunks) == [480, 15]

@@ -45,14 +45,22 @@ def silence(seconds: float) -> Samples:
     return np.zeros(round(PHONE_RATE * seconds), np.float32)
 
 
-def frames(samples: Samples) -> list[bytes]:
-    """Float32LE 20 ms frames, as the phone sends them."""
-    return [samples[i : i + FRAME].astype("<f4").tobytes() for i in range(0, len(samples), FRAME)]
+def frames(samples: Samples, sizes: tuple[int, ...] = (FRAME,)) -> list[bytes]:
+    """Float32LE frames as the phone sends them: 20 ms, or the `sizes` (samples) in turn."""
+    out: list[bytes] = []
+    start = 0
+    while start < len(samples):
+        size = sizes[len(out) % len(sizes)]
+        out.append(samples[start : start + size].astype("<f4").tobytes())
+        start += size
+    return out
 
 
-async def send_audio(ws: ClientWebSocketResponse, samples: Samples) -> None:
-    """Send Float32LE samples as 20 ms frames."""
-    for frame in frames(samples):
+async def send_audio(
+    ws: ClientWebSocketResponse, samples: Samples, sizes: tuple[int, ...] = (FRAME,)
+) -> None:
+    """Send Float32LE samples as 20 ms frames, or as frames of the `sizes` in turn."""
+    for frame in frames(samples, sizes):
         await ws.send_bytes(frame)
 
 
