@@ -7,6 +7,7 @@ alone and benchmarked in `scripts/bench/resample.py`; the WebSocket handler only
 from __future__ import annotations
 
 import base64
+import functools
 import math
 from typing import Any, Final, Literal, Protocol
 
@@ -89,22 +90,59 @@ class Resampler(Protocol):
 
 
 def lowpass_kaiser(
-    *, rate: float, passband: float, stopband: float, attenuation_db: float, delay_multiple: int
+    *, rate: float, passband: float, stopband: float, attenuation_db: float
 ) -> npt.NDArray[np.float64]:
     """A linear-phase low-pass FIR (windowed sinc, Kaiser window) for the given band edges.
 
     The cut-off is midway between `passband` and `stopband`; the length follows Kaiser's formula
-    for `attenuation_db`, rounded up so that the group delay is a whole multiple of
-    `delay_multiple` samples (the decimation factor, so the delay is whole output samples).
+    for `attenuation_db`.
     """
     width = 2 * math.pi * (stopband - passband) / rate
-    length = math.ceil((attenuation_db - 7.95) / (2.285 * width)) + 1
-    delay = math.ceil((length - 1) / 2 / delay_multiple) * delay_multiple
+    length = math.ceil((attenuation_db - 7.95) / (2.285 * width)) | 1  # odd: a centre tap
     beta = 0.1102 * (attenuation_db - 8.7)
     cutoff = (passband + stopband) / 2 / rate  # cycles per sample
-    n = np.arange(2 * delay + 1) - delay
-    taps: npt.NDArray[np.float64] = 2 * cutoff * np.sinc(2 * cutoff * n) * np.kaiser(n.size, beta)
+    n = np.arange(length) - length // 2
+    taps: npt.NDArray[np.float64] = 2 * cutoff * np.sinc(2 * cutoff * n) * np.kaiser(length, beta)
     return taps
+
+
+def minimum_phase(
+    taps: npt.NDArray[np.float64], fft_size: int = 1 << 16
+) -> npt.NDArray[np.float64]:
+    """The minimum-phase FIR with the same magnitude response (homomorphic, via the cepstrum).
+
+    Its energy comes first instead of at the centre: a linear-phase filter delays everything by
+    half its length, a minimum-phase one by a fraction of a millisecond here. The ear does not
+    hear the phase; the model's speech recognition does not either.
+    """
+    magnitude = np.abs(np.fft.fft(taps, fft_size))
+    cepstrum = np.fft.ifft(np.log(np.maximum(magnitude, 1e-15))).real
+    folded = np.zeros(fft_size)
+    folded[0] = cepstrum[0]
+    folded[1 : fft_size // 2] = 2 * cepstrum[1 : fft_size // 2]
+    folded[fft_size // 2] = cepstrum[fft_size // 2]
+    response: npt.NDArray[np.float64] = np.fft.ifft(np.exp(np.fft.fft(folded))).real
+    return response[: taps.size]
+
+
+@functools.cache
+def _interpolation_phases(up: int, down: int, in_rate: int) -> npt.NDArray[np.float32]:
+    """The L phase filters of the up-by-L anti-imaging low-pass; designed once per process."""
+    nyquist = min(in_rate, in_rate * up // down) / 2
+    passband = 0.875 * nyquist  # 7 kHz of the phone's 8 kHz: all of speech
+    taps = minimum_phase(
+        lowpass_kaiser(
+            rate=in_rate * up,
+            passband=passband,
+            stopband=2 * nyquist - passband,  # 9 kHz: the image of 7 kHz is fully rejected
+            attenuation_db=100.0,
+        )
+    )
+    per_phase = -(-taps.size // up)
+    padded = np.zeros(per_phase * up)
+    padded[: taps.size] = taps * up  # each phase sums to about 1: unity gain
+    # Row p: phase p's taps, newest input sample last, to dot with a window of the input.
+    return np.ascontiguousarray(padded.reshape(per_phase, up).T[:, ::-1], dtype=np.float32)
 
 
 class _PolyphaseResampler:
@@ -112,55 +150,32 @@ class _PolyphaseResampler:
 
     Output sample r is the up-by-L signal's sample r*M, filtered: one dot product of the last
     T input samples with one of L phase filters, so a chunk's outputs are L strided
-    matrix-vector products over a sliding window. Nothing waits for a block: an output leaves
-    as soon as its newest input sample has arrived, so the only audio held back is the filter's
-    group delay (1.6 ms at 16 -> 24 kHz), and output is aligned to the input (that delay is
-    dropped at the start and fed out by `flush`).
+    matrix-vector products over a sliding window. Nothing waits for a block or for future
+    input: every output whose time has arrived leaves at once, and with a minimum-phase filter
+    a click comes out within a fraction of a millisecond (BENCHMARKS.md).
     """
 
-    def __init__(
-        self,
-        in_rate: int,
-        out_rate: int,
-        *,
-        passband: float = 7_000.0,
-        attenuation_db: float = 100.0,
-    ) -> None:
+    def __init__(self, in_rate: int, out_rate: int) -> None:
         g = math.gcd(in_rate, out_rate)
         self._up, self._down = out_rate // g, in_rate // g
-        nyquist = min(in_rate, out_rate) / 2
-        taps = lowpass_kaiser(
-            rate=in_rate * self._up,
-            passband=min(passband, 0.875 * nyquist),
-            stopband=2 * nyquist - min(passband, 0.875 * nyquist),
-            attenuation_db=attenuation_db,
-            delay_multiple=self._down,
-        )
-        self._delay_out = (taps.size // 2) // self._down
-        per_phase = -(-taps.size // self._up)
-        padded = np.zeros(per_phase * self._up)
-        padded[: taps.size] = taps * self._up  # each phase sums to about 1: unity gain
-        # Row p: phase p's taps, newest input sample last, to dot with a window of the input.
-        self._phases = np.ascontiguousarray(
-            padded.reshape(per_phase, self._up).T[:, ::-1], dtype=np.float32
-        )
-        self._taps = per_phase
+        self._phases = _interpolation_phases(self._up, self._down, in_rate)
+        self._taps = self._phases.shape[1]
         self._reset()
 
     def _reset(self) -> None:
         self._history = np.zeros(self._taps - 1, dtype=np.float32)
         self._samples_in = 0  # input samples consumed
-        self._next = 0  # the next raw output sample (before dropping the delay)
+        self._next = 0  # the next output sample
 
     def process(self, samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         buffer = np.concatenate((self._history, samples))
         up, down, first = self._up, self._down, self._next
-        end = ((self._samples_in + len(samples)) * up + down - 1) // down  # first not computable
-        count = end - first
-        out = np.empty(max(count, 0), dtype=np.float32)
-        if count > 0:
+        # Output r is at input time r*M/L: every r before the end of the input is ready.
+        end = ((self._samples_in + len(samples)) * up + down - 1) // down
+        out = np.empty(end - first, dtype=np.float32)
+        if len(out):
             windows = np.lib.stride_tricks.sliding_window_view(buffer, self._taps)
-            for k in range(min(up, count)):
+            for k in range(min(up, len(out))):
                 r = first + k
                 row = r * down // up - self._samples_in  # the window ending at input r*M//L
                 rows = windows[row : row + down * len(out[k::up]) : down]
@@ -168,16 +183,12 @@ class _PolyphaseResampler:
             self._next = end
         self._samples_in += len(samples)
         self._history = buffer[len(buffer) - (self._taps - 1) :]
-        skip = max(0, self._delay_out - first)
-        return out[skip:]
+        return out
 
     def flush(self) -> npt.NDArray[np.float32]:
-        # Zeros past the end carry the last samples through the filter's delay.
-        wanted = round(self._samples_in * self._up / self._down)
-        produced = max(0, self._next - self._delay_out)
-        tail = self.process(np.zeros(self._taps + self._delay_out, dtype=np.float32))
+        # Every output up to the end of the input has gone already; only the state is reset.
         self._reset()
-        return tail[: max(0, wanted - produced)]
+        return np.zeros(0, dtype=np.float32)
 
 
 class _SoxrResampler:
@@ -245,8 +256,9 @@ def make_resampler(
 ) -> Resampler:
     """A fresh streaming resampler: the polyphase FIR by default, soxr or libsamplerate on request.
 
-    The polyphase FIR holds back 1.6 ms (its group delay) against soxr HQ's 36.6 ms of blocks, at
-    over 100 dB image rejection (see BENCHMARKS.md). soxr's default quality is "HQ",
+    The polyphase FIR holds nothing back (a minimum-phase filter: a click is out within a
+    fraction of a millisecond) against soxr HQ's 36.6 ms of blocks, at 100 dB image rejection
+    (see BENCHMARKS.md). soxr's default quality is "HQ",
     libsamplerate's "sinc_medium" (only if the samplerate extra is installed).
     """
     if kind == "polyphase":

@@ -22,7 +22,7 @@ from tests.support import AppClient
 LEVEL = 0.5
 SECONDS = 1.0
 SKIP = MODEL_RATE // 100  # the first 10 ms: the resampler's start-up transient
-HELD_BACK_MS = 2  # the default resampler's filter delay, rounded up
+HELD_BACK_MS = 1  # rounding: the default resampler holds nothing back
 # Phone frame sizes in samples at 16 kHz: 10, 20, 32 and 100 ms, and odd ones in turn (a real
 # phone's audio tap rarely delivers exactly 20 ms).
 FRAME_SIZES: dict[str, tuple[int, ...]] = {
@@ -43,7 +43,7 @@ async def through_relay(
     async with client.ws_connect("/ws") as ws:
         await started(ws)
         await send_audio(ws, tone(freq, SECONDS, LEVEL), sizes)
-        # Everything but the filter's delay arrives without waiting for more audio.
+        # All of it arrives without waiting for more audio.
         await peer.wait_for(lambda: len(peer.audio) >= (sent_ms - HELD_BACK_MS) * BYTES_PER_MS)
         await ws.send_json({"type": "stop"})
         await read_until(ws, lambda g: g.closed)
