@@ -1,0 +1,136 @@
+"""Benchmark of the barge-in detector (`edge/voice/barge_in.py`): onset delay and cost per frame.
+
+Utterances are espeak-ng speech (8 sentences, 8 voices, 130-210 words/min; needs Debian's
+`espeak-ng`), in the scenes of `tests/edge/voice/barge_in_support.py`:
+
+- alone: the student after 0.5 s of a quiet room (-60 dBFS), detector with `over_tutor_only`
+  off;
+- over the tutor: the tutor's answer playing, its echo in the microphone at -20 dB and 100 ms,
+  the student (at the tutor's level) from 1 s on;
+- echo only: the tutor and its echo at -20 dB, delays 0-300 ms, nobody else (every onset is a
+  false barge-in).
+
+Delay is counted on the detector's own clock: phone samples from the utterance's true onset (its
+first 5 ms within 40 dB of its loudest) to the end of the VAD frame that decided the onset.
+Cost: microseconds per 20 ms microphone frame (`phone_audio`, and `tutor_audio` of the tutor's
+matching 20 ms while it speaks), the best of several rounds.
+
+Run: .venv/bin/python scripts/bench/barge_in.py [--utterances 40] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from edge.voice.audio import to_pcm16
+from edge.voice.barge_in import OnsetConfig, SpeechOnset
+from tests.edge.voice.barge_in_support import (
+    MS,
+    VOICES,
+    Scene,
+    Voices,
+    alone,
+    noise,
+    over_tutor,
+    play,
+)
+
+
+def delays(scenes: list[Scene], config: OnsetConfig) -> tuple[list[float], int, int]:
+    """Onset delays in ms, utterances missed, and onsets that were not the first after a start."""
+    found: list[float] = []
+    missed = extra = 0
+    for scene in scenes:
+        onsets = play(SpeechOnset(config), scene)
+        start = scene.starts[0]
+        late = [o for o in onsets if o > start]
+        extra += len(onsets) - min(1, len(late))
+        if late:
+            found.append((late[0] - start) / MS)
+        else:
+            missed += 1
+    return found, missed, extra
+
+
+def summary(name: str, found: list[float], missed: int, extra: int) -> str:
+    """One line: p50, p90 and max delay, misses and extra onsets."""
+    q = np.percentile(found, [50, 90]) if found else [float("nan")] * 2
+    top = max(found, default=float("nan"))
+    return (
+        f"{name:26s} n={len(found) + missed:3d}  p50 {q[0]:5.0f} ms  p90 {q[1]:5.0f} ms  "
+        f"max {top:5.0f} ms  missed {missed}  extra onsets {extra}"
+    )
+
+
+def cost_us(scene: Scene, config: OnsetConfig, rounds: int) -> float:
+    """Best-of-rounds microseconds per 20 ms microphone frame (and its tutor audio)."""
+    frame = 20 * MS
+    mic = [scene.mic[i : i + frame] for i in range(0, len(scene.mic) - frame + 1, frame)]
+    tutor = b"" if scene.tutor is None else to_pcm16(scene.tutor)
+    per = 960  # bytes of PCM16 24 kHz per 20 ms
+    refs = [tutor[i * per : (i + 1) * per] for i in range(len(mic))]
+    best = float("inf")
+    for _ in range(rounds):
+        detector = SpeechOnset(config)
+        began = time.perf_counter()
+        for samples, ref in zip(mic, refs, strict=True):
+            if ref:
+                detector.tutor_audio(ref)
+            detector.phone_audio(samples)
+        best = min(best, (time.perf_counter() - began) / len(mic) * 1e6)
+    return best
+
+
+def main() -> None:
+    """Run every scene and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--utterances", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    config = OnsetConfig()
+    print(
+        f"{platform.machine()} {platform.python_version()}, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {config}"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        voices = Voices(Path(folder))
+        utterances = voices.utterances(args.utterances)
+        tutors = [voices.tutor(voice=v, speed=150 + 10 * i) for i, v in enumerate(VOICES[:4])]
+        alone_scenes = [alone(u, seed=i) for i, u in enumerate(utterances)]
+        over_scenes = [
+            over_tutor(tutors[i % 4], u, at_s=0.6 + 0.1 * (i % 10), seed=i)
+            for i, u in enumerate(utterances)
+        ]
+        echo_scenes = [
+            over_tutor(tutors[i % 4], None, echo_delay_ms=(0, 50, 100, 200, 300)[i % 5], seed=i)
+            for i in range(args.utterances)
+        ]
+        alone_config = OnsetConfig(over_tutor_only=False)
+        print(summary("alone", *delays(alone_scenes, alone_config)))
+        print(summary("over the tutor (-20 dB)", *delays(over_scenes, config)))
+        false = sum(len(play(SpeechOnset(config), s)) for s in echo_scenes)
+        seconds = sum(s.seconds() for s in echo_scenes)
+        print(
+            f"{'echo only (-20 dB)':26s} n={len(echo_scenes):3d}  false onsets {false} "
+            f"in {seconds:.0f} s"
+        )
+        quiet = Scene(noise(10, -60))
+        print(
+            f"cost per 20 ms frame: tutor silent {cost_us(quiet, alone_config, args.rounds):.1f} us,"
+            f" tutor speaking {cost_us(over_scenes[0], config, args.rounds):.1f} us"
+        )
+
+
+if __name__ == "__main__":
+    main()
