@@ -76,3 +76,17 @@ async def test_frames_are_analysed_on_the_device_without_a_key(start_app: Any) -
     assert answer["analysis"]["topic"] == "Chemistry"
     assert answer["source"] == SOURCE
     assert answer["confidence"] > 0
+
+
+@pytest.mark.parametrize(
+    ("width", "height"), [(720, 1280), (504, 896), (360, 640)], ids=["720p", "504p", "360p"]
+)
+async def test_glasses_frame_sizes_are_analysed_on_the_device(
+    start_app: Any, width: int, height: int
+) -> None:
+    """Portrait pages of the glasses toolkit's frame sizes are read through the pipeline."""
+    client = await start_app(vision_backend="local")
+    frame = page(PAGES["Biology"], width=width, height=height, size=width * 44 // 960)
+    answer = await upload(client, frame)
+    assert (answer["analysis"]["topic"], answer["source"]) == ("Biology", SOURCE)
+    assert "mitosis" in answer["analysis"]["extractedText"].lower()
