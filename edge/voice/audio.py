@@ -135,7 +135,7 @@ def _interpolation_phases(up: int, down: int, in_rate: int) -> npt.NDArray[np.fl
             rate=in_rate * up,
             passband=passband,
             stopband=2 * nyquist - passband,  # 9 kHz: the image of 7 kHz is fully rejected
-            attenuation_db=100.0,
+            attenuation_db=120.0,
         )
     )
     per_phase = -(-taps.size // up)
@@ -257,7 +257,7 @@ def make_resampler(
     """A fresh streaming resampler: the polyphase FIR by default, soxr or libsamplerate on request.
 
     The polyphase FIR holds nothing back (a minimum-phase filter: a click is out within a
-    fraction of a millisecond) against soxr HQ's 36.6 ms of blocks, at 100 dB image rejection
+    fraction of a millisecond) against soxr HQ's 36.6 ms of blocks, at 120 dB image rejection
     (see BENCHMARKS.md). soxr's default quality is "HQ",
     libsamplerate's "sinc_medium" (only if the samplerate extra is installed).
     """

@@ -2,8 +2,9 @@
 
 The daemon runs as its own process; in this process run the fake Realtime peer and fake vision
 peer from tests/ and four phones, each streaming 20 ms Float32 frames in real time (speech and
-pauses, so the peer answers with audio), while frames are uploaded every half second. Figures
-come from the daemon's own histograms at /metrics (p99 as the upper edge of its bucket).
+pauses, so the peer answers with audio), while a 720x1280 frame (the glasses' video size) is
+uploaded every half second. Figures come from the daemon's own histograms at /metrics (p99 as
+the upper edge of its bucket).
 
 Run: .venv/bin/python scripts/bench/voice.py [--seconds 20] [--phones 4]
 """
@@ -66,9 +67,11 @@ async def phone(url: str, seconds: float, token: str) -> int:
     return received
 
 
-async def uploader(url: str, seconds: float, token: str) -> int:
-    """Upload a 1280x960 frame every half second; return how many were answered."""
-    data = [photo_like_jpeg(1280, 960, seed) for seed in range(4)]
+async def uploader(
+    url: str, seconds: float, token: str, size: tuple[int, int] = (720, 1280)
+) -> int:
+    """Upload a frame (the glasses' 720x1280) every half second; return how many were answered."""
+    data = [photo_like_jpeg(*size, seed) for seed in range(4)]
     done = 0
     async with ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
         for n in range(int(seconds * 2)):

@@ -210,6 +210,12 @@ class FakeRealtime:
         self.tail_deltas = 0  # deltas of cancelled responses sent after the cancel
         # Responses started from now on are this constant PCM16 value instead of the tone.
         self.reply_sample: int | None = None
+        # Probes for latency benchmarks: the reply's PCM16 for (first sample, count) instead of
+        # the tone; called with each appended chunk as it arrives, and with (first sample,
+        # count) of each audio delta just after it is sent.
+        self.reply_source: Callable[[int, int], bytes] | None = None
+        self.on_append: Callable[[bytes], None] | None = None
+        self.on_delta: Callable[[int, int], None] | None = None
         self._conns: list[_Conn] = []
         self._runner: web.AppRunner | None = None
         self._changed = asyncio.Condition()
@@ -411,6 +417,8 @@ class FakeRealtime:
             await self._session_update(conn, event)
         elif kind == "input_audio_buffer.append":
             pcm = base64.b64decode(event["audio"])
+            if self.on_append is not None:
+                self.on_append(pcm)
             self.audio.extend(pcm)
             conn.uncommitted += len(pcm) // 2
             await self._vad(conn, pcm)
@@ -745,16 +753,19 @@ class FakeRealtime:
                 tail += 1
                 await asyncio.sleep(self.cancel_tail_seconds / max(1, self.cancel_tail_deltas))
             count = min(step, total - resp.samples)
-            pcm = (
-                tone(resp.samples, count)
-                if resp.sample is None
-                else np.full(count, resp.sample, "<i2").tobytes()
-            )
+            if self.reply_source is not None:
+                pcm = self.reply_source(resp.samples, count)
+            elif resp.sample is None:
+                pcm = tone(resp.samples, count)
+            else:
+                pcm = np.full(count, resp.sample, "<i2").tobytes()
             audio = base64.b64encode(pcm).decode("ascii")
             if not await self._send(
                 conn, _event("response.output_audio.delta", **part, delta=audio)
             ):
                 return
+            if self.on_delta is not None:
+                self.on_delta(resp.samples, count)
             if resp.cancelled is not None:
                 self.tail_deltas += 1
             resp.samples += count
