@@ -87,7 +87,7 @@ class OnsetConfig:
     #: Speech shorter than this never triggers (a cough, a click, a word of the tutor's echo).
     min_speech_ms: int = 100
     #: This much time without the student's speech ends the utterance and re-arms the detector.
-    min_silence_ms: int = 300
+    min_silence_ms: int = 500
     #: WebRTC VAD mode, 0 (lenient) to 3 (strict about what is speech).
     aggressiveness: int = 3
     #: The echo path's gain: the tutor's voice in the microphone relative to its playback level.
@@ -142,7 +142,7 @@ class _TutorReference:
         # (where the block starts playing in phone samples, its level in dBFS), oldest first
         self._blocks: deque[tuple[int, float]] = deque()
         self._carry = b""
-        self._end = 0  # where the queued playback ends
+        self._end = -tail  # where the queued playback ends (nothing played yet: before the start)
 
     def add(self, pcm16: bytes, now: int) -> None:
         data = self._carry + pcm16

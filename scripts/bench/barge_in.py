@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -125,10 +124,10 @@ def main() -> None:
             f"{'echo only (-20 dB)':26s} n={len(echo_scenes):3d}  false onsets {false} "
             f"in {seconds:.0f} s"
         )
-        quiet = Scene(noise(10, -60))
+        silent = cost_us(Scene(noise(10, -60)), alone_config, args.rounds)
+        speaking = cost_us(over_scenes[0], config, args.rounds)
         print(
-            f"cost per 20 ms frame: tutor silent {cost_us(quiet, alone_config, args.rounds):.1f} us,"
-            f" tutor speaking {cost_us(over_scenes[0], config, args.rounds):.1f} us"
+            f"cost per 20 ms frame: tutor silent {silent:.1f} us, tutor speaking {speaking:.1f} us"
         )
 
 

@@ -80,10 +80,15 @@ def _window_power(samples: Samples) -> npt.NDArray[np.float64]:
 
 
 def speech_start(samples: Samples) -> int:
-    """The true onset: the first sample whose 5 ms RMS is within 40 dB of the loudest 5 ms."""
-    window = 5 * MS
-    power = np.convolve(samples.astype(np.float64) ** 2, np.ones(window) / window, "full")
-    return max(0, int(np.argmax(power >= power.max() * 1e-4)) - window + 1)
+    """The true onset of a clean utterance: its first sample within 40 dB of its peak."""
+    magnitude = np.abs(samples)
+    return int(np.argmax(magnitude >= magnitude.max() * 0.01))
+
+
+def trimmed(samples: Samples) -> Samples:
+    """`samples` without the silence before and after (below -40 dB of the peak)."""
+    loud = np.flatnonzero(np.abs(samples) >= np.abs(samples).max() * 0.01)
+    return samples[loud[0] : loud[-1] + 1]
 
 
 def at_rms(samples: Samples, target: float) -> Samples:
@@ -112,7 +117,8 @@ class Scene:
     """What the microphone hears and, if the tutor speaks, what the phone plays (24 kHz)."""
 
     mic: Samples
-    tutor: Samples | None = None  # played from the scene's start, on the same clock as `mic`
+    tutor: Samples | None = None  # what the phone plays, on the same clock as `mic`
+    tutor_from: int = 0  # the microphone sample at which the phone starts playing `tutor`
     starts: list[int] = field(default_factory=list)  # true onsets of the student's speech
 
     def seconds(self) -> float:
@@ -143,8 +149,8 @@ def play(detector: SpeechOnset, scene: Scene, sizes: Sequence[int] = (20 * MS,))
     tutor = None if scene.tutor is None else to_pcm16(scene.tutor)
     sent = 0
     for start, end in chunks(sizes, len(scene.mic)):
-        if tutor is not None:
-            upto = min(len(tutor), end * MODEL_RATE // PHONE_RATE * 2)
+        if tutor is not None and end > scene.tutor_from:
+            upto = min(len(tutor), (end - scene.tutor_from) * MODEL_RATE // PHONE_RATE * 2)
             if upto > sent:
                 detector.tutor_audio(tutor[sent:upto])
                 sent = upto
@@ -165,8 +171,8 @@ class Voices:
         return espeak(text, self._folder / name, voice, speed)
 
     def student(self, text: str, voice: str = "en-us", speed: int = 160) -> Samples:
-        """An utterance at the phone's rate, speech RMS 0.1 (-20 dBFS)."""
-        return at_rms(resample(*self._raw(text, voice, speed), PHONE_RATE), 0.1)
+        """An utterance at the phone's rate, trimmed of silence, speech RMS 0.1 (-20 dBFS)."""
+        return at_rms(trimmed(resample(*self._raw(text, voice, speed), PHONE_RATE)), 0.1)
 
     def tutor(self, text: str = TUTOR_TEXT, voice: str = "en-gb", speed: int = 175) -> Samples:
         """The tutor's answer at the model's rate (24 kHz), speech RMS 0.1 (-20 dBFS)."""
@@ -184,6 +190,16 @@ def echo_of(tutor: Samples, gain_db: float, delay_ms: int) -> Samples:
     """The tutor's playback (24 kHz) as the microphone hears it: 16 kHz, `gain_db`, delayed."""
     heard = resample(tutor, MODEL_RATE, PHONE_RATE) * np.float32(10 ** (gain_db / 20))
     return np.concatenate((np.zeros(delay_ms * MS, np.float32), heard))
+
+
+def quiet_room_with(*events: Samples, gap_s: float = 1.0) -> Scene:
+    """A quiet room (-60 dBFS) with `events` one after another, `gap_s` before each and after."""
+    gap = int(gap_s * PHONE_RATE)
+    starts = list(itertools.accumulate((gap + len(e) for e in events[:-1]), initial=gap))
+    length = starts[-1] + len(events[-1]) + gap
+    parts = [(0, noise(length / PHONE_RATE, -60)), *zip(starts, events, strict=True)]
+    onsets = [start + speech_start(event) for start, event in zip(starts, events, strict=True)]
+    return Scene(mix(length, *parts), starts=onsets)
 
 
 def alone(utterance: Samples, lead_s: float = 0.5, tail_s: float = 0.5, seed: int = 0) -> Scene:
