@@ -245,6 +245,8 @@ class RealtimeSettings(Section):
     flat_renamed: ClassVar[Mapping[str, str]] = {
         "voice": "voice",
         "vad": "voice_vad",
+        "vad_eagerness": "voice_vad_eagerness",
+        "noise_reduction": "voice_noise_reduction",
         "transcription_model": "voice_transcription_model",
     }
 
@@ -256,6 +258,14 @@ class RealtimeSettings(Section):
     voice: str = Field("marin", description="The tutor's voice.")
     vad: Vad = Field(
         "server_vad", description="How the model tells the student has finished speaking."
+    )
+    vad_eagerness: Literal["auto", "low", "medium", "high"] = Field(
+        "auto", description="With semantic_vad: how soon the tutor answers (low waits longest)."
+    )
+    noise_reduction: Literal["near_field", "far_field", "off"] = Field(
+        "near_field",
+        description="The provider's input noise reduction: near_field suits a microphone at "
+        "the mouth (glasses, headset), far_field a laptop's.",
     )
     transcription_model: str = Field(
         "gpt-4o-mini-transcribe", description="Transcribes the student for the transcript events."

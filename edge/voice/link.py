@@ -13,6 +13,9 @@ from types import TracebackType
 
 from openai import AsyncOpenAI, OpenAIError
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
+from openai.types.realtime.realtime_audio_config_input_param import (
+    RealtimeAudioConfigInputParam,
+)
 from openai.types.realtime.realtime_audio_formats_param import AudioPCM
 from openai.types.realtime.realtime_audio_input_turn_detection_param import (
     RealtimeAudioInputTurnDetectionParam,
@@ -179,21 +182,23 @@ def session_config(
     """The `session` of a `session.update`: PCM 24 kHz both ways, VAD, transcription, voice."""
     pcm: AudioPCM = {"type": "audio/pcm", "rate": MODEL_RATE}
     turn_detection: RealtimeAudioInputTurnDetectionParam = (
-        {"type": "server_vad"} if settings.vad == "server_vad" else {"type": "semantic_vad"}
+        {"type": "server_vad"}
+        if settings.vad == "server_vad"
+        else {"type": "semantic_vad", "eagerness": settings.vad_eagerness}
     )
+    audio_input: RealtimeAudioConfigInputParam = {
+        "format": pcm,
+        "turn_detection": turn_detection,
+        "transcription": {"model": settings.transcription_model},
+    }
+    if settings.noise_reduction != "off":
+        audio_input["noise_reduction"] = {"type": settings.noise_reduction}
     return {
         "type": "realtime",
         "model": settings.model,
         "output_modalities": ["audio"],
         "instructions": instructions,
-        "audio": {
-            "input": {
-                "format": pcm,
-                "turn_detection": turn_detection,
-                "transcription": {"model": settings.transcription_model},
-            },
-            "output": {"format": pcm, "voice": settings.voice},
-        },
+        "audio": {"input": audio_input, "output": {"format": pcm, "voice": settings.voice}},
     }
 
 

@@ -97,6 +97,40 @@ def test_the_session_config_is_a_valid_session_update(vad: Vad) -> None:
     assert validation_problems(json.dumps(update)) == []
 
 
+@pytest.mark.parametrize("reduction", ["near_field", "far_field"])
+def test_noise_reduction_goes_into_the_session_as_set(reduction: str) -> None:
+    """The input noise reduction of the settings is the session's, valid for the SDK."""
+    settings = RealtimeSettings.model_validate({"noise_reduction": reduction})
+    session = session_config(settings, "Be brief.")
+    assert session["audio"]["input"]["noise_reduction"] == {"type": reduction}
+    update = {"type": "session.update", "session": session}
+    assert validation_problems(json.dumps(update)) == []
+
+
+def test_near_field_noise_reduction_is_the_default() -> None:
+    """A microphone at the mouth (the glasses') is the default: near_field."""
+    session = session_config(RealtimeSettings(), "Be brief.")
+    assert session["audio"]["input"]["noise_reduction"] == {"type": "near_field"}
+
+
+def test_noise_reduction_off_sends_none() -> None:
+    """With noise reduction off the session asks for none (the provider's default is none)."""
+    settings = RealtimeSettings.model_validate({"noise_reduction": "off"})
+    assert "noise_reduction" not in session_config(settings, "Be brief.")["audio"]["input"]
+
+
+def test_semantic_vad_carries_the_eagerness_setting() -> None:
+    """With semantic_vad, the configured eagerness is the turn detection's, valid for the SDK."""
+    settings = RealtimeSettings.model_validate({"vad": "semantic_vad", "vad_eagerness": "low"})
+    session = session_config(settings, "Be brief.")
+    assert session["audio"]["input"]["turn_detection"] == {
+        "type": "semantic_vad",
+        "eagerness": "low",
+    }
+    update = {"type": "session.update", "session": session}
+    assert validation_problems(json.dumps(update)) == []
+
+
 @pytest.fixture
 async def own_peer() -> AsyncIterator[FakeRealtime]:
     """A peer of the test's own, closed with codes the shared fixture does not expect."""
