@@ -279,8 +279,8 @@ class RelaySettings(Section):
 
     resampler: Literal["polyphase", "soxr", "libsamplerate"] = Field(
         "polyphase",
-        description="16->24 kHz resampler: polyphase (1.6 ms delay), soxr (HQ, 36.6 ms) or "
-        "libsamplerate (needs the samplerate extra).",
+        description="16->24 kHz resampler: polyphase (holds nothing back), soxr (HQ, holds "
+        "back 36.6 ms) or libsamplerate (needs the samplerate extra).",
     )
     frame_ms: int | None = Field(
         None,
