@@ -1,10 +1,11 @@
 """The voice relay: phone audio in, model audio out, barge-in, backpressure, reconnects.
 
 Inbound: phone frame -> validate -> resample 16->24 kHz -> PCM16 -> base64 (one chunk per
-frame, as it arrives) -> bounded buffer -> `input_audio_buffer.append`. Outbound: `response.output_audio.delta` ->
-decode -> bounded buffer -> binary frame to the phone. Each direction has its own pump, so a
-slow phone never stalls the model link, nor the reverse. The phone side is an interface, so the
-same relay serves the WebSocket and this computer's own sound card.
+frame, as it arrives) -> bounded buffer -> `input_audio_buffer.append`. Outbound:
+`response.output_audio.delta` -> decode -> bounded buffer -> binary frame to the phone. Each
+direction has its own pump, so a slow phone never stalls the model link, nor the reverse. The
+phone side is an interface, so the same relay serves the WebSocket and this computer's own
+sound card.
 """
 
 from __future__ import annotations
