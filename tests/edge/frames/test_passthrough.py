@@ -11,7 +11,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from edge.frames.images import (
     PASS_MAX_BYTES,
@@ -281,6 +281,23 @@ def test_hash_of_a_passed_frame_is_the_decoded_frames(width: int, height: int) -
         distances.append(hamming(passed.dhash, decoded.dhash))
     assert max(distances) <= 2
     assert sorted(distances)[len(distances) // 2] == 0
+
+
+@pytest.mark.parametrize(("width", "height"), TOOLKIT_SIZES, ids=SIZE_IDS[:3])
+def test_a_passed_frame_is_only_decoded_at_reduced_scale(
+    width: int, height: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No pixel is decoded at full size: the hash's decode is at 1/8 scale, luma only."""
+    decoded: list[tuple[str, tuple[int, int]]] = []
+    load = ImageFile.ImageFile.load
+
+    def recording(self: ImageFile.ImageFile) -> object:
+        decoded.append((self.mode, self.size))
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", recording)
+    assert prepared(images.jpeg(width, height)).passed
+    assert set(decoded) == {("L", (width // 8, height // 8))}
 
 
 def test_hash_of_a_passed_frame_tells_scenes_apart() -> None:
