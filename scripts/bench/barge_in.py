@@ -6,9 +6,9 @@ Utterances are espeak-ng speech (8 sentences, 8 voices, 130-210 words/min; needs
 - alone: the student after 0.5 s of a quiet room (-60 dBFS), detector with `over_tutor_only`
   off;
 - over the tutor: the tutor's answer playing, its echo in the microphone at -20 dB and 100 ms,
-  the student (at the tutor's level) from 1 s on;
-- echo only: the tutor and its echo at -20 dB, delays 0-300 ms, nobody else (every onset is a
-  false barge-in).
+  the student (at the tutor's level, then 6 dB below it) from 0.6-1.5 s on;
+- echo only: the tutor and its echo at -20 dB (and at -14 and -12 dB: an echo path worse than
+  the detector assumes), delays 0-300 ms, nobody else (every onset is a false barge-in).
 
 Delay is counted on the detector's own clock: phone samples from the utterance's true onset (its
 first 5 ms within 40 dB of its loudest) to the end of the VAD frame that decided the onset.
@@ -111,19 +111,26 @@ def main() -> None:
             over_tutor(tutors[i % 4], u, at_s=0.6 + 0.1 * (i % 10), seed=i)
             for i, u in enumerate(utterances)
         ]
-        echo_scenes = [
-            over_tutor(tutors[i % 4], None, echo_delay_ms=(0, 50, 100, 200, 300)[i % 5], seed=i)
-            for i in range(args.utterances)
+        quieter = [
+            over_tutor(tutors[i % 4], u * np.float32(0.5), at_s=0.6 + 0.1 * (i % 10), seed=i)
+            for i, u in enumerate(utterances)
         ]
+        echo_scenes = {
+            db: [
+                over_tutor(t, None, echo_db=db, echo_delay_ms=(0, 50, 100, 200, 300)[i % 5], seed=i)
+                for i, t in enumerate(tutors * (args.utterances // 4))
+            ]
+            for db in (-20, -14, -12)
+        }
         alone_config = OnsetConfig(over_tutor_only=False)
         print(summary("alone", *delays(alone_scenes, alone_config)))
         print(summary("over the tutor (-20 dB)", *delays(over_scenes, config)))
-        false = sum(len(play(SpeechOnset(config), s)) for s in echo_scenes)
-        seconds = sum(s.seconds() for s in echo_scenes)
-        print(
-            f"{'echo only (-20 dB)':26s} n={len(echo_scenes):3d}  false onsets {false} "
-            f"in {seconds:.0f} s"
-        )
+        print(summary("  student 6 dB quieter", *delays(quieter, config)))
+        for db, scenes in echo_scenes.items():
+            false = sum(len(play(SpeechOnset(config), s)) for s in scenes)
+            seconds = sum(s.seconds() for s in scenes)
+            name = f"echo only ({db} dB)"
+            print(f"{name:26s} n={len(scenes):3d}  false onsets {false} in {seconds:.0f} s")
         silent = cost_us(Scene(noise(10, -60)), alone_config, args.rounds)
         speaking = cost_us(over_scenes[0], config, args.rounds)
         print(

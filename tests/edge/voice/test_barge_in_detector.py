@@ -163,6 +163,24 @@ def test_tutor_echo_at_minus_20_db_is_no_onset(tutor: Samples, delay_ms: int) ->
     assert play(SpeechOnset(), scene) == []
 
 
+def test_echo_6_db_louder_than_assumed_is_no_onset(tutor: Samples) -> None:
+    """The margin: an echo path 6 dB worse than echo_gain_db (-14 dB) is still not the student."""
+    scene = over_tutor(tutor, None, echo_db=-14, echo_delay_ms=100)
+
+    assert play(SpeechOnset(), scene) == []
+
+
+def test_student_6_db_below_the_tutor_is_an_onset(
+    utterances: list[Samples], tutor: Samples
+) -> None:
+    """A student quieter than the tutor's playback (by 6 dB) still interrupts it."""
+    quieter = utterances[1] * np.float32(0.5)
+
+    onsets = play(SpeechOnset(), over_tutor(tutor, quieter, at_s=2))
+
+    assert len(onsets) == 1
+
+
 @pytest.mark.parametrize(
     "sizes",
     [(10 * MS,), (32 * MS,), (100 * MS,), (317,), (7, 1999, 160, 441)],
