@@ -164,6 +164,25 @@ def test_second_image_of_an_mpo_is_dropped() -> None:
     assert prepared(mpo).jpeg == stripped
 
 
+def test_a_long_fill_run_is_still_one_marker() -> None:
+    """A megabyte of fill bytes before a marker parses (as one run, not byte by byte)."""
+    plain = images.encode(images.scene(64, 48), "JPEG")
+    eoi = plain.rindex(b"\xff\xd9")
+    assert strip_metadata(plain[:eoi] + b"\xff" * 1_000_000 + plain[eoi:]).jpeg == plain
+
+
+@pytest.mark.parametrize(("comments", "parses"), [(900, True), (1000, False)])
+def test_a_jpeg_of_countless_segments_is_bad_image(comments: int, parses: bool) -> None:
+    """Past 1,000 segments the walk gives up (BadImage); a few hundred comments are fine."""
+    plain = images.encode(images.scene(64, 48), "JPEG")
+    data = plain[:2] + segment(0xFE, b"") * comments + plain[2:]
+    if parses:
+        assert strip_metadata(data).jpeg == plain
+    else:
+        with pytest.raises(BadImage):
+            strip_metadata(data)
+
+
 def test_no_exif_gps_or_maker_note_is_left() -> None:
     """Neither Pillow nor a byte search finds EXIF, GPS, the maker note or XMP afterwards."""
     plain = images.encode(images.scene(320, 240), "JPEG", quality=85)
@@ -266,6 +285,14 @@ def test_toolkit_frame_goes_as_its_own_bytes(width: int, height: int) -> None:
     with Image.open(io.BytesIO(frame.jpeg)) as image:
         assert image.size == (width, height)
         assert image.getexif() == {}
+
+
+def test_progressive_frame_goes_as_it_is() -> None:
+    """Progressive JPEG (some phone encoders write it) is passed as well as baseline."""
+    plain = images.encode(images.scene(720, 1280), "JPEG", quality=85, progressive=True)
+    frame = prepared(with_metadata(plain))
+    assert frame.passed
+    assert frame.jpeg == plain
 
 
 @pytest.mark.parametrize(("width", "height"), SIZES, ids=SIZE_IDS)
@@ -423,3 +450,15 @@ def test_truncated_toolkit_frame_is_bad_image(width: int, height: int) -> None:
     for cut in (len(data) // 2, len(data) - 200):
         with pytest.raises(BadImage):
             prepared(data[:cut])
+
+
+def test_a_jpeg_the_walk_refuses_but_pillow_reads_is_reencoded() -> None:
+    """Junk between segments: Pillow skips it, the strict walk does not; the frame still goes."""
+    data = images.jpeg(360, 640)
+    sof = data.index(b"\xff\xc0")
+    junky = data[:sof] + b"junk" + data[sof:]
+    with pytest.raises(BadImage):
+        strip_metadata(junky)
+    frame = prepared(junky)
+    assert not frame.passed
+    assert (frame.width, frame.height) == (360, 640)
