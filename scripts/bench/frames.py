@@ -213,13 +213,23 @@ def bench_frames() -> dict[str, bytes]:
     }
 
 
+def numbered(data: bytes, number: int) -> bytes:
+    """The frame with a comment that makes it new bytes, as every real frame is.
+
+    So each upload is a new original to store under a new SHA-256, as in production; the
+    comment is metadata, so what the model gets is the same for every copy.
+    """
+    comment = f"bench frame {number}".encode()
+    return data[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + data[2:]
+
+
 def sent_to_model(peer: FakeOpenAI, uploaded: bytes) -> str:
     """What the model got for the last frame: the upload's own bytes, or a re-encoded JPEG."""
     image_url = peer.requests[-1]["input"][0]["content"][1]["image_url"]
     encoded = image_url.split(",", 1)[1]
     jpeg = base64.b64decode(encoded)
-    if jpeg == uploaded:  # the bench's frames carry no metadata but an orientation
-        how = "as sent"
+    if jpeg == uploaded:  # the bench's frames carry no metadata but their comment
+        how = "as sent, comment stripped"
     else:
         with Image.open(io.BytesIO(jpeg)) as image:
             how = f"re-encoded {image.width}x{image.height}"
@@ -239,16 +249,17 @@ async def measure(
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, data in frames.items():
-        await post_frames(url, data, 3, token)  # warm up
+        for number in range(3):  # warm up
+            await post_frames(url, numbered(data, -number), 1, token)
         # Floor and daemon samples alternate, so drift in this shared machine's speed hits both.
         floor: list[float] = []
         daemon: list[float] = []
         model: list[float] = []
         own: list[float] = []
         round_trips: list[float] = []
-        for _ in range(requests):
+        for number in range(requests):
             floor += draft_decode_ms(data, MODEL_SHORT_SIDE, 1)
-            app, waited, trip = await post_frames(url, data, 1, token)
+            app, waited, trip = await post_frames(url, numbered(data, number), 1, token)
             daemon += app
             model += waited
             own.append(app[0] - waited[0])
@@ -262,7 +273,9 @@ async def measure(
             f"| {sent_to_model(peer, data)} |"
         )
     peer.delay = 2.0
-    _, _, slow = await post_frames(url, frames["1280x960 JPEG"], slow_requests, token)
+    slow: list[float] = []
+    for number in range(slow_requests):
+        slow += (await post_frames(url, numbered(frames["1280x960 JPEG"], number), 1, token))[2]
     print(
         f"\nModel answering after 2 s, 1280x960, {slow_requests} requests: end-to-end p50 "
         f"{statistics.median(slow):.0f} ms (over the model: "
