@@ -68,6 +68,8 @@ _REF_BLOCK_ON_PHONE_CLOCK = PHONE_RATE // 50
 _PCM16_FULL_SCALE_SQUARED = float(32_768**2)
 # Mean squares are floored here (-100 dBFS): digital silence has a level, not -inf.
 _SILENCE = 1e-10
+# Below this a frame is digital silence (a muted microphone), not the room's noise floor.
+_MUTED_DB = -90.0
 # How fast the noise floor may rise, in dB/s: slow enough that speech (whose pauses between
 # words pull the floor back down) stays above it, fast enough to learn a fan within seconds.
 _FLOOR_RISE_DB_PER_S = 5.0
@@ -257,7 +259,8 @@ class SpeechOnset:
     def _students(self, speech: bool, level: float) -> tuple[bool, bool]:
         """Whether a frame is speech louder than the tutor's echo, and beats it by the margin."""
         floor = self._floor
-        self._floor = level if floor is None else min(level, floor + self._floor_rise)
+        if level > _MUTED_DB:  # a muted microphone says nothing about the room's noise
+            self._floor = level if floor is None else min(level, floor + self._floor_rise)
         config = self._config
         if not speech or (floor is not None and level < floor + config.noise_margin_db):
             return False, False

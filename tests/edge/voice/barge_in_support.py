@@ -103,6 +103,13 @@ def noise(seconds: float, dbfs: float, seed: int = 0) -> Samples:
     return rng.normal(0, scale, int(seconds * PHONE_RATE)).astype(np.float32)
 
 
+def rumble(seconds: float, dbfs: float, seed: int = 0) -> Samples:
+    """Low-passed noise like a fan's (most of its energy under 500 Hz), at `dbfs` RMS."""
+    kernel = np.exp(-np.arange(64) / 16)
+    low = np.convolve(noise(seconds, dbfs, seed), kernel / np.sqrt((kernel**2).sum()), "same")
+    return low.astype(np.float32)
+
+
 def mix(length: int, *parts: tuple[int, Samples]) -> Samples:
     """A signal of `length` samples with each (offset, samples) part added in at its offset."""
     out = np.zeros(length, np.float32)

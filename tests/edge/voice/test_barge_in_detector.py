@@ -23,6 +23,7 @@ from tests.edge.voice.barge_in_support import (
     over_tutor,
     play,
     quiet_room_with,
+    rumble,
     speech_start,
 )
 
@@ -129,6 +130,17 @@ def test_speech_shorter_than_min_speech_is_no_onset(utterances: list[Samples]) -
     assert play(SpeechOnset(ALONE), quiet_room_with(*snippets)) == []
 
 
+@pytest.mark.parametrize("kind", ["noise", "speech"])
+def test_burst_over_the_tutor_is_no_onset(
+    utterances: list[Samples], tutor: Samples, kind: str
+) -> None:
+    """An 80 ms cough while the tutor speaks: its echo does not make up the rest of the minimum."""
+    cough = burst(noise(0.2, -6) if kind == "noise" else utterances[2], 80)
+    scenes = [over_tutor(tutor, cough, at_s=at) for at in (1.0, 2.3, 3.6, 4.9)]
+
+    assert [play(SpeechOnset(), scene) for scene in scenes] == [[]] * 4
+
+
 def test_speech_longer_than_min_speech_is_an_onset(utterances: list[Samples]) -> None:
     """The same cuts at 250 ms are onsets: the minimum, not the VAD, rejected the short ones."""
     snippets = [burst(u, 250) for u in utterances]
@@ -147,12 +159,16 @@ def test_silence_is_no_onset() -> None:
 @pytest.mark.parametrize("kind", ["white", "rumble"])
 def test_steady_noise_is_no_onset(kind: str) -> None:
     """Loud steady noise (-30 dBFS) from the start, which WebRTC VAD alone calls speech."""
-    white = noise(10, -30, seed=3)
-    if kind == "rumble":  # a fan: low-passed, most of its energy under 500 Hz
-        kernel = np.exp(-np.arange(64) / 16).astype(np.float32)
-        white = np.convolve(white, kernel / np.sqrt((kernel**2).sum()), "same")
+    steady = noise(10, -30, seed=3) if kind == "white" else rumble(10, -30, seed=3)
 
-    assert play(SpeechOnset(ALONE), Scene(white.astype(np.float32))) == []
+    assert play(SpeechOnset(ALONE), Scene(steady)) == []
+
+
+def test_steady_noise_after_digital_silence_is_no_onset() -> None:
+    """A muted microphone, then loud steady noise: the noise floor is the room's, not zero's."""
+    muted = np.zeros(2 * PHONE_RATE, np.float32)
+
+    assert play(SpeechOnset(ALONE), Scene(np.concatenate((muted, rumble(10, -30))))) == []
 
 
 @pytest.mark.parametrize("delay_ms", [0, 100, 300])
