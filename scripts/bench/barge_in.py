@@ -8,7 +8,9 @@ Utterances are espeak-ng speech (8 sentences, 8 voices, 130-210 words/min; needs
 - over the tutor: the tutor's answer playing, its echo in the microphone at -20 dB and 100 ms,
   the student (at the tutor's level, then 6 dB below it) from 0.6-1.5 s on;
 - echo only: the tutor and its echo at -20 dB (and at -14 and -12 dB: an echo path worse than
-  the detector assumes), delays 0-300 ms, nobody else (every onset is a false barge-in).
+  the detector assumes), delays 0-300 ms, nobody else (every onset is a false barge-in);
+- noise switched on: a quiet room, then white or fan-like noise at -30 dBFS (the known weakness:
+  WebRTC VAD calls fresh noise speech before the noise floor has learnt it).
 
 Delay is counted on the detector's own clock: phone samples from the utterance's true onset (its
 first 5 ms within 40 dB of its loudest) to the end of the VAD frame that decided the onset.
@@ -43,6 +45,7 @@ from tests.edge.voice.barge_in_support import (
     noise,
     over_tutor,
     play,
+    rumble,
 )
 
 
@@ -131,6 +134,14 @@ def main() -> None:
             seconds = sum(s.seconds() for s in scenes)
             name = f"echo only ({db} dB)"
             print(f"{name:26s} n={len(scenes):3d}  false onsets {false} in {seconds:.0f} s")
+        for kind, make in (("white", noise), ("rumble", rumble)):
+            switched_on = [
+                Scene(np.concatenate((noise(2, -60, seed=i), make(8, -30, seed=100 + i))))
+                for i in range(10)
+            ]
+            false = sum(len(play(SpeechOnset(alone_config), s)) for s in switched_on)
+            name = f"{kind} noise switched on"
+            print(f"{name:26s} n={len(switched_on):3d}  false onsets {false} (-30 dBFS, alone)")
         silent = cost_us(Scene(noise(10, -60)), alone_config, args.rounds)
         speaking = cost_us(over_scenes[0], config, args.rounds)
         print(
