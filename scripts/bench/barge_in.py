@@ -13,7 +13,8 @@ Utterances are espeak-ng speech (8 sentences, 8 voices, 130-210 words/min; needs
   WebRTC VAD calls fresh noise speech before the noise floor has learnt it).
 
 Delay is counted on the detector's own clock: phone samples from the utterance's true onset (its
-first 5 ms within 40 dB of its loudest) to the end of the VAD frame that decided the onset.
+first sample within 40 dB of its peak) to the end of the VAD frame that decided the onset; the
+utterances start at offsets spread over a 20 ms frame.
 Cost: microseconds per 20 ms microphone frame (`phone_audio`, and `tutor_audio` of the tutor's
 matching 20 ms while it speaks), the best of several rounds.
 
@@ -47,6 +48,11 @@ from tests.edge.voice.barge_in_support import (
     play,
     rumble,
 )
+
+
+def skew(i: int) -> float:
+    """A different offset within a 20 ms VAD frame for each utterance, in seconds."""
+    return (i * 7 % 20) / 1000
 
 
 def delays(scenes: list[Scene], config: OnsetConfig) -> tuple[list[float], int, int]:
@@ -109,13 +115,15 @@ def main() -> None:
         voices = Voices(Path(folder))
         utterances = voices.utterances(args.utterances)
         tutors = [voices.tutor(voice=v, speed=150 + 10 * i) for i, v in enumerate(VOICES[:4])]
-        alone_scenes = [alone(u, seed=i) for i, u in enumerate(utterances)]
+        alone_scenes = [alone(u, lead_s=0.5 + skew(i), seed=i) for i, u in enumerate(utterances)]
         over_scenes = [
-            over_tutor(tutors[i % 4], u, at_s=0.6 + 0.1 * (i % 10), seed=i)
+            over_tutor(tutors[i % 4], u, at_s=0.6 + 0.1 * (i % 10) + skew(i), seed=i)
             for i, u in enumerate(utterances)
         ]
         quieter = [
-            over_tutor(tutors[i % 4], u * np.float32(0.5), at_s=0.6 + 0.1 * (i % 10), seed=i)
+            over_tutor(
+                tutors[i % 4], u * np.float32(0.5), at_s=0.6 + 0.1 * (i % 10) + skew(i), seed=i
+            )
             for i, u in enumerate(utterances)
         ]
         echo_scenes = {
