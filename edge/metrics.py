@@ -96,6 +96,11 @@ class Metrics:
             "Times the student spoke over the tutor.",
             registry=self.registry,
         )
+        self.voice_local_onsets = Counter(
+            "studylens_voice_local_onsets",
+            "Speech onsets heard at the edge over the tutor (the phone stopped at once).",
+            registry=self.registry,
+        )
         self.voice_event_failures = Counter(
             "studylens_voice_event_failures",
             "Realtime events the relay failed to handle (logged).",

@@ -304,6 +304,17 @@ class RelaySettings(Section):
     context_interval_seconds: float = Field(
         5, ge=0, description="At most one context refresh to the tutor per this many seconds."
     )
+    local_barge_in: bool = Field(
+        True,
+        description="Hear the student start speaking over the tutor at the edge and stop the "
+        "phone at once, before the model's own speech_started comes back.",
+    )
+    barge_in_min_speech_ms: int = Field(
+        100,
+        ge=40,
+        le=1_000,
+        description="Speech over the tutor shorter than this (a cough) interrupts nothing.",
+    )
     record: bool = Field(
         False, description="Keep each voice session's audio as WAV files in the data dir."
     )

@@ -9,7 +9,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # libgl1, libglib2.0-0: OpenCV (under the on-device OCR) loads them.
 # libportaudio2: sounddevice loads it; the local-audio tests play and record through ALSA
 # devices of their own (files, no sound card needed).
-"$root/scripts/setup.sh" edge,ocr,cloud,dev systemd postgresql-15 chromium libgl1 libglib2.0-0 libportaudio2
+# espeak-ng: real speech (WAV files) for the barge-in tests.
+"$root/scripts/setup.sh" edge,ocr,cloud,dev systemd postgresql-15 chromium libgl1 libglib2.0-0 libportaudio2 espeak-ng
 cd "$root"
 bin="$root/.venv/bin"
 

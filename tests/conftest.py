@@ -33,6 +33,7 @@ from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings, load_settings
 from edge.store import Store, open_database
 from shared.clock import SystemClock
+from tests.edge.voice.barge_in_support import Samples, Voices
 from tests.fakes.google import CLIENT_ID, FakeGoogle
 from tests.fakes.openai_peer import FakeOpenAI
 from tests.fakes.realtime_peer import FakeRealtime
@@ -489,3 +490,25 @@ def no_slow_callbacks(monkeypatch: pytest.MonkeyPatch) -> SlowCallbackWatch:
         assert not recorder.slow, f"callbacks held the event loop: {recorder.slow}"
 
     return watch
+
+
+# --- speech (espeak-ng) for the barge-in tests ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def voices(tmp_path_factory: pytest.TempPathFactory) -> Voices:
+    """espeak-ng utterances, their WAVs made once per session."""
+    folder: Path = tmp_path_factory.mktemp("espeak")
+    return Voices(folder)
+
+
+@pytest.fixture(scope="session")
+def utterances(voices: Voices) -> list[Samples]:
+    """Eight sentences, each in another voice and at another speed."""
+    return voices.utterances(8)
+
+
+@pytest.fixture(scope="session")
+def tutor(voices: Voices) -> Samples:
+    """The tutor's answer (24 kHz), about 8 s."""
+    return voices.tutor()

@@ -356,9 +356,17 @@ class InboundAudio:
 
     def feed(self, data: bytes) -> list[str]:
         """Base64 chunks ready to send; raises BadAudioFrame (state untouched) for a bad frame."""
-        # Validation comes first and is the only step that raises, so a bad frame is dropped
-        # without feeding the resampler half a frame.
-        resampled = self._resampler.process(decode_phone_frame(data, self._max_frame_bytes))
+        return self.convert(self.decode(data))
+
+    def decode(self, data: bytes) -> npt.NDArray[np.float32]:
+        """The frame's samples, validated; raises BadAudioFrame and changes nothing if bad."""
+        return decode_phone_frame(data, self._max_frame_bytes)
+
+    def convert(self, samples: npt.NDArray[np.float32]) -> list[str]:
+        """Base64 chunks of decoded phone samples."""
+        # Validation (decode) comes first and is the only step that raises, so a bad frame is
+        # dropped without feeding the resampler half a frame.
+        resampled = self._resampler.process(samples)
         if not len(resampled):
             # soxr works in blocks: at HQ, 16 -> 24 kHz, every other 20 ms frame yields nothing.
             return []

@@ -45,6 +45,7 @@ from edge.voice.audio import (
     make_resampler,
 )
 from edge.voice.backpressure import Backpressure, BoundedBuffer
+from edge.voice.barge_in import OnsetConfig, SpeechOnset
 from edge.voice.context import StudyContext, Throttle, tutor_instructions
 from edge.voice.events import EventTable, ServerEvent, UnreadableEvent
 from edge.voice.link import (
@@ -56,7 +57,7 @@ from edge.voice.link import (
     instructions_update,
     session_config,
 )
-from edge.voice.playback import PlaybackTracker
+from edge.voice.playback import PlaybackTracker, Truncation
 from edge.voice.protocol import Closing, ErrorEvent, Interrupt, Transcript
 from edge.voice.recording import Recorder
 from shared.schemas import WireModel
@@ -142,6 +143,14 @@ class VoiceRelay:
         )
         self._model_wakeup = asyncio.Event()
         self._phone_wakeup = asyncio.Event()
+        self._onset = (
+            SpeechOnset(OnsetConfig(min_speech_ms=settings.barge_in_min_speech_ms))
+            if settings.local_barge_in
+            else None
+        )
+        # Barge-ins heard at the edge whose cancel and truncate the link has yet to send.
+        self._stops: list[tuple[str | None, Truncation | None]] = []
+        self._stop_due = asyncio.Event()
         self._tracker = PlaybackTracker()
         self._cancelled: set[str] = set()
         self._throttle = Throttle(settings.context_interval_seconds)
@@ -158,13 +167,16 @@ class VoiceRelay:
     def phone_audio(self, data: bytes) -> None:
         """A binary frame from the phone; a bad one is answered with `error` and dropped."""
         try:
-            chunks = self._inbound.feed(data)
+            samples = self._inbound.decode(data)
         except BadAudioFrame as exc:
             self._metrics.voice_bad_frames.inc()
             self._event(ErrorEvent(code="bad_audio_frame", message=str(exc)))
             return
+        chunks = self._inbound.convert(samples)
         if self._recorder is not None:
             self._recorder.phone(data)
+        if self._onset is not None and self._onset.phone_audio(samples):
+            self._local_barge_in()
         arrived = time.perf_counter()
         try:
             for chunk in chunks:
@@ -210,10 +222,11 @@ class VoiceRelay:
                 to_model = tasks.create_task(self._pump_to_model(), name="voice:to-model")
                 to_phone = tasks.create_task(self._pump_to_phone(), name="voice:to-phone")
                 context = tasks.create_task(self._context_loop(), name="voice:context")
+                stops = tasks.create_task(self._stop_loop(), name="voice:barge-in")
                 await self._done.wait()
-                for task in (link, to_model, context):
+                for task in (link, to_model, context, stops):
                     task.cancel()
-                await asyncio.wait({link, to_model, context})
+                await asyncio.wait({link, to_model, context, stops})
                 # Last words to the phone, after the audio still queued for it (a phone that
                 # stalled has had its audio cleared when it did).
                 self._event(Closing(reason=self._closing or "closed"))
@@ -326,6 +339,8 @@ class VoiceRelay:
                     self._metrics.voice_latency.labels("to_phone").observe(
                         time.perf_counter() - arrived
                     )
+                    if self._onset is not None:  # what the microphone may hear again
+                        self._onset.tutor_audio(item)
                 else:
                     await self._phone.send_event(item)
             except (ConnectionError, RuntimeError) as exc:  # the phone went away
@@ -423,22 +438,65 @@ class VoiceRelay:
         self._event(ErrorEvent(code="model_error", message=event.error.message))
 
     async def _barge_in(self) -> None:
-        """The student started speaking: stop the tutor, cut its item at what was heard."""
+        """The model heard the student start speaking: stop the tutor, unless already stopped."""
         link = self._link
         if link is None:
             return
+        stop = self._interrupt_phone()
+        if stop is not None:
+            await self._stop_tutor(link, *stop)
+
+    def _local_barge_in(self) -> None:
+        """The edge heard the student start speaking over the tutor: stop the phone now."""
+        self._metrics.voice_local_onsets.inc()
+        stop = self._interrupt_phone()
+        if stop is not None:
+            self._stops.append(stop)
+            self._stop_due.set()
+
+    def _interrupt_phone(self) -> tuple[str | None, Truncation | None] | None:
+        """Stop the phone playing the tutor; what to cancel and where to cut, or None if silent.
+
+        The phone is told first (`interrupt`, its queued audio dropped, later deltas of the
+        response dropped), the model after: that takes a round trip the phone need not wait for.
+        """
         speaking = self._tracker.active_response
-        if speaking is not None:
-            self._cancelled.add(speaking)
-            await link.cancel_response()
+        if speaking in self._cancelled:
+            speaking = None  # already stopped: the edge heard the student first
         cut = self._tracker.interrupt()
-        if cut is not None:
-            await link.truncate(cut.item_id, cut.audio_end_ms)
         dropped = self._to_phone.clear_audio()
         if speaking is None and cut is None and not dropped:
-            return  # the tutor was silent: nothing to interrupt
+            return None  # the tutor was silent: nothing to interrupt
+        if speaking is not None:
+            self._cancelled.add(speaking)
+        if self._onset is not None:
+            self._onset.tutor_stopped()
         self._metrics.voice_barge_ins.inc()
         self._event(Interrupt(item_id=cut.item_id if cut else self._tracker.current_item))
+        return speaking, cut
+
+    @staticmethod
+    async def _stop_tutor(link: RealtimeLink, speaking: str | None, cut: Truncation | None) -> None:
+        """Cancel the response in progress and cut its item where the student came in."""
+        if speaking is not None:
+            await link.cancel_response()
+        if cut is not None:
+            await link.truncate(cut.item_id, cut.audio_end_ms)
+
+    async def _stop_loop(self) -> None:
+        """Send the model the cancel and truncate of each barge-in heard at the edge."""
+        while True:
+            await self._stop_due.wait()
+            self._stop_due.clear()
+            stops, self._stops = self._stops, []
+            link = self._link
+            if link is None:
+                continue  # a new session has no response to stop
+            try:
+                for stop in stops:
+                    await self._stop_tutor(link, *stop)
+            except LinkError as exc:  # the link loop reconnects
+                log.info("barge-in lost with the link (%s)", exc)
 
     # --- helpers ----------------------------------------------------------------------------
 

@@ -208,6 +208,7 @@ class FakeRealtime:
         self.cancel_tail_deltas = cancel_tail_deltas
         self.cancel_tail_seconds = cancel_tail_seconds
         self.tail_deltas = 0  # deltas of cancelled responses sent after the cancel
+        self.speech_starts = 0  # `input_audio_buffer.speech_started` events sent
         # Responses started from now on are this constant PCM16 value instead of the tone.
         self.reply_sample: int | None = None
         # Probes for latency benchmarks: the reply's PCM16 for (first sample, count) instead of
@@ -572,6 +573,7 @@ class FakeRealtime:
             if loud and not conn.in_speech:
                 conn.in_speech, conn.silence_ms = True, 0
                 conn.speech_item = _id("item")
+                self.speech_starts += 1
                 await self._send(
                     conn,
                     _event(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,25 +29,6 @@ from tests.edge.voice.barge_in_support import (
 # The student speaking with nobody else: the detector listening even when the tutor is silent.
 ALONE = OnsetConfig(over_tutor_only=False)
 VAD_FRAME = 20 * MS
-
-
-@pytest.fixture(scope="session")
-def voices(tmp_path_factory: pytest.TempPathFactory) -> Voices:
-    """espeak-ng utterances, their WAVs made once per session."""
-    folder: Path = tmp_path_factory.mktemp("espeak")
-    return Voices(folder)
-
-
-@pytest.fixture(scope="session")
-def utterances(voices: Voices) -> list[Samples]:
-    """Eight sentences, each in another voice and at another speed."""
-    return voices.utterances(8)
-
-
-@pytest.fixture(scope="session")
-def tutor(voices: Voices) -> Samples:
-    """The tutor's answer (24 kHz), about 8 s."""
-    return voices.tutor()
 
 
 def delays_ms(scenes: list[Scene], config: OnsetConfig = ALONE) -> list[float]:
