@@ -5,8 +5,9 @@
 # Usage: scripts/mutation.sh [GROUP...]     groups: voice topics frames pairing sync cloud
 #                                           (default: all of them)
 # Each group runs mutmut (installed into .venv on first use) in its own copy of the committed
-# tree under .mutation/GROUP, so the working tree is never touched. The cloud group needs the
-# test services: run it as `scripts/services.sh start; . .services/env; scripts/mutation.sh cloud`.
+# tree under .mutation/GROUP, so the working tree is never touched. The sync and cloud groups
+# need the test services (PostgreSQL, the S3 server): started here in a folder of their own
+# unless STUDYLENS_TEST_DATABASE_URL is already set, and stopped at the end.
 # Survivors of a group: `cd .mutation/GROUP && ../../.venv/bin/mutmut results`, then
 # `mutmut show NAME` for one of them.
 set -euo pipefail
@@ -27,6 +28,14 @@ declare -A groups=(
 )
 order=(voice topics frames pairing sync cloud)
 [ "$#" -gt 0 ] && order=("$@")
+
+if [[ " ${order[*]} " =~ \ (sync|cloud)\  ]] && [ -z "${STUDYLENS_TEST_DATABASE_URL:-}" ]; then
+  export STUDYLENS_SERVICES_DIR="$root/.mutation/services"
+  "$root/scripts/services.sh" start
+  trap '"$root/scripts/services.sh" stop' EXIT
+  # shellcheck disable=SC1091  # written by services.sh
+  . "$STUDYLENS_SERVICES_DIR/env"
+fi
 
 summary=()
 for group in "${order[@]}"; do
