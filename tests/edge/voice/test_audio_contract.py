@@ -11,8 +11,11 @@ import base64
 
 import numpy as np
 import numpy.typing as npt
+import pytest
+import samplerate  # type: ignore[import-not-found]  # no stubs
 
 from edge.voice.audio import (
+    Framer,
     InboundAudio,
     decode_phone_frame,
     make_resampler,
@@ -66,3 +69,23 @@ def test_inbound_flush_sends_the_framer_remainder_last() -> None:
     chunks = inbound.feed(wave(330).astype("<f4").tobytes()) + inbound.flush()
     # 330 input samples -> 495 at 24 kHz: one 20 ms chunk of 480 and a remainder of 15.
     assert decoded_samples(chunks) == [480, 15]
+
+
+@pytest.mark.parametrize(("quality", "converter"), [(None, "sinc_medium"), ("linear", "linear")])
+def test_libsamplerate_runs_the_chosen_converter(quality: str | None, converter: str) -> None:
+    """Libsamplerate is sinc_medium unless a quality is chosen: libsamplerate's own output."""
+    samples = wave(3_200)
+    ours = make_resampler("libsamplerate", quality=quality).process(samples)
+    theirs = samplerate.Resampler(converter, channels=1).process(samples, 1.5)
+    assert np.array_equal(ours, theirs)
+
+
+def test_a_framer_of_zero_ms_is_refused() -> None:
+    """Frames of no length cannot cut anything: a ValueError, not a division by zero later."""
+    with pytest.raises(ValueError, match="0 ms"):
+        Framer(frame_ms=0)
+
+
+def test_a_framer_of_one_ms_at_24_khz_cuts_48_byte_frames() -> None:
+    """One millisecond is a whole number of samples at 24 kHz, so it is a valid frame."""
+    assert Framer(frame_ms=1).push(b"\x00" * 100) == [b"\x00" * 48, b"\x00" * 48]

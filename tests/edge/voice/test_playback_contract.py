@@ -13,3 +13,8 @@ def test_one_millisecond_played_is_truncated_at_one() -> None:
     tracker.sent("item_a", 100 * MS)
     tracker.played("item_a", 1)
     assert tracker.interrupt() == Truncation(item_id="item_a", audio_end_ms=1)
+
+
+def test_a_new_tracker_has_no_active_response() -> None:
+    """Before any response.created there is nothing for a barge-in to cancel."""
+    assert PlaybackTracker().active_response is None

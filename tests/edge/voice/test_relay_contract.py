@@ -20,13 +20,14 @@ import pytest
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from websockets.exceptions import ConnectionClosedError
 
+import edge.voice.relay
 from edge.metrics import Metrics
 from edge.settings import RealtimeSettings
 from edge.voice.context import StudyContext
 from edge.voice.link import Connect
 from edge.voice.protocol import Closing, Interrupt, Transcript
 from edge.voice.recording import Recorder
-from edge.voice.relay import PhoneSide, VoiceRelay, reconnect_delay
+from edge.voice.relay import RECONNECT_ATTEMPTS, PhoneSide, VoiceRelay, reconnect_delay
 from shared.topics import STUDY_TOPICS
 from tests.edge.voice.voice_support import (
     BYTES_PER_MS,
@@ -673,6 +674,103 @@ async def test_a_stalled_phone_gets_its_farewell_without_the_audio_it_left(
     await ended(task)
     assert len(phone.audio) == DELTA_BYTES  # only the frame it was already taking
     assert phone.events[-1] == Closing(reason="backpressure")
+
+
+async def test_by_default_five_quick_failures_are_retried_and_the_sixth_gives_up(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """Without a reconnect_attempts argument the relay allows RECONNECT_ATTEMPTS (5) in a row."""
+    relay = built_relay(peer_connect(realtime_peer))
+    async with running(relay) as task:
+        for connections in range(1, RECONNECT_ATTEMPTS + 2):
+            await realtime_peer.wait_for(partial(has_connections, realtime_peer, connections))
+            await relay.connected.wait()
+            await realtime_peer.close_current(1001)
+        await ended(task)
+    assert relay.closing_reason == "model_unavailable"
+    assert realtime_peer.connections == RECONNECT_ATTEMPTS + 1
+
+
+class FailingUpdates:
+    """Connections to the peer whose `session.update`s fail as a dropped socket's once armed."""
+
+    def __init__(self, peer: FakeRealtime) -> None:
+        self._connect = peer_connect(peer)
+        self.fail = 0
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncRealtimeConnection]:
+        """The next connection, its session updates wrapped."""
+        async with self._connect() as connection:
+            update = connection.session.update
+
+            async def failing_update(**fields: Any) -> None:
+                if self.fail:
+                    self.fail -= 1
+                    raise ConnectionClosedError(None, None)
+                await update(**fields)
+
+            connection.session.update = failing_update  # type: ignore[method-assign]
+            yield connection
+
+
+async def test_a_context_update_lost_with_the_link_leaves_later_ones_flowing(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """One failed context update is logged and skipped; the next change goes out as usual."""
+    connect = FailingUpdates(realtime_peer)
+    relay = built_relay(connect)
+    async with running(relay):
+        updates = len(realtime_peer.session_updates)
+        connect.fail = 1
+        relay.context_changed()
+        await eventually(lambda: connect.fail == 0, what="the update failed")
+        relay.context_changed()
+        await realtime_peer.wait_for(lambda: len(realtime_peer.session_updates) == updates + 1)
+    assert set(realtime_peer.session_updates[-1]) == {"type", "instructions"}
+
+
+async def test_a_context_change_soon_after_another_waits_out_the_interval(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """The throttle counts context updates too: one second after one, the next waits 4 of 5 s."""
+    clock, sleep = ManualClock(), RecordingSleep()
+    relay = built_relay(
+        peer_connect(realtime_peer), clock=clock, sleep=sleep, context_interval_seconds=5
+    )
+    async with running(relay):
+        updates = len(realtime_peer.session_updates)
+        clock.now = 10.0  # long after the session's own update
+        relay.context_changed()
+        await realtime_peer.wait_for(lambda: len(realtime_peer.session_updates) == updates + 1)
+        clock.now = 11.0
+        relay.context_changed()
+        await realtime_peer.wait_for(lambda: len(realtime_peer.session_updates) == updates + 2)
+    assert sleep.delays[-2:] == [0.0, 4.0]
+
+
+async def test_speech_after_a_finished_answer_cancels_nothing(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """Once the answer's `response.done` came, a barge-in cuts its item but sends no cancel."""
+    phone = CollectingPhone()
+    async with running(make_relay(phone, peer_connect(realtime_peer))):
+        await tutor_answered(realtime_peer, phone, 1)
+        await realtime_peer.send_event(speech_started())
+        await realtime_peer.wait_for(lambda: len(realtime_peer.truncates) == 1)
+        await marker(realtime_peer, phone)
+    assert not [e for e in realtime_peer.events if e.get("type") == "response.cancel"]
+
+
+async def test_the_relay_ends_as_soon_as_the_phone_has_its_farewell(
+    realtime_peer: FakeRealtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run() returns once everything queued reached the phone, not at the farewell's deadline."""
+    monkeypatch.setattr(edge.voice.relay, "FAREWELL_SECONDS", 4 * RUN_LIMIT)
+    phone = CollectingPhone()
+    async with running(make_relay(phone, peer_connect(realtime_peer))):  # ends within RUN_LIMIT
+        await tutor_answered(realtime_peer, phone, 1)
+    assert phone.events[-1] == Closing(reason="test_over")
 
 
 # --- the pumps ----------------------------------------------------------------------------------
