@@ -187,6 +187,7 @@ async def test_topic_stats_of_an_unknown_session_is_not_found(client: AppClient)
     error = await error_of(await client.get("/api/session/no-such-session/topic-stats"), 404)
 
     assert error["code"] == "session_not_found"
+    assert "no-such-session" in error["message"]  # the id the phone asked for, named back
 
 
 async def test_topic_stats_of_a_running_session_count_up_to_now(
