@@ -98,7 +98,7 @@ def prepare(
                 passed = _pass(opened, data, pass_max_bytes)
                 if passed is not None:
                     return passed
-            return _reencode(opened, fmt, short_side, quality)
+            return _reencode(opened, fmt, short_side, quality, pass_max_bytes)
     except UnidentifiedImageError as exc:
         # Pillow's own message names its file object (`<_io.BytesIO object at 0x...>`): ours.
         raise BadImage("The image cannot be read: its bytes are no known image format.") from exc
@@ -140,9 +140,9 @@ def _pass(opened: Image.Image, data: bytes, max_bytes: int) -> PreparedFrame | N
 
 
 def _reencode(
-    opened: Image.Image, fmt: ImageFormat, short_side: int, quality: int
+    opened: Image.Image, fmt: ImageFormat, short_side: int, quality: int, max_bytes: int
 ) -> PreparedFrame:
-    """Decode at draft scale, upright by EXIF, shrink to `short_side`, re-encode as JPEG."""
+    """Decode at draft scale, upright by EXIF, shrink to `short_side`, re-encode within budget."""
     width, height = opened.size
     if fmt == "jpeg":
         k = draft_factor(min(width, height), short_side)
@@ -157,12 +157,42 @@ def _reencode(
         factor = short_side / min(image.size)
         target = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
         image = image.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    hashed = dhash(image)
+    jpeg, (width, height) = _encode_within(image, quality, max_bytes)
+    return PreparedFrame(jpeg=jpeg, width=width, height=height, dhash=hashed)
+
+
+#: Qualities tried in turn, after the configured one, for a frame whose JPEG is over budget.
+_FALLBACK_QUALITIES = (60, 45)
+
+
+def _encode_within(
+    image: Image.Image, quality: int, max_bytes: int
+) -> tuple[bytes, tuple[int, int]]:
+    """The image as JPEG of at most `max_bytes`, and its size: lower quality, then fewer pixels.
+
+    A grainy frame (sensor noise in low light) can stay over the budget at the configured
+    quality even at the model's size; the model reads text as well at 60 or 45.
+    """
+    encoded = b""
+    for step in (quality, *(q for q in _FALLBACK_QUALITIES if q < quality)):
+        encoded = _jpeg(image, step)
+        if len(encoded) <= max_bytes:
+            return encoded, image.size
+    while len(encoded) > max_bytes and min(image.size) > _HASH_MIN_SIDE:
+        # Bytes grow with pixels: shrink by the square root of the excess, with a margin.
+        factor = 0.9 * (max_bytes / len(encoded)) ** 0.5
+        size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+        image = image.resize(size, Image.Resampling.BILINEAR)
+        encoded = _jpeg(image, _FALLBACK_QUALITIES[-1])
+    return encoded, image.size
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
     out = io.BytesIO()
     # No exif= or icc_profile= argument: the re-encoded frame carries no metadata.
     image.save(out, format="JPEG", quality=quality)
-    return PreparedFrame(
-        jpeg=out.getvalue(), width=image.width, height=image.height, dhash=dhash(image)
-    )
+    return out.getvalue()
 
 
 #: The smallest short side a frame is reduced to before hashing.

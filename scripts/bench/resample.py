@@ -52,6 +52,7 @@ from edge.voice.audio import (
     make_resampler,
     pcm16_to_float,
 )
+from edge.voice.barge_in import SpeechOnset
 
 FRAME = PHONE_RATE * 20 // 1000  # 20 ms phone frame: 320 samples
 FloatArray = npt.NDArray[np.float32]
@@ -107,13 +108,20 @@ class ResamplerOnly:
 class InboundPath:
     """What the relay does per phone frame: `InboundAudio.feed`, then one JSON event per chunk."""
 
-    def __init__(self, kind: ResamplerKind = "polyphase", frame_ms: int | None = None) -> None:
+    def __init__(
+        self, kind: ResamplerKind = "polyphase", frame_ms: int | None = None, onset: bool = False
+    ) -> None:
         self._inbound = InboundAudio(resampler=make_resampler(kind), frame_ms=frame_ms)
+        # The relay also listens for the student speaking over the tutor (edge/voice/barge_in.py).
+        self._onset = SpeechOnset() if onset else None
 
     def feed(self, frame: FloatArray, frame_bytes: bytes) -> int:
         """Validate, resample, PCM16, frame, base64 and serialise one phone frame."""
         n = 0
-        for chunk in self._inbound.feed(frame_bytes):
+        samples = self._inbound.decode(frame_bytes)
+        if self._onset is not None:
+            self._onset.phone_audio(samples)
+        for chunk in self._inbound.convert(samples):
             append_event(chunk)
             n += len(chunk) * 3 // 8  # base64 chars -> PCM16 samples: 4 chars = 3 bytes
         return n
@@ -160,8 +168,12 @@ BACKENDS = [
         lambda: InboundPath("soxr", frame_ms=20),
     ),
     Backend(
-        "**inbound path now**: validate, polyphase, PCM16, base64, JSON, each frame as it comes",
+        "inbound path now: validate, polyphase, PCM16, base64, JSON, each frame as it comes",
         InboundPath,
+    ),
+    Backend(
+        "**inbound path now, with the barge-in detector** (WebRTC VAD, tutor silent)",
+        lambda: InboundPath(onset=True),
     ),
 ]
 

@@ -26,8 +26,10 @@ import asyncio
 import random
 import sys
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,7 +46,7 @@ from tests.fakes.realtime_peer import FakeRealtime
 PHONE_RATE = 16_000
 MODEL_RATE = 24_000
 CLICK = 0.7  # the click's sample value (float, full scale 1)
-THRESHOLD = 0.05 * 32_768  # a received PCM16 sample above this is a click
+THRESHOLD = 0.01 * 32_768  # a received sample above this (-40 dBFS, in digital silence): a click
 CLICK_EVERY_S = 0.25
 MIN_GAP = MODEL_RATE // 10  # received samples between two clicks, at least
 
@@ -92,6 +94,7 @@ async def probe_phone(
     inbound: ClickLog,
     outbound: ClickLog,
     peer: FakeRealtime,
+    answering: asyncio.Event,
 ) -> None:
     """Stream the click track in real time; time the tutor's clicks as they arrive."""
     frame = PHONE_RATE * frame_ms // 1000
@@ -110,6 +113,7 @@ async def probe_phone(
         listener = asyncio.create_task(listen())
         await asyncio.wait_for(ready.wait(), 10)
         await peer.respond()  # the tutor's clicks come back while the phone's go out
+        answering.set()  # the load may start: the probe's is connection 0, answered first
         loop = asyncio.get_running_loop()
         started = loop.time()
         for n, start in enumerate(range(0, len(track), frame)):
@@ -157,25 +161,32 @@ async def run(
     await realtime.start()
     await vision.start()
     inbound, outbound = ClickLog(), ClickLog()
-    realtime.on_append = lambda pcm: inbound.receive(pcm, time.perf_counter())
+    realtime.on_append = lambda number, pcm: (
+        inbound.receive(pcm, time.perf_counter()) if number == 0 else None
+    )
     tutor_clicks(realtime, seconds, outbound)
     settings = {
         "STUDYLENS_OPENAI_BASE_URL": vision.base_url,
         "STUDYLENS_REALTIME_URL": realtime.websocket_base_url,
         **relay,
     }
+    answering = asyncio.Event()
+
+    async def after_the_probe(load: Coroutine[Any, Any, int]) -> int:
+        await answering.wait()
+        return await load
+
     async with running_daemon(settings) as daemon:
         ws_url = f"ws://127.0.0.1:{daemon.port}/ws"
         load = [load_phone(ws_url, seconds, daemon.token) for _ in range(phones)]
         if uploads:
-            load.append(
-                uploader(
-                    f"{daemon.base}/api/upload-and-analyze", seconds, daemon.token, (720, 1280)
-                )
-            )
+            upload_url = f"{daemon.base}/api/upload-and-analyze"
+            load.append(uploader(upload_url, seconds, daemon.token, (720, 1280)))
         await asyncio.gather(
-            probe_phone(ws_url, daemon.token, seconds, frame_ms, inbound, outbound, realtime),
-            *load,
+            probe_phone(
+                ws_url, daemon.token, seconds, frame_ms, inbound, outbound, realtime, answering
+            ),
+            *(after_the_probe(coroutine) for coroutine in load),
         )
     await realtime.stop()
     await vision.stop()

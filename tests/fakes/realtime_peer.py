@@ -147,6 +147,7 @@ class _Response:
 class _Conn:
     ws: web.WebSocketResponse
     session: dict[str, Any]
+    number: int = 0  # in the order the peer accepted its connections, from 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     pending: bytearray = field(default_factory=bytearray)  # input not yet a whole VAD window
     position: int = 0  # input samples seen by the VAD
@@ -212,10 +213,10 @@ class FakeRealtime:
         # Responses started from now on are this constant PCM16 value instead of the tone.
         self.reply_sample: int | None = None
         # Probes for latency benchmarks: the reply's PCM16 for (first sample, count) instead of
-        # the tone; called with each appended chunk as it arrives, and with (first sample,
-        # count) of each audio delta just after it is sent.
+        # the tone; called with each appended chunk as it arrives (and its connection's
+        # number), and with (first sample, count) of each audio delta just after it is sent.
         self.reply_source: Callable[[int, int], bytes] | None = None
-        self.on_append: Callable[[bytes], None] | None = None
+        self.on_append: Callable[[int, bytes], None] | None = None  # (connection number, PCM)
         self.on_delta: Callable[[int, int], None] | None = None
         self._conns: list[_Conn] = []
         self._runner: web.AppRunner | None = None
@@ -302,7 +303,7 @@ class FakeRealtime:
             return web.json_response(_error_body("Missing required parameter: 'model'"), status=400)
         ws = web.WebSocketResponse(timeout=2.0, max_msg_size=16 * 1024 * 1024, compress=False)
         await ws.prepare(request)
-        conn = _Conn(ws=ws, session=default_session(model))
+        conn = _Conn(ws=ws, session=default_session(model), number=len(self._conns))
         self._conns.append(conn)
         self.connections += 1
         self.auth_headers.append(auth)
@@ -419,7 +420,7 @@ class FakeRealtime:
         elif kind == "input_audio_buffer.append":
             pcm = base64.b64decode(event["audio"])
             if self.on_append is not None:
-                self.on_append(pcm)
+                self.on_append(conn.number, pcm)
             self.audio.extend(pcm)
             conn.uncommitted += len(pcm) // 2
             await self._vad(conn, pcm)

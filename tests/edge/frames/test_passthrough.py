@@ -462,3 +462,24 @@ def test_a_jpeg_the_walk_refuses_but_pillow_reads_is_reencoded() -> None:
     frame = prepared(junky)
     assert not frame.passed
     assert (frame.width, frame.height) == (360, 640)
+
+
+@pytest.mark.parametrize(
+    ("grain", "full_size"),
+    [(16, True), (25, True), (90, False)],
+    ids=["lower-quality", "lowest-quality", "fewer-pixels"],
+)
+def test_a_grainy_frame_goes_to_the_model_within_the_byte_budget(
+    grain: int, full_size: bool
+) -> None:
+    """Noise over 150 KB at the configured quality is sent at lower quality, else smaller."""
+    rng = np.random.default_rng(grain)
+    base = np.linspace(0, 200, 720 * 1280).reshape(1280, 720, 1)
+    pixels = np.clip(base + rng.normal(0, grain, (1280, 720, 3)), 0, 255).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", quality=90)
+    frame = prepared(out.getvalue())
+    assert len(frame.jpeg) <= PASS_MAX_BYTES
+    assert ((frame.width, frame.height) == (720, 1280)) == full_size  # pixels go last
+    with Image.open(io.BytesIO(frame.jpeg)) as sent:
+        assert sent.size == (frame.width, frame.height)
