@@ -9,6 +9,7 @@ from tests.edge.voice.voice_support import (
     BYTES_PER_MS,
     Received,
     has,
+    marker_event,
     read_until,
     send_audio,
     started,
@@ -115,15 +116,7 @@ async def test_no_byte_of_the_cancelled_answer_reaches_the_phone_after_the_inter
 
 async def marker(peer: FakeRealtime, ws: ClientWebSocketResponse, got: Received) -> None:
     """Send a transcript from the peer and read until the phone has it (all before is handled)."""
-    await peer.send_event(
-        {
-            "type": "conversation.item.input_audio_transcription.delta",
-            "event_id": "event_marker",
-            "item_id": "item_marker",
-            "content_index": 0,
-            "delta": "marker",
-        }
-    )
+    await peer.send_event(marker_event())
     await read_until(ws, has("transcript", text="marker"), got)
 
 

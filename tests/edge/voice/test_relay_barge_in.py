@@ -22,7 +22,13 @@ from edge.voice.protocol import Interrupt, Transcript
 from edge.voice.relay import VoiceRelay
 from shared.schemas import WireModel
 from tests.edge.voice.barge_in_support import Samples, echo_of, mix, noise
-from tests.edge.voice.voice_support import eventually, make_relay, metric, peer_connect
+from tests.edge.voice.voice_support import (
+    eventually,
+    make_relay,
+    marker_event,
+    metric,
+    peer_connect,
+)
 from tests.fakes.realtime_peer import FakeRealtime
 
 TUTOR_S = 3.0  # how long the tutor's answer is
@@ -117,15 +123,7 @@ async def conversation(
 async def answered_then_marker(peer: FakeRealtime, phone: PlayingPhone) -> None:
     """Wait for the tutor's whole answer to be done, then for a marker after it."""
     await peer.wait_for(lambda: len(peer.responses) == 1)
-    await peer.send_event(
-        {
-            "type": "conversation.item.input_audio_transcription.delta",
-            "event_id": "event_marker",
-            "item_id": "item_marker",
-            "content_index": 0,
-            "delta": "marker",
-        }
-    )
+    await peer.send_event(marker_event())
     await eventually(phone.has_marker, what="the marker reached the phone")
 
 

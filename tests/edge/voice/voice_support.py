@@ -191,6 +191,21 @@ def sinad_db(samples: npt.NDArray[np.float64], freq: float, rate: int = MODEL_RA
     return float(10 * np.log10(np.sum(fit**2) / np.sum(residual**2)))
 
 
+def marker_event() -> dict[str, Any]:
+    """A user transcript delta saying "marker", a sequence point for the phone.
+
+    Sent by the peer after what a test waits for, it reaches the phone only after everything the
+    peer sent before it.
+    """
+    return {
+        "type": "conversation.item.input_audio_transcription.delta",
+        "event_id": "event_marker",
+        "item_id": "item_marker",
+        "content_index": 0,
+        "delta": "marker",
+    }
+
+
 # --- a relay built by hand ----------------------------------------------------------------------
 
 
