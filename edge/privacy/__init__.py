@@ -1,0 +1,1 @@
+"""The student's control over their data: pause, export, move to a new computer."""
