@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -48,10 +49,13 @@ from edge.vision.local import LocalVision
 from edge.vision.openai_vision import OpenAIVision
 from edge.vision.port import VisionAnalyser
 from edge.voice.hub import VoiceHub
+from edge.voice.recording import prune_recordings
 from edge.voice.service import VoiceService
 from shared.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
+#: How often voice recordings past their retention are looked for (and once at start).
+RECORDINGS_CHECK_SECONDS = 3600.0
 
 
 def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Application:
@@ -176,6 +180,15 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
             tls_fingerprint=certificate.fingerprint if certificate else None,
         )
 
+    async def prune_old_recordings() -> None:
+        # Recordings of any age, also those made while `voice_record` was on and is off now.
+        await asyncio.to_thread(
+            prune_recordings,
+            settings.data_dir / "recordings",
+            clock.now(),
+            settings.relay.recording_retention_days,
+        )
+
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         nonlocal advertiser
         await store.open()
@@ -186,6 +199,9 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         )
         supervisor.start("loop-lag", lambda: watch_loop_lag(meters.loop_lag.observe))
         supervisor.start("revocations", lambda: every(1.0, end_revoked_streams))
+        supervisor.start(
+            "recordings", lambda: every(RECORDINGS_CHECK_SECONDS, prune_old_recordings)
+        )
         if worker is not None:
             supervisor.start("sync", worker.run)
         if settings.discovery.enabled:

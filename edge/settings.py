@@ -236,6 +236,16 @@ class FrameSettings(Section):
     duplicate_max_distance: int = Field(
         6, ge=0, le=64, description="Most dHash bits two frames may differ by to count as same."
     )
+    keep_originals: bool = Field(
+        True,
+        description="Keep each frame's image (for the dashboard and the cloud); off, only its "
+        "analysis is kept: the image never touches the disk and sync sends none.",
+    )
+    store_extracted_text: bool = Field(
+        True,
+        description="Keep the text the model read off the page with the analysis; off, it is "
+        "used for the answer and the tutor's context but never stored or synced.",
+    )
 
 
 class RealtimeSettings(Section):
@@ -317,6 +327,9 @@ class RelaySettings(Section):
     )
     record: bool = Field(
         False, description="Keep each voice session's audio as WAV files in the data dir."
+    )
+    recording_retention_days: int = Field(
+        7, ge=1, le=3650, description="Voice recordings older than this many days are deleted."
     )
 
     @property

@@ -1,7 +1,8 @@
 """The frame pipeline, the hot path: one uploaded frame in, one analysis out.
 
-sniff -> session -> prepare (off the loop) -> keep original (beside the model call) ->
-near-duplicate gate -> model -> normalise -> event row and topic tracker -> hooks -> respond.
+sniff -> session -> prepare (off the loop) -> keep original (beside the model call, unless
+`keep_originals` is off) -> near-duplicate gate -> model -> normalise -> event row (without the
+page's text if `store_extracted_text` is off) and topic tracker -> hooks -> respond.
 Only the model call may take long. Every side effect may fail alone: it is logged and counted,
 and the student still gets the analysis. The one exception: a session that ended while the
 model ran gets 409 `session_not_active` and no event, as its totals are already final.
@@ -15,7 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
@@ -99,26 +100,33 @@ class FramePipeline:
         except EdgeError:
             self._metrics.frames.labels("rejected").inc()
             raise
+        kept = key if self._limits.keep_originals else None
         # Writing the original overlaps the model call, the one slow step.
-        keeping = asyncio.ensure_future(self._in_thread(self._originals.save, key, data))
+        keeping = (
+            asyncio.ensure_future(self._in_thread(self._originals.save, key, data))
+            if kept is not None
+            else None
+        )
         try:
             analysis, source, reused, model_seconds, confidence = await self._analyse(
-                session_id, prepared, key, uploaded_at
+                session_id, prepared, kept, uploaded_at
             )
         finally:
-            await self._effect("original", lambda: keeping)
+            if keeping is not None:
+                await self._effect("original", lambda: keeping)
         event = FrameEvent(
             event_id=str(uuid.uuid4()),
             session_id=session_id,
             captured_at=uploaded_at,
-            image_key=key,
+            image_key=kept,
             outcome="reused" if reused else "analysed",
             source=source,
             analysis=analysis,
         )
+        stored = self._as_stored(event)
         try:
             analysis_id = await self._effect(
-                "event", lambda: self._count(event, analysis), passes=NOT_RUNNING
+                "event", lambda: self._count(stored, analysis), passes=NOT_RUNNING
             )
         except NOT_RUNNING:
             self._metrics.frames.labels("rejected").inc()
@@ -138,6 +146,12 @@ class FramePipeline:
             model_seconds=model_seconds,
             confidence=confidence,
         )
+
+    def _as_stored(self, event: FrameEvent) -> FrameEvent:
+        """The event as it is kept: without the page's text if the settings say so."""
+        if self._limits.store_extracted_text or event.analysis is None:
+            return event
+        return replace(event, analysis=event.analysis.model_copy(update={"extracted_text": ""}))
 
     async def _validate(self, data: bytes) -> tuple[PreparedFrame, str]:
         """Check and prepare the frame (nothing is stored for a frame that fails here)."""
@@ -167,7 +181,7 @@ class FramePipeline:
         return self._sessions.current() or (await self._sessions.start()).session_id
 
     async def _analyse(
-        self, session_id: str, prepared: PreparedFrame, key: str, at: datetime
+        self, session_id: str, prepared: PreparedFrame, key: str | None, at: datetime
     ) -> tuple[FrameAnalysis, str, bool, float, float | None]:
         """The last analysis if the view is unchanged, else the model's; failures recorded."""
         same = self._gate.match(session_id, prepared.dhash)
@@ -197,7 +211,9 @@ class FramePipeline:
         self._gate.remember(session_id, prepared.dhash, analysis, answer.source, answer.confidence)
         return analysis, answer.source, False, elapsed, answer.confidence
 
-    async def _record_failure(self, session_id: str, key: str, at: datetime, code: str) -> None:
+    async def _record_failure(
+        self, session_id: str, key: str | None, at: datetime, code: str
+    ) -> None:
         event = FrameEvent(
             event_id=str(uuid.uuid4()),
             session_id=session_id,

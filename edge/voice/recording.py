@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import wave
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
 from edge.files import open_private, private_dir
 from edge.voice.audio import MODEL_RATE, PHONE_RATE, decode_phone_frame, to_pcm16
+
+log = logging.getLogger(__name__)
+
+#: `<session>-<YYYYmmddTHHMMSSZ>-input.wav` / `-output.wav`, as `Recorder` names them.
+_NAME = re.compile(r".+-(\d{8}T\d{6}Z)-(?:input|output)\.wav")
 
 
 class Recorder:
@@ -50,3 +58,41 @@ class Recorder:
         self._output.close()
         for file in self._files:
             file.close()
+
+
+def stamp(at: datetime) -> str:
+    """The UTC time stamp a recording's file names carry."""
+    return at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def expired(names: list[str], now: datetime, days: int) -> list[str]:
+    """The recordings' file names whose stamp is more than `days` before `now`. Pure.
+
+    Names that are not a recording's (another file someone put there) are never chosen.
+    """
+    cutoff = now - timedelta(days=days)
+    chosen = []
+    for name in names:
+        match = _NAME.fullmatch(name)
+        if match is None:
+            continue
+        made = datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        if made < cutoff:
+            chosen.append(name)
+    return chosen
+
+
+def prune_recordings(folder: Path, now: datetime, days: int) -> int:
+    """Delete the recordings older than `days`; how many files went. Blocking: run in a thread."""
+    if not folder.is_dir():
+        return 0
+    gone = 0
+    for name in expired([path.name for path in folder.iterdir()], now, days):
+        try:
+            (folder / name).unlink(missing_ok=True)
+            gone += 1
+        except OSError as exc:
+            log.warning("could not delete the recording %s: %s", name, exc)
+    if gone:
+        log.info("deleted %d voice recording files older than %d days", gone, days)
+    return gone

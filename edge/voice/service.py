@@ -30,7 +30,7 @@ from edge.voice.protocol import (
     StopMessage,
     parse_phone_message,
 )
-from edge.voice.recording import Recorder
+from edge.voice.recording import Recorder, stamp
 from edge.voice.relay import PhoneSide, VoiceRelay
 from edge.voice.tutor import Tutor, configured_tutor
 from shared.clock import Clock
@@ -172,8 +172,9 @@ class VoiceService:
     def _recorder(self, session_id: str, max_frame_bytes: int) -> Recorder | None:
         if self._recordings is None:
             return None
-        stamp = self._clock.now().strftime("%Y%m%dT%H%M%SZ")
-        return Recorder(self._recordings, f"{session_id}-{stamp}", max_frame_bytes)
+        return Recorder(
+            self._recordings, f"{session_id}-{stamp(self._clock.now())}", max_frame_bytes
+        )
 
 
 async def _wait_for_start(phone: PhoneSocket) -> StartMessage | None:
