@@ -1,0 +1,273 @@
+"""The export archive's layout and models: what each file holds, shared by export and restore.
+
+One zip, format version 1:
+
+    manifest.json                    Manifest: versions, counts, files, the sync state
+    README.md                        what each file holds, made from the models below
+    data/<kind>.jsonl                one JSON object per line, one file per kind (`ROW_FILES`)
+    originals/ab/cd/<sha256>.<ext>   the original frames, as the data dir keeps them
+    recordings/<name>.wav            voice recordings, when any were kept
+
+Rows are camelCase JSON, as the edge's API speaks; times are UTC text with milliseconds
+(`shared.clock.to_iso`), local dates are `YYYY-MM-DD` in the student's zone of the day.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from shared.schemas import Timestamp, WireModel
+
+FORMAT = "studylens-export"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+README = "README.md"
+DATA_FOLDER = "data"
+ORIGINALS_FOLDER = "originals"
+RECORDINGS_FOLDER = "recordings"
+
+#: An original's path in the archive and in the data dir's image folder: `ab/cd/<sha256>.<ext>`.
+ORIGINAL_PATH = re.compile(r"([0-9a-f]{2})/([0-9a-f]{2})/(\1\2[0-9a-f]{60})\.(jpg|png|webp)")
+#: A recording's file name, as `edge.voice.recording.Recorder` makes it.
+RECORDING_NAME = re.compile(r"[0-9A-Za-z-]{1,80}-(\d{8}T\d{6}Z)-(input|output)\.wav")
+
+
+class JsonLine(WireModel):
+    """Base of the JSON Lines rows: a field the format does not know is refused on import."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+
+
+class StudyDayLine(JsonLine):
+    """A day the student studied on: sessions belong to one (`data/study_days.jsonl`)."""
+
+    id: str = Field(description="UUID of the day")
+    local_date: date = Field(description="the day, YYYY-MM-DD in the student's time zone")
+    created_at: Timestamp = Field(description="when its first session started (UTC)")
+
+
+class SessionLine(JsonLine):
+    """A study session (`data/sessions.jsonl`)."""
+
+    id: str = Field(description="UUID of the session, as the cloud knows it")
+    day_id: str = Field(description="the `id` of its row in study_days.jsonl")
+    local_date: date = Field(description="its day, YYYY-MM-DD in the student's time zone")
+    started_at: Timestamp = Field(description="start (UTC)")
+    last_activity_at: Timestamp = Field(description="last frame, help request or bookmark (UTC)")
+    ended_at: Timestamp | None = Field(description="end (UTC); null while it runs")
+    end_reason: Literal["ended", "idle", "superseded"] | None = Field(
+        description="`ended` by the student, `idle` after no activity, `superseded` by a new one"
+    )
+
+
+class LearningEventLine(JsonLine):
+    """One frame the phone sent, analysed or not (`data/learning_events.jsonl`)."""
+
+    id: str = Field(description="UUID of the event (the API's `analysisId`)")
+    session_id: str = Field(description="its session")
+    captured_at: Timestamp = Field(description="when the frame arrived (UTC)")
+    image_key: str | None = Field(
+        description="`<sha256>.<ext>` of the original, in originals/ab/cd/ when it was kept"
+    )
+    outcome: Literal["analysed", "reused", "failed"] = Field(
+        description="`analysed` by the model, `reused` (an unchanged view), or `failed`"
+    )
+    error_code: str | None = Field(description="why the analysis failed, when it did")
+    source: str | None = Field(description="who analysed it (`openai`, `on-device`, ...)")
+    analysis: dict[str, Any] | None = Field(
+        description="the analysis as the API answered it (topic, extractedText, flags, ...)"
+    )
+    topic: str | None = Field(description="the topic it was counted under")
+    subtopic: str | None = Field(description="the subtopic, when one was named")
+    is_studying: bool | None = Field(description="the frame shows study material")
+    is_active: bool | None = Field(description="the student is writing or working")
+    is_distracted: bool | None = Field(description="the frame shows a distraction")
+
+
+class TopicSegmentLine(JsonLine):
+    """A stretch of one topic within one session and day (`data/topic_segments.jsonl`)."""
+
+    id: str = Field(description="UUID of the segment")
+    session_id: str = Field(description="its session")
+    topic: str = Field(description="the topic")
+    local_date: date = Field(description="its day, YYYY-MM-DD in the student's time zone")
+    started_at: Timestamp = Field(description="first frame of the stretch (UTC)")
+    last_seen_at: Timestamp = Field(description="last frame of the stretch (UTC)")
+    ended_at: Timestamp | None = Field(description="end (UTC); null while it runs")
+    duration_seconds: float | None = Field(
+        description="seconds of study it counts; null while it runs"
+    )
+    active_count: int = Field(description="frames of it where the student was active")
+    passive_count: int = Field(description="frames of it where the student was reading")
+    distracted_count: int = Field(description="frames of it where the student was distracted")
+
+
+class BookmarkLine(JsonLine):
+    """A moment the student marked (`data/bookmarks.jsonl`)."""
+
+    id: str = Field(description="UUID of the bookmark")
+    session_id: str = Field(description="its session")
+    learning_event_id: str | None = Field(description="the frame it marks, when one")
+    note: str = Field(description="the student's note (may be empty)")
+    created_at: Timestamp = Field(description="when it was made (UTC)")
+
+
+class HelpRequestLine(JsonLine):
+    """One time the student asked the tutor for help (`data/help_requests.jsonl`)."""
+
+    id: str = Field(description="UUID of the request")
+    session_id: str = Field(description="its session")
+    local_date: date = Field(description="its day, YYYY-MM-DD in the student's time zone")
+    created_at: Timestamp = Field(description="when it was asked (UTC)")
+
+
+class DeviceLine(JsonLine):
+    """A paired phone, without its token (`data/devices.jsonl`); import does not restore it."""
+
+    id: str = Field(description="UUID of the device")
+    name: str = Field(description="the name the phone gave itself")
+    created_at: Timestamp = Field(description="when it was paired (UTC)")
+    last_seen_at: Timestamp | None = Field(description="its last request (UTC)")
+    revoked_at: Timestamp | None = Field(description="when its token was withdrawn (UTC)")
+    paired_by: str | None = Field(description="the device that made its pairing code, if any")
+
+
+#: The JSON Lines files, in the order they are written and restored (parents first).
+ROW_FILES: dict[str, type[JsonLine]] = {
+    "study_days": StudyDayLine,
+    "sessions": SessionLine,
+    "learning_events": LearningEventLine,
+    "topic_segments": TopicSegmentLine,
+    "bookmarks": BookmarkLine,
+    "help_requests": HelpRequestLine,
+    "devices": DeviceLine,
+}
+
+
+def data_path(kind: str) -> str:
+    """The archive path of one kind's JSON Lines."""
+    return f"{DATA_FOLDER}/{kind}.jsonl"
+
+
+# --- the manifest ---------------------------------------------------------------------------
+
+
+class LocalUser(WireModel):
+    """The data dir's one local user, whom the study days belong to."""
+
+    id: str
+    display_name: str
+    created_at: Timestamp
+
+
+class FileEntry(WireModel):
+    """A file the archive carries besides the rows."""
+
+    path: str = Field(description="its path in the archive")
+    sha256: str = Field(description="SHA-256 of its bytes, hex")
+    bytes: int = Field(ge=0)
+
+
+class FactSync(WireModel):
+    """A fact's outbox row: the cloud holds `delivered_revision`; it is sent again if lower."""
+
+    kind: str
+    id: str
+    revision: int = Field(ge=1)
+    delivered_revision: int = Field(ge=0)
+    rejected_code: str | None = None
+
+
+class ImageSync(WireModel):
+    """An original's upload state: uploaded ones are never uploaded again."""
+
+    image_key: str
+    uploaded_at: Timestamp | None = None
+    missing_at: Timestamp | None = None
+    pruned_at: Timestamp | None = None
+
+
+class SyncState(WireModel):
+    """Everything the new computer needs to send the cloud exactly what it lacks."""
+
+    outbox: list[FactSync]
+    images: list[ImageSync]
+
+
+class Manifest(WireModel):
+    """`manifest.json`: what the archive is and what it holds."""
+
+    format: Literal["studylens-export"] = "studylens-export"
+    format_version: int = FORMAT_VERSION
+    app_version: str
+    created_at: Timestamp
+    since: date | None = Field(description="the first day exported; null for everything")
+    time_zone: str = Field(description="the IANA zone the local dates were counted in")
+    local_user: LocalUser
+    counts: dict[str, int] = Field(description="rows per JSON Lines file, by kind")
+    originals: list[FileEntry]
+    recordings: list[FileEntry]
+    sync: SyncState
+
+
+# --- progress -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where a long export or import is: `done` of `total` units (rows and files)."""
+
+    stage: str
+    done: int
+    total: int
+
+
+Progress = Callable[[Step], None]
+
+
+def no_progress(step: Step) -> None:
+    """A progress callback that shows nothing."""
+
+
+# --- the README inside the archive -----------------------------------------------------------
+
+
+def readme() -> str:
+    """The archive's README.md: every file and every field, from the models themselves."""
+    lines = [
+        "# Your StudyLens data",
+        "",
+        "Everything the StudyLens edge daemon kept about your studying, written by",
+        "`studylens-edge export`. `studylens-edge import` turns it into the data dir of a new",
+        "computer (a full export only: one made with `--since` is for reading).",
+        "",
+        "Times are UTC, ISO 8601 with milliseconds (`2026-11-25T09:00:00.000Z`). Local dates",
+        "(`localDate`) are `YYYY-MM-DD` in the time zone named by `timeZone` in manifest.json.",
+        "Durations are seconds. Ids are the UUIDs the cloud knows the same facts by.",
+        "",
+        "## Files",
+        "",
+        f"- `{MANIFEST}`: format and app version, when it was made, `since`, rows per file,",
+        "  every original and recording with its SHA-256, and the sync state (which revision of",
+        "  each fact and which originals the cloud already holds).",
+        f"- `{ORIGINALS_FOLDER}/ab/cd/<sha256>.<ext>`: the frames the glasses sent, byte for byte;",
+        "  a file's name is the SHA-256 of its bytes. Frames deleted after their upload (the",
+        "  retention setting) are not here.",
+        f"- `{RECORDINGS_FOLDER}/<session>-<time>-input.wav` / `-output.wav`: voice sessions, when",
+        "  recording was on: your voice (16 kHz) and the tutor's (24 kHz), PCM16 mono.",
+        "- `data/<kind>.jsonl`: one JSON object per line:",
+    ]
+    for kind, model in ROW_FILES.items():
+        lines += ["", f"### `{data_path(kind)}`", "", (model.__doc__ or "").strip(), ""]
+        for name, field in model.model_fields.items():
+            alias = field.alias or name
+            lines.append(f"- `{alias}`: {field.description}")
+    return "\n".join(lines) + "\n"
