@@ -1,0 +1,292 @@
+"""`import`: a round trip gives the same tables and totals, and the outbox only the unsynced."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge import analytics
+from edge.privacy.errors import (
+    ArchiveTooLarge,
+    CorruptArchive,
+    DataDirNotEmpty,
+    NotAnExport,
+    PartialArchive,
+    UnknownArchiveVersion,
+    UnsafeArchive,
+)
+from edge.privacy.restore import restore_archive
+from edge.sessions.stats import session_stats
+from edge.store import open_database
+from edge.sync import outbox
+from tests.edge.privacy.conftest import (
+    RECORDING,
+    TABLES,
+    Studied,
+    export_now,
+    originals,
+    table_rows,
+)
+
+ReadDb = Callable[[Path], Any]
+
+
+@pytest.fixture
+def exported(studied: Studied, tmp_path: Path) -> Path:
+    """A full export of the fixture's data dir."""
+    out = tmp_path / "export.zip"
+    export_now(studied, out)
+    return out
+
+
+def rewrite(source: Path, target: Path, **changes: bytes | None) -> Path:
+    """A copy of an archive with entries replaced (bytes), removed (None) or added."""
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in zin.infolist():
+            if info.filename not in changes:
+                z.writestr(info, zin.read(info))
+        for name, data in changes.items():
+            if data is not None:
+                z.writestr(name, data)
+    return target
+
+
+def with_manifest(source: Path, target: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of an archive whose manifest `change` edited."""
+    with zipfile.ZipFile(source) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    change(manifest)
+    return rewrite(source, target, **{"manifest.json": json.dumps(manifest).encode()})
+
+
+# --- the round trip --------------------------------------------------------------------------
+
+
+def test_every_table_comes_back_equal(
+    studied: Studied, exported: Path, tmp_path: Path, read_db: ReadDb
+) -> None:
+    """Same ids, same columns, in every table; the outbox and image state included."""
+    new_dir = tmp_path / "new-computer"
+    restore_archive(exported, new_dir)
+    old, new = read_db(studied.settings.database_path), read_db(new_dir / "studylens.db")
+    for table in TABLES:
+        rows = table_rows(old, table)
+        assert rows, table
+        assert table_rows(new, table) == rows, table
+    # Phones pair with the new computer anew: their tokens never left the old one.
+    assert new.execute("SELECT count(*) AS n FROM devices").fetchone()["n"] == 0
+
+
+def test_the_totals_are_the_same(studied: Studied, exported: Path, tmp_path: Path) -> None:
+    """Today, this week, the recent sessions and each session's stats, as the daemon reads them."""
+    new_dir = tmp_path / "new-computer"
+    restore_archive(exported, new_dir)
+    now, zone = studied.clock.now(), studied.settings.zone
+    old_db = open_database(studied.settings.database_path)
+    new_db = open_database(new_dir / "studylens.db")
+    try:
+        for db in (old_db, new_db):
+            assert analytics.today_stats(db, now, zone).total_seconds > 0
+        for read in (analytics.today_stats, analytics.week_stats):
+            assert read(new_db, now, zone) == read(old_db, now, zone)
+        assert analytics.recent_sessions(new_db, now, zone) == analytics.recent_sessions(
+            old_db, now, zone
+        )
+        for session_id in (studied.synced_session, studied.running_session):
+            assert session_stats(new_db, session_id, now, zone) == session_stats(
+                old_db, session_id, now, zone
+            )
+    finally:
+        old_db.close()
+        new_db.close()
+
+
+def test_the_outbox_holds_exactly_the_unsynced_facts(
+    studied: Studied, exported: Path, tmp_path: Path
+) -> None:
+    """What the cloud acknowledged is not queued again; the rest is, at the same revision."""
+    new_dir = tmp_path / "new-computer"
+    restore_archive(exported, new_dir)
+    old_db = open_database(studied.settings.database_path)
+    new_db = open_database(new_dir / "studylens.db")
+    try:
+        old_pending = outbox.pending_facts(old_db, 10_000)
+        new_pending = outbox.pending_facts(new_db, 10_000)
+        assert new_pending == old_pending
+        assert outbox.backlog(new_db) == outbox.backlog(old_db)
+        assert outbox.images_to_upload(new_db, 100) == outbox.images_to_upload(old_db, 100)
+        [synced] = old_db.query(
+            "SELECT revision, delivered_revision FROM sync_outbox WHERE fact_id = ?",
+            [studied.synced_session],
+        )
+        delivered = {
+            r["fact_id"]
+            for r in old_db.query("SELECT fact_id FROM sync_outbox WHERE revision = 1")
+            if r["fact_id"] not in {f.fact_id for f in old_pending}
+        }
+    finally:
+        old_db.close()
+        new_db.close()
+    pending = {f.fact_id: f for f in new_pending}
+    # The cloud holds an earlier revision of the first session; its end is what it lacks.
+    assert synced["delivered_revision"] >= 1
+    assert pending[studied.synced_session].revision == synced["revision"]
+    assert synced["revision"] > synced["delivered_revision"]
+    assert studied.running_session in pending
+    assert studied.rejected_fact[1] not in pending  # refused once, parked as before
+    assert delivered, "the fixture acknowledged some facts"
+    assert not delivered & set(pending)
+
+
+def test_originals_and_recordings_come_back_byte_for_byte(
+    studied: Studied, exported: Path, tmp_path: Path
+) -> None:
+    """Each original under its key with its own SHA-256, each recording; all 0600."""
+    new_dir = tmp_path / "new-computer"
+    restore_archive(exported, new_dir)
+    old, new = originals(studied.settings), originals(studied.settings.updated(data_dir=new_dir))
+    db = open_database(studied.settings.database_path)
+    try:
+        keys = {r["image_key"] for r in db.query("SELECT image_key FROM learning_events")}
+    finally:
+        db.close()
+    for key in keys:
+        data = new.path_for(key).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == key.split(".")[0]
+        assert data == old.path_for(key).read_bytes()
+        assert new.path_for(key).stat().st_mode & 0o777 == 0o600
+    recording = RECORDING.format(session=studied.synced_session)
+    assert (new_dir / recording).read_bytes() == (
+        studied.settings.data_dir / recording
+    ).read_bytes()
+    assert new_dir.stat().st_mode & 0o777 == 0o700
+
+
+def test_an_empty_existing_dir_is_fine(exported: Path, tmp_path: Path) -> None:
+    """An empty folder (made by the student beforehand) takes the import."""
+    new_dir = tmp_path / "empty"
+    new_dir.mkdir()
+    manifest = restore_archive(exported, new_dir)
+    assert (new_dir / "studylens.db").is_file()
+    assert manifest.counts["sessions"] == 2
+
+
+# --- refused ---------------------------------------------------------------------------------
+
+
+def test_a_non_empty_data_dir_is_refused(studied: Studied, exported: Path) -> None:
+    """Import never merges: the old computer's own data dir is left as it was."""
+    data_dir = studied.settings.data_dir
+    before = sorted(p.name for p in data_dir.iterdir())
+    with pytest.raises(DataDirNotEmpty, match="not empty"):
+        restore_archive(exported, data_dir)
+    assert sorted(p.name for p in data_dir.iterdir()) == before
+
+
+def test_a_path_leaving_the_dir_is_refused(exported: Path, tmp_path: Path) -> None:
+    """`../` and absolute entries are refused before anything is written."""
+    for i, name in enumerate(["../escaped.txt", "originals/../../escaped.txt", "/abs.txt"]):
+        bad = rewrite(exported, tmp_path / f"bad{i}.zip", **{name: b"gotcha"})
+        target = tmp_path / f"new{i}"
+        with pytest.raises(UnsafeArchive):
+            restore_archive(bad, target)
+        assert not target.exists()
+    assert not (tmp_path / "escaped.txt").exists()
+    assert not list(tmp_path.glob(".new*"))
+
+
+def test_a_zip_of_someone_else_is_refused(tmp_path: Path, exported: Path) -> None:
+    """No manifest, another format's manifest, or an entry no export has: not ours."""
+    plain = tmp_path / "holiday.zip"
+    with zipfile.ZipFile(plain, "w") as zf:
+        zf.writestr("photo.txt", "sun")
+    with pytest.raises(NotAnExport):
+        restore_archive(plain, tmp_path / "a")
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as zf:
+        zf.writestr("manifest.json", json.dumps({"format": "someone-else", "formatVersion": 1}))
+    with pytest.raises(NotAnExport):
+        restore_archive(other, tmp_path / "b")
+    extra = rewrite(exported, tmp_path / "extra.zip", **{"data/secrets.jsonl": b"{}\n"})
+    with pytest.raises(NotAnExport, match="secrets"):
+        restore_archive(extra, tmp_path / "c")
+    assert not any((tmp_path / n).exists() for n in "abc")
+
+
+def test_a_manifest_of_another_version_is_refused(exported: Path, tmp_path: Path) -> None:
+    """A version this StudyLens does not know is refused by name, nothing written."""
+
+    def future(manifest: dict[str, Any]) -> None:
+        manifest["formatVersion"] = 2
+
+    bad = with_manifest(exported, tmp_path / "v2.zip", future)
+    with pytest.raises(UnknownArchiveVersion, match="version 2"):
+        restore_archive(bad, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_truncated_or_damaged_zip_is_refused(exported: Path, tmp_path: Path) -> None:
+    """Cut short, or one original's bytes flipped inside: refused, and nothing left behind."""
+    data = exported.read_bytes()
+    cut = tmp_path / "cut.zip"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptArchive):
+        restore_archive(cut, tmp_path / "new")
+    not_zip = tmp_path / "notes.zip"
+    not_zip.write_bytes(b"just some text")
+    with pytest.raises(CorruptArchive):
+        restore_archive(not_zip, tmp_path / "new")
+
+    with zipfile.ZipFile(exported) as zf:
+        info = next(i for i in zf.infolist() if i.filename.startswith("originals/"))
+    damaged = bytearray(data)
+    at = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + 20
+    damaged[at] ^= 0xFF
+    flipped = tmp_path / "flipped.zip"
+    flipped.write_bytes(bytes(damaged))
+    with pytest.raises(CorruptArchive):
+        restore_archive(flipped, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    assert not (tmp_path / ".new.importing").exists()
+
+
+def test_an_oversized_archive_is_refused(exported: Path, tmp_path: Path) -> None:
+    """An archive that unpacks to more than the limit is refused before anything is written."""
+    with zipfile.ZipFile(exported) as zf:
+        total = sum(i.file_size for i in zf.infolist())
+    with pytest.raises(ArchiveTooLarge, match="limit"):
+        restore_archive(exported, tmp_path / "new", max_bytes=total - 1)
+    assert not (tmp_path / "new").exists()
+    restore_archive(exported, tmp_path / "new", max_bytes=total)
+
+
+def test_rows_that_disagree_with_the_manifest_are_refused(exported: Path, tmp_path: Path) -> None:
+    """A line missing, a line damaged, a file the manifest does not list: corrupt."""
+    with zipfile.ZipFile(exported) as zf:
+        sessions = zf.read("data/sessions.jsonl").splitlines(keepends=True)
+        first_original = next(n for n in zf.namelist() if n.startswith("originals/"))
+    short = rewrite(exported, tmp_path / "short.zip", **{"data/sessions.jsonl": sessions[0]})
+    with pytest.raises(CorruptArchive, match="manifest says 2"):
+        restore_archive(short, tmp_path / "a")
+    garbled = rewrite(exported, tmp_path / "garbled.zip", **{"data/sessions.jsonl": b'{"id": 1}\n'})
+    with pytest.raises(CorruptArchive, match=r"sessions\.jsonl line 1"):
+        restore_archive(garbled, tmp_path / "b")
+    swapped = rewrite(exported, tmp_path / "swapped.zip", **{first_original: b"other bytes"})
+    with pytest.raises(CorruptArchive, match="bytes the manifest names"):
+        restore_archive(swapped, tmp_path / "c")
+    assert not any((tmp_path / n).exists() for n in "abc")
+
+
+async def test_a_partial_export_is_refused(studied: Studied, tmp_path: Path) -> None:
+    """An export made with --since cannot become a data dir: it lacks the earlier facts."""
+    partial = tmp_path / "since.zip"
+    export_now(studied, partial, since=studied.clock.now().date())
+    with pytest.raises(PartialArchive, match="--since"):
+        restore_archive(partial, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
