@@ -47,8 +47,8 @@ def _progress_bar() -> Iterator[object]:
 
 
 def _summary(manifest: Manifest) -> str:
-    counts = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in manifest.counts.items())
-    return f"{counts}, {len(manifest.originals)} originals, {len(manifest.recordings)} recordings"
+    counts = ", ".join(f"{kind.replace('_', ' ')}: {n}" for kind, n in manifest.counts.items())
+    return f"{counts}, originals: {len(manifest.originals)}, recordings: {len(manifest.recordings)}"
 
 
 def export(
@@ -93,7 +93,7 @@ def export(
         except ArchiveError as exc:
             typer.echo(f"error: {plain(exc.message)}", err=True)
             raise typer.Exit(REFUSED) from exc
-    typer.echo(f"Exported {_summary(manifest)} to {plain(out)}.")
+    typer.echo(f"Exported to {plain(out)}: {_summary(manifest)}.")
 
 
 def import_archive(
@@ -112,5 +112,5 @@ def import_archive(
         except ArchiveError as exc:
             typer.echo(f"error: {plain(exc.message)}", err=True)
             raise typer.Exit(REFUSED) from exc
-    typer.echo(f"Imported {_summary(manifest)} into {plain(settings.data_dir)}.")
+    typer.echo(f"Imported into {plain(settings.data_dir)}: {_summary(manifest)}.")
     typer.echo("Pair your phones again (`studylens-edge pair`) and link the cloud (`link`).")
