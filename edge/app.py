@@ -25,6 +25,7 @@ from edge.http import (
     metrics,
     moments,
     pairing,
+    privacy,
     sessions,
     sync,
     voice,
@@ -37,6 +38,7 @@ from edge.http.limits import limits_middleware
 from edge.lockout import Lockout
 from edge.metrics import Metrics
 from edge.pairing import daemon_id, pairing_open, revoked_ids
+from edge.privacy.pause import PauseService, PauseState
 from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import Store
@@ -102,6 +104,24 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     bus = EventBus()
     pipeline.add_hook("dashboard", bus.on_frame)
     session_service.add_listener(bus.on_session)
+    pause = PauseService(store, clock)
+    voice_service = VoiceService.configured(
+        settings,
+        api_key=openai_key(settings),
+        metrics=meters,
+        hub=hub,
+        sessions=session_service,
+        store=store,
+        clock=clock,
+        pause_check=pause.require_unpaused,
+    )
+
+    async def pause_voice(state: PauseState) -> None:
+        if state.paused:
+            await voice_service.close_paused(state.ends_at)
+
+    pause.add_listener(pause_voice)
+    pause.add_listener(bus.on_pause)
     app = web.Application(
         middlewares=[
             timing_middleware,
@@ -127,25 +147,19 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         originals=originals,
         frames=pipeline,
         voice=hub,
-        voice_service=VoiceService.configured(
-            settings,
-            api_key=openai_key(settings),
-            metrics=meters,
-            hub=hub,
-            sessions=session_service,
-            store=store,
-            clock=clock,
-        ),
+        voice_service=voice_service,
         lockout=Lockout(),
         certificate=ensure_certificate(settings.data_dir) if settings.tls else None,
         credentials=credentials,
         sync=worker,
         events=bus,
+        pause=pause,
     )
     for table in (
         health.routes,
         metrics.routes,
         pairing.routes,
+        privacy.routes,
         sessions.routes,
         analytics.routes,
         moments.routes,
@@ -199,6 +213,8 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         )
         supervisor.start("loop-lag", lambda: watch_loop_lag(meters.loop_lag.observe))
         supervisor.start("revocations", lambda: every(1.0, end_revoked_streams))
+        # A pause or resume by the CLI, or a pause's end, reaches sockets and pages in a second.
+        supervisor.start("pause", lambda: every(1.0, pause.check))
         supervisor.start(
             "recordings", lambda: every(RECORDINGS_CHECK_SECONDS, prune_old_recordings)
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.frames.records import FrameEvent
+from shared.schemas import WireModel
 
 #: Events a subscriber may fall behind by before the oldest are dropped.
 QUEUE_SIZE = 100
@@ -93,6 +94,10 @@ class EventBus:
                 "outcome": event.outcome,
             },
         )
+
+    async def on_pause(self, state: WireModel) -> None:
+        """Pause listener: announce that capture was paused, re-timed or resumed."""
+        self.publish("pause", state.model_dump(mode="json", by_alias=True))
 
     def on_session(self, change: str, session_id: str) -> None:
         """Session listener: announce a start or an end."""

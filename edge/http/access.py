@@ -72,6 +72,9 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/sessions"): Access.PHONE,
     ("GET", "/api/events"): Access.PHONE,
     ("GET", "/api/devices/me"): Access.PHONE,
+    # The student's privacy switch, from the glasses' phone as from this computer.
+    ("POST", "/api/privacy/pause"): Access.PHONE,
+    ("POST", "/api/privacy/resume"): Access.PHONE,
     # The owner's: who gets in, who is thrown out, what leaves the computer, how it runs.
     ("POST", "/api/pair/code"): Access.OWNER,
     ("GET", "/api/devices"): Access.OWNER,

@@ -12,6 +12,7 @@ from edge.frames.originals import OriginalStore
 from edge.frames.pipeline import FramePipeline
 from edge.lockout import Lockout
 from edge.metrics import Metrics
+from edge.privacy.pause import PauseService
 from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import Store
@@ -45,6 +46,7 @@ class Services:
     credentials: CredentialStore
     sync: SyncWorker | None
     events: EventBus
+    pause: PauseService
 
 
 SERVICES = web.AppKey("services", Services)

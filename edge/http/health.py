@@ -9,6 +9,7 @@ from aiohttp import web
 from edge import __version__
 from edge.http.context import services
 from edge.http.envelope import ok
+from edge.privacy.pause import PauseState
 from edge.tasks import TaskHealth
 from shared.schemas import Timestamp, WireModel
 
@@ -22,6 +23,8 @@ class Health(WireModel):
     uptime_seconds: int
     active_sessions: int
     tasks: dict[str, TaskHealth]
+    #: Whether capture is paused, and until when (`endsAt` null: until resumed).
+    pause: PauseState
 
 
 routes = web.RouteTableDef()
@@ -29,8 +32,9 @@ routes = web.RouteTableDef()
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    """Whether the daemon is up, its version, and the state of its background tasks."""
+    """Whether the daemon is up, its version, its background tasks, and whether it is paused."""
     s = services(request)
+    pause = await s.pause.state()
     return ok(
         Health(
             status="ok",
@@ -39,5 +43,6 @@ async def healthz(request: web.Request) -> web.Response:
             uptime_seconds=round((s.clock.now() - s.started_at).total_seconds()),
             active_sessions=s.sessions.active_count,
             tasks=s.supervisor.health(),
+            pause=pause,
         )
     )

@@ -235,6 +235,19 @@ def _pairing_roles(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def _privacy_pause(db: sqlite_utils.Database) -> None:
+    # At most one row: present while a pause is on (or until it is overwritten after its end);
+    # ends_at NULL is a pause until the student resumes. Kept here so a restart stays paused.
+    db.execute(
+        """CREATE TABLE privacy_pause (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            started_at TEXT NOT NULL,
+            ends_at TEXT,
+            CHECK (ends_at IS NULL OR ends_at > started_at)
+        )"""
+    )
+
+
 #: Append only: a released migration is never edited, renamed or reordered.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial_schema", _initial_schema),
@@ -242,6 +255,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0003_pairing", _pairing),
     ("0004_sync_outbox", _sync_outbox),
     ("0005_pairing_roles", _pairing_roles),
+    ("0006_privacy_pause", _privacy_pause),
 ]
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter, ValidationError
 
 from edge.errors import EdgeError
-from shared.schemas import RequestModel, WireModel
+from shared.schemas import RequestModel, Timestamp, WireModel
 
 
 class StartMessage(RequestModel):
@@ -100,3 +100,11 @@ class Closing(WireModel):
 
     type: Literal["closing"] = "closing"
     reason: str
+
+
+class PausedEvent(WireModel):
+    """The student paused capture: the tutor stops now (a `closing` follows)."""
+
+    type: Literal["paused"] = "paused"
+    #: When the pause ends by itself; None: when the student resumes.
+    ends_at: Timestamp | None

@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +27,7 @@ from edge.voice.protocol import (
     BadPhoneMessage,
     Closing,
     ErrorEvent,
+    PausedEvent,
     PlaybackMessage,
     Ready,
     StartMessage,
@@ -58,6 +62,15 @@ class PhoneSocket(PhoneSide, Protocol):
         ...
 
 
+@dataclass(eq=False)
+class _OpenSocket:
+    """A socket being served: its relay once it has one, and whether a pause ended it."""
+
+    phone: PhoneSocket
+    relay: VoiceRelay | None = None
+    paused: bool = False
+
+
 class VoiceService:
     """Serves phones' voice sockets: one `serve` per socket."""
 
@@ -70,8 +83,12 @@ class VoiceService:
         store: Store,
         clock: Clock,
         recordings: Path | None = None,
+        pause_check: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._tutor = tutor
+        #: Raises an EdgeError (`paused`) while capture is paused; new sockets are refused.
+        self._pause_check = pause_check
+        self._open: set[_OpenSocket] = set()
         self._hub = hub
         self._sessions = sessions
         self._store = store
@@ -89,6 +106,7 @@ class VoiceService:
         sessions: SessionService,
         store: Store,
         clock: Clock,
+        pause_check: Callable[[], Awaitable[None]] | None = None,
     ) -> VoiceService:
         """The service the settings describe (no key: sockets hear `voice_not_configured`)."""
         return cls(
@@ -98,6 +116,7 @@ class VoiceService:
             store=store,
             clock=clock,
             recordings=settings.data_dir / "recordings" if settings.relay.record else None,
+            pause_check=pause_check,
         )
 
     async def serve(self, phone: PhoneSocket, device_id: str | None) -> None:
@@ -110,20 +129,47 @@ class VoiceService:
 
         if device_id is not None:
             self._hub.wait(device_id, revoked)
+        entry = _OpenSocket(phone)
+        self._open.add(entry)
         try:
             start = await _wait_for_start(phone)
             if start is not None and not phone.closed:
-                await self._converse(phone, start, device_id)
+                await self._converse(entry, start, device_id)
         finally:
+            self._open.discard(entry)
             self._hub.unwait(revoked)
             await phone.close()
 
+    async def close_paused(self, ends_at: datetime | None) -> None:
+        """Capture was paused: every open socket gets `paused`, then `closing` paused."""
+        for entry in list(self._open):
+            if entry.paused:
+                continue
+            entry.paused = True
+            if entry.relay is not None:
+                entry.relay.phone_event(PausedEvent(ends_at=ends_at))  # before its `closing`
+                entry.relay.close("paused")
+                continue
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await entry.phone.send_event(PausedEvent(ends_at=ends_at))
+                await entry.phone.send_event(Closing(reason="paused"))
+            await entry.phone.close()
+
     async def _converse(
-        self, phone: PhoneSocket, start: StartMessage, device_id: str | None
+        self, entry: _OpenSocket, start: StartMessage, device_id: str | None
     ) -> None:
+        phone = entry.phone
         if device_id is not None and await self._store.run(lambda db: is_revoked(db, device_id)):
             await phone.send_event(Closing(reason="revoked"))
             return
+        if self._pause_check is not None:
+            try:
+                await self._pause_check()
+            except EdgeError as exc:
+                if not entry.paused:  # else told and closed already
+                    await phone.send_event(ErrorEvent(code=exc.code, message=exc.message))
+                    await phone.send_event(Closing(reason=exc.code))
+                return
         tutor = self._tutor
         if tutor is None:
             await phone.send_event(
@@ -140,12 +186,15 @@ class VoiceService:
             await phone.send_event(ErrorEvent(code=exc.code, message=exc.message))
             await phone.send_event(Closing(reason=exc.code))
             return
+        if entry.paused:  # paused while the session was found: `closing` is already sent
+            return
         relay = tutor.relay(
             phone,
             self._hub.context(session_id),
             recorder=self._recorder(session_id, tutor.settings.max_frame_bytes),
             greeting=Ready(session_id=session_id, input_rate=PHONE_RATE, output_rate=MODEL_RATE),
         )
+        entry.relay = relay
         self._hub.attach(session_id, relay, device_id)
         runner = asyncio.create_task(relay.run(), name="voice:relay")
         reader = asyncio.create_task(_read_phone(phone, relay), name="voice:reader")

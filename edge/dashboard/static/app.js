@@ -301,6 +301,31 @@ document.getElementById("sync-now").addEventListener("click", async () => {
   setTimeout(loadDevices, 1000);
 });
 
+// --- pause (the privacy switch) ------------------------------------------------------------
+
+function showPause(state) {
+  document.body.dataset.paused = state.paused ? "yes" : "no";
+  document.getElementById("pause-state").textContent = !state.paused ? "Capture on"
+    : state.endsAt ? `Paused until ${clock(state.endsAt)}` : "Paused until you resume";
+  document.getElementById("pause-minutes").hidden = state.paused;
+  const button = document.getElementById("pause-toggle");
+  button.textContent = state.paused ? "Resume" : "Pause";
+  button.setAttribute("aria-pressed", String(state.paused));
+}
+
+async function loadPause() {
+  showPause((await api("/healthz")).pause);
+}
+
+document.getElementById("pause-toggle").addEventListener("click", async () => {
+  const paused = document.body.dataset.paused === "yes";
+  const chosen = document.getElementById("pause-minutes").value;
+  const state = paused
+    ? await api("/api/privacy/resume", { method: "POST" })
+    : await api("/api/privacy/pause", { method: "POST", json: { minutes: chosen ? Number(chosen) : null } });
+  showPause(state);
+});
+
 // --- pages and live updates -----------------------------------------------------------------
 
 const LOADERS = { today: loadToday, history: loadHistory, frames: loadFrames, devices: loadDevices };
@@ -318,7 +343,7 @@ async function refresh() {
     if (name === page) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
   }
   try {
-    await LOADERS[page]();
+    await Promise.all([LOADERS[page](), loadPause()]);
     showPairing(false);
     if (!events) connectEvents(); // only once we know we may: a 401 stream would retry forever
   } catch (error) {
@@ -344,6 +369,7 @@ function connectEvents() {
   events.onerror = () => { live.textContent = "reconnecting…"; live.classList.remove("on"); };
   for (const kind of ["frame", "session"]) events.addEventListener(kind, refreshSoon);
   events.addEventListener("pairing", onPairing);
+  events.addEventListener("pause", (event) => showPause(JSON.parse(event.data)));
 }
 
 window.addEventListener("hashchange", refresh);

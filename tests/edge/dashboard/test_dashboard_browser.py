@@ -6,6 +6,7 @@ Screenshots of each page are saved under `test-artifacts/screenshots/`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +196,52 @@ async def test_the_owner_sees_when_guessing_killed_the_code(
 
     await page.wait_for_selector("#offer-withdrawn", state="visible", timeout=5_000)
     assert await page.is_hidden("#offer")
+
+
+async def test_the_pause_button_pauses_and_resumes_capture(
+    browser: Browser, dashboard: AppClient, clock: FakeClock
+) -> None:
+    """Pause for the chosen minutes shows the end and pauses the daemon; Resume ends it."""
+    page = await open_page(browser, dashboard, "today")
+    assert await page.inner_text("#pause-state") == "Capture on"
+    await page.select_option("#pause-minutes", "60")
+
+    await page.click("#pause-toggle")
+
+    await page.wait_for_selector('body[data-paused="yes"]', timeout=5_000)
+    assert (await page.inner_text("#pause-state")).startswith("Paused until ")
+    assert await page.inner_text("#pause-toggle") == "Resume"
+    state = await services_of(dashboard).pause.state()
+    assert state.paused
+    assert state.ends_at == clock.now() + timedelta(minutes=60)
+
+    await page.click("#pause-toggle")
+
+    await page.wait_for_selector('body[data-paused="no"]', timeout=5_000)
+    assert await page.inner_text("#pause-state") == "Capture on"
+    assert not (await services_of(dashboard).pause.state()).paused
+    assert page.console.errors == []  # type: ignore[attr-defined]
+
+
+async def test_a_pause_made_elsewhere_shows_without_a_reload(
+    browser: Browser, dashboard: AppClient
+) -> None:
+    """A pause from the phone (or the CLI) reaches an open page through the live events."""
+    page = await open_page(browser, dashboard, "frames")
+    await page.wait_for_selector("#live.on", timeout=5_000)
+
+    await data_of(await dashboard.post("/api/privacy/pause", json={"minutes": None}))
+
+    await page.wait_for_selector('body[data-paused="yes"]', timeout=5_000)
+    assert await page.inner_text("#pause-state") == "Paused until you resume"
+    assert await page.is_hidden("#pause-minutes")
+
+
+async def test_a_page_opened_while_paused_says_so(browser: Browser, dashboard: AppClient) -> None:
+    """The state comes with the page, not only with events."""
+    await data_of(await dashboard.post("/api/privacy/pause", json={"minutes": 30}))
+
+    page = await open_page(browser, dashboard, "history")
+
+    assert (await page.inner_text("#pause-state")).startswith("Paused until ")
+    assert await page.get_attribute("#pause-toggle", "aria-pressed") == "true"
