@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from edge.cli import config, daemon, discover, pairing, sessions, stats, sync, voice
+from edge.cli import config, daemon, discover, pairing, privacy, sessions, stats, sync, voice
 from edge.files import PRIVATE_UMASK
 
 app = typer.Typer(
@@ -28,6 +28,10 @@ app.command(help="Find StudyLens daemons on this network (mDNS).")(discover.disc
 app.command(help="Link this edge to a cloud account (device code flow).")(sync.link)
 app.command(help="Forget the cloud link.")(sync.unlink)
 app.add_typer(sync.app, name="sync")
+app.command(help="Pause capture: no frames, no voice, until resumed or --minutes pass.")(
+    privacy.pause
+)
+app.command(help="End a pause: capture is on again.")(privacy.resume)
 
 
 def main() -> None:
