@@ -89,8 +89,20 @@ async def test_health_reports_the_background_tasks_running(client: AppClient) ->
         "idle-sessions": {"running": True, "failures": 0, "lastError": None},
         "loop-lag": {"running": True, "failures": 0, "lastError": None},
         "revocations": {"running": True, "failures": 0, "lastError": None},
+        "pause": {"running": True, "failures": 0, "lastError": None},
+        "recordings": {"running": True, "failures": 0, "lastError": None},
         "sync": {"running": True, "failures": 0, "lastError": None},
     }
+
+
+async def test_health_says_whether_capture_is_paused(client: AppClient) -> None:
+    """`pause` is in /healthz: not paused, then paused until resumed (null end)."""
+    assert (await health_of(client))["pause"]["paused"] is False
+    await client.post("/api/privacy/pause", json={"minutes": None})
+
+    pause = (await health_of(client))["pause"]
+    assert (pause["paused"], pause["endsAt"]) == (True, None)
+    assert pause["since"] is not None
 
 
 async def test_health_counts_a_session_resumed_after_a_restart(start_app: StartApp) -> None:
