@@ -30,7 +30,7 @@ from tests.edge.privacy.conftest import (
     originals,
 )
 from tests.fakes.images import jpeg
-from tests.support import AppClient, FakeClock, berlin, data_of, start_session, track
+from tests.support import AppClient, FakeClock, berlin, data_of, form, start_session, track
 
 #: The archive's file of each table, and the columns its lines do not carry as such.
 EXPORTED = {
@@ -264,6 +264,7 @@ async def test_since_keeps_only_the_facts_of_that_day_on(
     clock.current = berlin("2026-11-24 23:58")
     before = await start_session(client)
     await track(client, clock, before, "Biology")
+    early = await client.post("/api/upload-and-analyze", data=form(jpeg(64, 48, seed=4)))
     clock.advance(60)  # 23:59 on the 24th
     await data_of(await client.post("/api/help-count", json={"sessionId": before}), 201)
     clock.advance(120)  # 00:01 on the 25th: the same session, a new day's help request
@@ -271,6 +272,9 @@ async def test_since_keeps_only_the_facts_of_that_day_on(
     await data_of(await client.post(f"/api/session/{before}/end"))
     clock.current = berlin("2026-11-25 10:00")
     after = await start_session(client)
+    late = await client.post(
+        "/api/upload-and-analyze", data=form(jpeg(64, 48, seed=5)), headers={"X-Session-Id": after}
+    )
     await track(client, clock, after, "Math")
     studied = Studied(client, settings, clock, before, after, ("", ""))
 
@@ -278,6 +282,12 @@ async def test_since_keeps_only_the_facts_of_that_day_on(
     manifest = export_now(studied, out, since=date(2026, 11, 25))
 
     assert [s["id"] for s in jsonl(out, "sessions")] == [after]
+    # No model configured: each frame is kept as a failed event, the early one outside.
+    assert (early.status, late.status) == (503, 503)
+    assert [(e["sessionId"], e["outcome"]) for e in jsonl(out, "learning_events")] == [
+        (after, "failed")
+    ]
+    assert len(manifest.originals) == 1
     assert [h["localDate"] for h in jsonl(out, "help_requests")] == ["2026-11-25"]
     # The first session's segment was split at midnight: its piece of the 25th is in.
     segments = jsonl(out, "topic_segments")
