@@ -6,7 +6,18 @@ import os
 
 import typer
 
-from edge.cli import config, daemon, discover, pairing, privacy, sessions, stats, sync, voice
+from edge.cli import (
+    archive,
+    config,
+    daemon,
+    discover,
+    pairing,
+    privacy,
+    sessions,
+    stats,
+    sync,
+    voice,
+)
 from edge.files import PRIVATE_UMASK
 
 app = typer.Typer(
@@ -32,6 +43,10 @@ app.command(help="Pause capture: no frames, no voice, until resumed or --minutes
     privacy.pause
 )
 app.command(help="End a pause: capture is on again.")(privacy.resume)
+app.command(help="Write all study data, originals and recordings to one zip.")(archive.export)
+app.command("import", help="Restore an export into an empty data dir (a new computer).")(
+    archive.import_archive
+)
 
 
 def main() -> None:
