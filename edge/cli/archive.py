@@ -17,6 +17,7 @@ from edge.cli.options import ConfigOption, DataDirOption, existing_database, set
 from edge.errors import InvalidDate
 from edge.frames.originals import OriginalStore
 from edge.privacy.archive import Manifest, Step
+from edge.privacy.archive import Progress as ProgressCallback
 from edge.privacy.errors import ArchiveError
 from edge.privacy.export import export_archive, parse_since
 from edge.privacy.restore import restore_archive
@@ -29,7 +30,7 @@ REFUSED = 1
 
 
 @contextmanager
-def _progress_bar() -> Iterator[object]:
+def _progress_bar() -> Iterator[ProgressCallback]:
     """A rich progress bar on stderr; yields the callback the library reports to."""
     with Progress(
         TextColumn("{task.description:<16}"),
@@ -88,7 +89,7 @@ def export(
                 app_version=__version__,
                 since=first_day,
                 replace=force,
-                progress=report,  # type: ignore[arg-type]
+                progress=report,
             )
         except ArchiveError as exc:
             typer.echo(f"error: {plain(exc.message)}", err=True)
@@ -108,7 +109,7 @@ def import_archive(
     settings = settings_or_exit(config, data_dir=data_dir)
     with _progress_bar() as report:
         try:
-            manifest = restore_archive(archive, settings.data_dir, progress=report)  # type: ignore[arg-type]
+            manifest = restore_archive(archive, settings.data_dir, progress=report)
         except ArchiveError as exc:
             typer.echo(f"error: {plain(exc.message)}", err=True)
             raise typer.Exit(REFUSED) from exc
