@@ -72,6 +72,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     originals = original_store(settings)
     meters = Metrics()
     vision = make_vision(settings, meters)
+    pause = PauseService(store, clock)
     pipeline = FramePipeline(
         store=store,
         originals=originals,
@@ -83,6 +84,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         clock=clock,
         limits=settings.frames,
         metrics=meters,
+        pause_check=pause.require_unpaused,
     )
     hub = VoiceHub(settings.frames.topics)
     pipeline.add_hook("voice", hub.on_frame)
@@ -104,7 +106,6 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     bus = EventBus()
     pipeline.add_hook("dashboard", bus.on_frame)
     session_service.add_listener(bus.on_session)
-    pause = PauseService(store, clock)
     voice_service = VoiceService.configured(
         settings,
         api_key=openai_key(settings),

@@ -74,6 +74,7 @@ class FramePipeline:
         clock: Clock,
         limits: FrameSettings,
         metrics: Metrics,
+        pause_check: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._originals = originals
@@ -83,6 +84,7 @@ class FramePipeline:
         self._clock = clock
         self._limits = limits
         self._metrics = metrics
+        self._pause_check = pause_check
         self._hooks: dict[str, FrameHook] = {}
         self._executor = frame_executor()
 
@@ -103,7 +105,7 @@ class FramePipeline:
         kept = key if self._limits.keep_originals else None
         # Writing the original overlaps the model call, the one slow step.
         keeping = (
-            asyncio.ensure_future(self._in_thread(self._originals.save, key, data))
+            asyncio.ensure_future(self._in_thread(self._keep_original, key, data))
             if kept is not None
             else None
         )
@@ -112,8 +114,8 @@ class FramePipeline:
                 session_id, prepared, kept, uploaded_at
             )
         finally:
-            if keeping is not None:
-                await self._effect("original", lambda: keeping)
+            wrote = await self._effect("original", lambda: keeping) if keeping else False
+        await self._unless_paused(key if wrote else None)
         event = FrameEvent(
             event_id=str(uuid.uuid4()),
             session_id=session_id,
@@ -146,6 +148,25 @@ class FramePipeline:
             model_seconds=model_seconds,
             confidence=confidence,
         )
+
+    def _keep_original(self, key: str, data: bytes) -> bool:
+        """Save the original; whether this frame wrote it (an identical one may have before)."""
+        existed = self._originals.path_for(key).exists()
+        self._originals.save(key, data)
+        return not existed
+
+    async def _unless_paused(self, written: str | None) -> None:
+        """A pause that began while the model ran: keep nothing of the frame (423 `paused`)."""
+        if self._pause_check is None:
+            return
+        try:
+            await self._pause_check()
+        except EdgeError:
+            if written is not None:
+                path = self._originals.path_for(written)
+                await self._in_thread(functools.partial(path.unlink, missing_ok=True))
+            self._metrics.frames.labels("rejected").inc()
+            raise
 
     def _as_stored(self, event: FrameEvent) -> FrameEvent:
         """The event as it is kept: without the page's text if the settings say so."""
