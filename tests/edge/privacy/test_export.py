@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sqlite3
@@ -30,7 +31,16 @@ from tests.edge.privacy.conftest import (
     originals,
 )
 from tests.fakes.images import jpeg
-from tests.support import AppClient, FakeClock, berlin, data_of, form, start_session, track
+from tests.support import (
+    AppClient,
+    FakeClock,
+    berlin,
+    data_of,
+    form,
+    start_session,
+    track,
+    upload,
+)
 
 #: The archive's file of each table, and the columns its lines do not carry as such.
 EXPORTED = {
@@ -314,3 +324,31 @@ def test_since_a_bad_or_future_date_is_refused() -> None:
         export.parse_since("2026-13-01", now, zone)
     with pytest.raises(InvalidDate, match="yesterday"):
         export.parse_since("yesterday", now, zone)
+
+
+async def test_a_frame_through_the_running_daemon_mid_export_stays_out(
+    studied: Studied, tmp_path: Path
+) -> None:
+    """The real pipeline stores a frame (original, event, segment) while the export reads.
+
+    The export runs in a thread; after its first file it waits until the daemon has answered
+    one more upload, so the frame is committed while the read transaction is open.
+    """
+    loop = asyncio.get_running_loop()
+    arrived: list[dict[str, Any]] = []
+
+    def frame_arrives(step: Step) -> None:
+        if not arrived:
+            sent = upload(studied.client, jpeg(640, 480, seed=7), studied.running_session)
+            arrived.append(asyncio.run_coroutine_threadsafe(sent, loop).result(timeout=30))
+
+    out = tmp_path / "export.zip"
+    manifest = await asyncio.to_thread(export_now, studied, out, progress=frame_arrives)
+
+    [frame] = arrived
+    assert originals(studied.settings).path_for(frame["imageKey"]).is_file()
+    events = jsonl(out, "learning_events")
+    assert frame["analysisId"] not in {e["id"] for e in events}
+    assert len(events) == 4  # the fixture's, not the fifth
+    assert frame["imageKey"] not in {e.path.rsplit("/", 1)[1] for e in manifest.originals}
+    assert {e["sessionId"] for e in events} <= {s["id"] for s in jsonl(out, "sessions")}
