@@ -25,7 +25,7 @@ Floats = npt.NDArray[np.float64]
 def gain_db(taps: Floats) -> tuple[Floats, Floats]:
     """(frequencies, gain in dB relative to DC) of a filter's magnitude response."""
     magnitude = np.abs(np.fft.rfft(taps, FFT))
-    freqs: Floats = np.fft.rfftfreq(FFT, 1 / RATE)
+    freqs: Floats = np.fft.rfftfreq(FFT, 1 / RATE).astype(np.float64)
     gains: Floats = 20 * np.log10(magnitude / magnitude[0] + 1e-300)
     return freqs, gains
 
