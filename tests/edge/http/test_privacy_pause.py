@@ -198,7 +198,7 @@ async def test_a_pause_that_begins_while_a_frame_arrives_refuses_it(
     paused = asyncio.Event()
     boundary = "pausetest"
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; "
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; '
         'filename="f.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
     ).encode()
 
