@@ -44,6 +44,8 @@ def serve(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_mask_library_secrets)
     log = logging.getLogger("edge")
     log.info(
         "StudyLens edge on http://%s:%d, data in %s",
@@ -64,6 +66,28 @@ def serve(
             ssl_context=server_context(certificate) if certificate else None,
         )
     )
+
+
+#: Handshake headers that websockets logs at DEBUG and that carry a credential.
+_SECRET_HEADERS = frozenset({"authorization", "cookie"})
+
+
+def _mask_library_secrets(record: logging.LogRecord) -> bool:
+    """Mask what libraries log that would let a reader in; the line itself is kept.
+
+    websockets logs every handshake header at DEBUG, the Realtime API's `Authorization: Bearer
+    <OpenAI key>` among them; httpx logs every request's URL at INFO, and a presigned upload's
+    query is its signature (`sig=`, `X-Amz-Signature=`).
+    """
+    args = record.args
+    if not isinstance(args, tuple) or len(args) < 2:
+        return True
+    if record.msg == "> %s: %s" and str(args[0]).lower() in _SECRET_HEADERS:
+        record.args = (args[0], "[masked]", *args[2:])
+    elif isinstance(record.msg, str) and record.msg.startswith("HTTP Request: "):
+        path, query = str(args[1]).partition("?")[::2]
+        record.args = (args[0], f"{path}?[masked]" if query else path, *args[2:])
+    return True
 
 
 def _reachable(host: str) -> str:
