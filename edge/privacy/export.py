@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
 import sqlite_utils
 
@@ -93,38 +93,38 @@ def _flag(value: int | None) -> bool | None:
     return None if value is None else bool(value)
 
 
+LineT = TypeVar("LineT", bound=JsonLine)
+
+
+def line_of(model: type[LineT], row: Columns, **computed: Any) -> LineT:
+    """A JSON line from a row: each field read from the column of its name, unless `computed`.
+
+    Only the model's own fields are read: a column it does not declare (a device's token hash)
+    never leaves the database.
+    """
+    values = {
+        name: computed[name] if name in computed else row[name] for name in model.model_fields
+    }
+    return model.model_validate(values)
+
+
 def study_day_line(row: Columns) -> StudyDayLine:
     """A `session_days` row."""
-    return StudyDayLine(id=row["id"], local_date=row["local_date"], created_at=row["created_at"])
+    return line_of(StudyDayLine, row)
 
 
 def session_line(row: Columns) -> SessionLine:
     """A `sessions` row joined with its day's `local_date`."""
-    return SessionLine(
-        id=row["id"],
-        day_id=row["day_id"],
-        local_date=row["local_date"],
-        started_at=row["started_at"],
-        last_activity_at=row["last_activity_at"],
-        ended_at=row["ended_at"],
-        end_reason=row["end_reason"],
-    )
+    return line_of(SessionLine, row)
 
 
 def learning_event_line(row: Columns) -> LearningEventLine:
     """A `learning_events` row with its topic and subtopic by name."""
     text = row["analysis_json"]
-    return LearningEventLine(
-        id=row["id"],
-        session_id=row["session_id"],
-        captured_at=row["captured_at"],
-        image_key=row["image_key"],
-        outcome=row["outcome"],
-        error_code=row["error_code"],
-        source=row["source"],
+    return line_of(
+        LearningEventLine,
+        row,
         analysis=json.loads(text) if text is not None else None,
-        topic=row["topic"],
-        subtopic=row["subtopic"],
         is_studying=_flag(row["is_studying"]),
         is_active=_flag(row["is_active"]),
         is_distracted=_flag(row["is_distracted"]),
@@ -133,52 +133,22 @@ def learning_event_line(row: Columns) -> LearningEventLine:
 
 def topic_segment_line(row: Columns) -> TopicSegmentLine:
     """A `topic_segments` row with its topic by name."""
-    return TopicSegmentLine(
-        id=row["id"],
-        session_id=row["session_id"],
-        topic=row["topic"],
-        local_date=row["local_date"],
-        started_at=row["started_at"],
-        last_seen_at=row["last_seen_at"],
-        ended_at=row["ended_at"],
-        duration_seconds=row["duration_seconds"],
-        active_count=row["active_count"],
-        passive_count=row["passive_count"],
-        distracted_count=row["distracted_count"],
-    )
+    return line_of(TopicSegmentLine, row)
 
 
 def bookmark_line(row: Columns) -> BookmarkLine:
     """A `bookmarks` row."""
-    return BookmarkLine(
-        id=row["id"],
-        session_id=row["session_id"],
-        learning_event_id=row["learning_event_id"],
-        note=row["note"],
-        created_at=row["created_at"],
-    )
+    return line_of(BookmarkLine, row)
 
 
 def help_request_line(row: Columns) -> HelpRequestLine:
     """A `help_requests` row."""
-    return HelpRequestLine(
-        id=row["id"],
-        session_id=row["session_id"],
-        local_date=row["local_date"],
-        created_at=row["created_at"],
-    )
+    return line_of(HelpRequestLine, row)
 
 
 def device_line(row: Columns) -> DeviceLine:
     """A `devices` row; its token hash is never read."""
-    return DeviceLine(
-        id=row["id"],
-        name=row["name"],
-        created_at=row["created_at"],
-        last_seen_at=row["last_seen_at"],
-        revoked_at=row["revoked_at"],
-        paired_by=row["paired_by"],
-    )
+    return line_of(DeviceLine, row)
 
 
 def to_json_line(line: JsonLine) -> bytes:
