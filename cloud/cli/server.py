@@ -32,9 +32,11 @@ def serve(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # aiosqlite's DEBUG lines repeat every statement with its parameters: the device flow's user
-    # codes, e-mail addresses. INFO at most, whatever the level asked for.
-    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger().level))
+    # INFO at most, whatever the level asked for: aiosqlite's DEBUG lines repeat every statement
+    # with its parameters (the device flow's user codes, e-mail addresses), botocore's the
+    # signature of every presigned URL (whoever reads it can upload or read that image).
+    for chatty in ("aiosqlite", "botocore"):
+        logging.getLogger(chatty).setLevel(max(logging.INFO, logging.getLogger().level))
     upgrade_sync(settings.database_address())
     # Workers are fresh processes: they rebuild the settings from the environment.
     for name, value in {

@@ -27,9 +27,12 @@ EDGE_CLI_AT_DEBUG = (
 
 #: A `token=` with a value after it, anywhere: a query string, a form, a repr of keyword fields.
 TOKEN_ASSIGNMENT = re.compile(r"token=[^\s&'\",;)>\]]", re.IGNORECASE)
-#: The signature of a presigned URL (the cloud's object folder, S3's SigV4): the URL is the key.
+#: A signature of a presigned URL (the cloud's object folder, S3's SigV4; the URL is the key) or
+#: of an S3 request (`Authorization: AWS4-HMAC-SHA256 Credential=..., Signature=...`).
 SIGNED_QUERY = re.compile(
-    r"[?&](sig|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=[^\s&'\"]", re.IGNORECASE
+    r"(?<![A-Za-z-])(sig|Signature|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)="
+    r"[^\s&'\"]",
+    re.IGNORECASE,
 )
 
 
@@ -122,7 +125,7 @@ def leaks(secrets: dict[str, set[str]], lines: Iterable[tuple[str, str]]) -> lis
         if TOKEN_ASSIGNMENT.search(line):
             shown.append("a token= value")
         if SIGNED_QUERY.search(line):
-            shown.append("a presigned URL's signature")
+            shown.append("a signature")
         if shown:
             found.append(f"{source}: {sorted(set(shown))}: {line}")
     return found

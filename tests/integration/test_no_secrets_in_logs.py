@@ -27,8 +27,10 @@ from typing import Any
 import aiohttp
 import httpx
 import numpy as np
+import pytest
 
 from tests.cloud.support import bearer, cloud_env, data_of, free_port, wait_until_ready
+from tests.conftest import emptied_pg_database
 from tests.fakes.google import FakeGoogle
 from tests.fakes.images import jpeg
 from tests.fakes.openai_peer import FakeOpenAI
@@ -107,11 +109,25 @@ async def walk_in(tmp_path: Path) -> AsyncIterator[Walk]:
         yield Walk(tmp_path, LogFiles(folder), stack)
 
 
-async def start_cloud(walk: Walk, google: FakeGoogle) -> None:
+@pytest.fixture(params=["embedded", "aws"])
+async def cloud_backend(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Where the cloud keeps things: embedded (SQLite, a folder), or as deployed (PostgreSQL, S3).
+
+    The second needs the test services (`scripts/services.sh`), as the other cloud tests do.
+    """
+    if request.param == "embedded":
+        return {}
+    database_url = await emptied_pg_database(request.getfixturevalue("pg_template"))
+    s3: dict[str, Any] = request.getfixturevalue("s3_settings")
+    return {"database_url": database_url, **s3}
+
+
+async def start_cloud(walk: Walk, google: FakeGoogle, backend: dict[str, Any]) -> None:
     """`studylens-cloud serve` at DEBUG, the edge allowed to poll every second."""
     port = free_port()
+    settings = {"device_poll_interval_seconds": 1, **backend}
     env = clean_env(
-        **cloud_env(walk.tmp_path / "cloud", google, device_poll_interval_seconds=1),
+        **cloud_env(walk.tmp_path / "cloud", google, **settings),
         STUDYLENS_CLOUD_LOG_LEVEL="debug",
     )
     command = [str(Path(sys.executable).parent / "studylens-cloud"), "serve"]
@@ -161,14 +177,31 @@ async def pair_phones(walk: Walk, edge: httpx.AsyncClient) -> tuple[str, str]:
     return phone, browser
 
 
-async def send_frame(edge: httpx.AsyncClient, token: str) -> None:
-    """One frame, analysed by the fake model."""
+async def send_frame(edge: httpx.AsyncClient, token: str) -> str:
+    """One frame, analysed by the fake model; the SHA-256 of its original."""
     answer = await edge.post(
         "/api/upload-and-analyze",
         files={"image": ("frame.jpg", jpeg(640, 480, seed=7), "image/jpeg")},
         headers=bearer(token),
     )
-    assert data_of(answer)["sessionId"]
+    key: str = data_of(answer)["imageKey"]
+    return key.split(".")[0]
+
+
+async def view_image(
+    walk: Walk, cloud: httpx.AsyncClient, student: dict[str, Any], sha: str
+) -> None:
+    """The student opens the synced original: a redirect to a presigned URL, then the bytes."""
+    redirect = await cloud.get(f"/api/images/{sha}", headers=bearer(student["accessToken"]))
+    assert redirect.status_code == 307, redirect.text
+    location = httpx.URL(redirect.headers["location"])
+    walk.secrets.add(
+        "presigned URL signature",
+        location.params.get("sig"),
+        location.params.get("X-Amz-Signature"),
+    )
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(location)).status_code == 200
 
 
 async def talk(walk: Walk, token: str) -> None:
@@ -287,13 +320,14 @@ async def test_no_secret_reaches_a_log_line(
     live_google: FakeGoogle,
     openai_peer: FakeOpenAI,
     realtime_peer: FakeRealtime,
+    cloud_backend: dict[str, Any],
     tmp_path: Path,
 ) -> None:
     """Pairing, frames, voice, sign-in, link and sync at DEBUG: no secret in any line."""
     async with walk_in(tmp_path) as walk:
         async with asyncio.timeout(WALK_SECONDS):
             await asyncio.gather(
-                start_cloud(walk, live_google),
+                start_cloud(walk, live_google, cloud_backend),
                 start_daemon(walk, openai_peer, realtime_peer),
             )
             async with (
@@ -301,13 +335,14 @@ async def test_no_secret_reaches_a_log_line(
                 httpx.AsyncClient(base_url=walk.cloud_url, timeout=20) as cloud,
             ):
                 phone, browser = await pair_phones(walk, edge)
-                await send_frame(edge, phone)
+                sha = await send_frame(edge, phone)
                 await talk(walk, browser)
                 await watch_events(edge, browser)
                 student = await sign_in(walk, cloud, live_google)
                 await link_by_hand(walk, cloud, student)
                 await link_by_command(walk, cloud, student)
                 await synced(walk, cloud, student)
+                await view_image(walk, cloud, student, sha)
             walk.stack.close()  # both servers log their shutdown, which is searched too
     assert walk.logs.files["daemon"].stat().st_size > 0
     assert walk.logs.files["cloud"].stat().st_size > 0
@@ -328,7 +363,8 @@ def test_the_search_finds_each_kind_of_leak() -> None:
             ("cloud", "refresh_token=None"),
             ("daemon", "HTTP Request: PUT http://c/api/objects/k?expires=1&sig=0f3a"),
             ("daemon", "HTTP Request: PUT http://c/api/objects/k?[masked]"),
+            ("cloud", "headers={'Authorization': b'AWS4-HMAC-SHA256 Credential=t, Signature=a'}"),
         ],
     )
     sources = [line.split(":")[0] for line in found]
-    assert sources == ["daemon", "daemon", "cloud", "cloud", "daemon"]
+    assert sources == ["daemon", "daemon", "cloud", "cloud", "daemon", "cloud"]
