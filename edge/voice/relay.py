@@ -224,11 +224,12 @@ class VoiceRelay:
                 context = tasks.create_task(self._context_loop(), name="voice:context")
                 stops = tasks.create_task(self._stop_loop(), name="voice:barge-in")
                 await self._done.wait()
-                for task in (link, to_model, context, stops):
-                    task.cancel()
-                await asyncio.wait({link, to_model, context, stops})
+                others = {link, to_model, context, stops}
+                for task in others:
+                    task.cancel()  # none of them runs again before its CancelledError
                 # Last words to the phone, after the audio still queued for it (a phone that
-                # stalled has had its audio cleared when it did).
+                # stalled has had its audio cleared when it did), without waiting for the model
+                # link's close handshake: a busy provider may take its close timeout (10 s).
                 self._event(Closing(reason=self._closing or "closed"))
                 self._flush_phone = True
                 self._phone_wakeup.set()
@@ -237,6 +238,7 @@ class VoiceRelay:
                         await asyncio.shield(to_phone)
                 except TimeoutError:
                     to_phone.cancel()
+                await asyncio.wait(others)
         finally:
             if self._recorder is not None:
                 await asyncio.to_thread(self._recorder.close)

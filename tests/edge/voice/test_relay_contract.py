@@ -773,6 +773,44 @@ async def test_the_relay_ends_as_soon_as_the_phone_has_its_farewell(
     assert phone.events[-1] == Closing(reason="test_over")
 
 
+class SlowClose:
+    """Connections to the peer whose close waits for `gate`: a provider slow to say goodbye."""
+
+    def __init__(self, peer: FakeRealtime) -> None:
+        self._connect = peer_connect(peer)
+        self.gate = asyncio.Event()
+        self.closing = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncRealtimeConnection]:
+        """The next connection; leaving it hangs until the gate opens."""
+        async with self._connect() as connection:
+            try:
+                yield connection
+            finally:
+                self.closing.set()
+                await self.gate.wait()
+
+
+async def test_the_phone_gets_its_farewell_while_the_model_link_is_still_closing(
+    realtime_peer: FakeRealtime,
+) -> None:
+    """`closing` reaches the phone without waiting for the model link's close handshake."""
+    connect, phone = SlowClose(realtime_peer), CollectingPhone()
+    relay = built_relay(connect, phone=phone)
+    task = asyncio.create_task(relay.run())
+    await relay.connected.wait()
+    relay.close("test_over")
+    await connect.closing.wait()
+    await eventually(
+        lambda: bool(phone.events) and phone.events[-1] == Closing(reason="test_over"),
+        what="the farewell reached the phone",
+    )
+    assert not task.done()  # the link is still closing
+    connect.gate.set()
+    await ended(task)
+
+
 # --- the pumps ----------------------------------------------------------------------------------
 
 LATENCY = "studylens_voice_relay_latency_seconds"
