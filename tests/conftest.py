@@ -512,3 +512,14 @@ def utterances(voices: Voices) -> list[Samples]:
 def tutor(voices: Voices) -> Samples:
     """The tutor's answer (24 kHz), about 8 s."""
     return voices.tutor()
+
+
+@pytest.fixture
+def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No STUDYLENS_* or systemd variable from the machine; XDG homes inside the test's tmp."""
+    for name in list(os.environ):
+        if name.startswith("STUDYLENS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,7 @@ from edge.settings import EdgeSettings, flat_names, load_settings
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-@pytest.fixture(autouse=True)
-def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No STUDYLENS_* variable or config file from the machine."""
-    for name in list(os.environ):
-        if name.startswith("STUDYLENS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+pytestmark = pytest.mark.usefixtures("hermetic_env")
 
 
 def test_every_flat_name_is_in_the_readme_table() -> None:

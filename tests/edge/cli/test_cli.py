@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import socket
 from pathlib import Path
@@ -35,15 +34,7 @@ SECRET = "sk-test-secret-123"  # noqa: S105 - a fake key the output must not sho
 MASK = "********"
 
 
-@pytest.fixture(autouse=True)
-def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No STUDYLENS_* or systemd variable from the machine; XDG homes inside the test's tmp."""
-    for name in list(os.environ):
-        if name.startswith("STUDYLENS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+pytestmark = pytest.mark.usefixtures("hermetic_env")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -15,13 +14,8 @@ from tests.edge.privacy.conftest import Studied
 
 
 @pytest.fixture(autouse=True)
-def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No STUDYLENS_* variable from the machine; the student's zone fixed."""
-    for name in list(os.environ):
-        if name.startswith("STUDYLENS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+def berlin(hermetic_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The student's zone fixed, on top of a hermetic environment."""
     monkeypatch.setenv("STUDYLENS_TIMEZONE", "Europe/Berlin")
 
 
