@@ -208,3 +208,30 @@ async def test_the_models_speech_started_after_the_edges_stops_nothing_twice(
     assert len(phone.interrupts()) == 1
     assert cancels(realtime_peer) == 1
     assert len(realtime_peer.truncates) == 1
+
+
+async def test_speech_shorter_than_the_configured_minimum_interrupts_nothing(
+    realtime_peer: FakeRealtime, tutor: Samples, utterances: list[Samples]
+) -> None:
+    """voice_barge_in_min_speech_ms is the detector's: 300 ms of speech under a 600 ms minimum."""
+    realtime_peer.speech_threshold = 1e9
+    said = speaking_tutor(realtime_peer, tutor)
+    short = utterances[0][: round(0.3 * PHONE_RATE)]
+    phone = PlayingPhone(microphone(said, (STUDENT_AT_S, short)))
+    async with conversation(realtime_peer, phone, Metrics(), barge_in_min_speech_ms=600):
+        await answered_then_marker(realtime_peer, phone)
+    assert phone.interrupts() == []
+    assert realtime_peer.responses[0]["status"] == "completed"
+
+
+async def test_with_local_barge_in_off_the_models_speech_started_still_interrupts(
+    realtime_peer: FakeRealtime, tutor: Samples, utterances: list[Samples]
+) -> None:
+    """voice_local_barge_in = false: the model hearing the student stops the phone once."""
+    said = speaking_tutor(realtime_peer, tutor)  # the peer's VAD hears the student
+    phone = PlayingPhone(microphone(said, (STUDENT_AT_S, utterances[1])))
+    async with conversation(realtime_peer, phone, Metrics(), local_barge_in=False):
+        await realtime_peer.wait_for(lambda: realtime_peer.speech_starts == 1)
+        await answered_then_marker(realtime_peer, phone)
+    assert len(phone.interrupts()) == 1
+    assert cancels(realtime_peer) == 1
