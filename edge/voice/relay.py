@@ -492,13 +492,12 @@ class VoiceRelay:
             self._stop_due.clear()
             stops, self._stops = self._stops, []
             link = self._link
-            if link is None:
-                continue  # a new session has no response to stop
-            try:
-                for stop in stops:
-                    await self._stop_tutor(link, *stop)
-            except LinkError as exc:  # the link loop reconnects
-                log.info("barge-in lost with the link (%s)", exc)
+            if link is not None:  # without one there is nothing to stop: a new session is idle
+                try:
+                    for stop in stops:
+                        await self._stop_tutor(link, *stop)
+                except LinkError as exc:  # the link loop reconnects
+                    log.info("barge-in lost with the link (%s)", exc)
 
     # --- helpers ----------------------------------------------------------------------------
 
