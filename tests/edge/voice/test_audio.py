@@ -340,3 +340,17 @@ def test_inbound_flush_starts_a_fresh_stream() -> None:
     first = [c for f in frames for c in inbound.feed(f)] + inbound.flush()
     second = [c for f in frames for c in inbound.feed(f)] + inbound.flush()
     assert first == second
+
+
+def test_the_polyphase_resampler_speaks_float32() -> None:
+    """Its output and its (empty) flush are float32, the dtype the rest of the path works in."""
+    resampler = make_resampler("polyphase")
+    assert resampler.process(tone(1000, seconds=0.02)).dtype == np.float32
+    assert resampler.flush().dtype == np.float32
+
+
+def test_an_inbound_flush_with_nothing_held_sends_nothing() -> None:
+    """The default path holds nothing back: its flush is no chunk at all, not an empty one."""
+    inbound = InboundAudio(resampler=make_resampler())
+    inbound.feed(phone_frames(tone(440, seconds=0.1), 20)[0])
+    assert inbound.flush() == []

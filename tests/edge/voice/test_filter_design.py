@@ -30,9 +30,9 @@ def gain_db(taps: Floats) -> tuple[Floats, Floats]:
     return freqs, gains
 
 
-@pytest.fixture(scope="module")
-def linear() -> npt.NDArray[np.float64]:
-    """The linear-phase design."""
+@pytest.fixture
+def linear() -> Floats:
+    """The linear-phase design, made anew for each test (each then calls the design itself)."""
     return lowpass_kaiser(**SPEC)
 
 
@@ -88,6 +88,11 @@ def test_minimum_phase_puts_the_energy_first(linear: npt.NDArray[np.float64]) ->
     share = np.cumsum(taps**2) / np.sum(taps**2)
     assert share[39] >= 0.95
     assert (np.cumsum(linear**2) / np.sum(linear**2))[39] < 0.05
+
+
+def test_minimum_phase_keeps_the_gain_at_dc(linear: Floats) -> None:
+    """Its taps sum to the same: a constant passes at the same level."""
+    assert float(np.sum(minimum_phase(linear))) == pytest.approx(float(np.sum(linear)), rel=1e-6)
 
 
 def test_minimum_phase_keeps_the_length(linear: npt.NDArray[np.float64]) -> None:
