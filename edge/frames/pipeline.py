@@ -96,6 +96,8 @@ class FramePipeline:
         """Analyse one frame for a session (the running one, or a new one, when not named)."""
         uploaded_at = self._clock.now()
         started = time.perf_counter()
+        # A pause may have begun while the body arrived: nothing is hashed, kept or analysed.
+        await self._unless_paused(None)
         try:
             prepared, key = await self._validate(data)
             session_id = await self._session_for(session_id)
@@ -156,7 +158,7 @@ class FramePipeline:
         return not existed
 
     async def _unless_paused(self, written: str | None) -> None:
-        """A pause that began while the model ran: keep nothing of the frame (423 `paused`)."""
+        """While paused keep nothing of the frame (423 `paused`), not the original it wrote."""
         if self._pause_check is None:
             return
         try:

@@ -130,14 +130,12 @@ def _session_header(request: web.Request) -> str | None:
 async def upload_and_analyze(request: web.Request) -> web.Response:
     """Analyse one frame (multipart field `image`) for `X-Session-Id` or the running session."""
     s = services(request)
-    # Paused: refused before a byte of the body is read, and again once it is in (a pause may
-    # have begun while it arrived), so nothing of the frame is stored, hashed or analysed.
+    # Paused: refused before a byte of the body is read (the pipeline checks again).
     await s.pause.require_unpaused()
     session_id: SessionId | None = _session_header(request)
     receiving = time.perf_counter()
     data = await read_image(request, s.settings.frames.max_image_bytes)
     request[RECEIVE_SECONDS] = time.perf_counter() - receiving
-    await s.pause.require_unpaused()
     result = await s.frames.process(data, session_id)
     request[MODEL_SECONDS] = result.model_seconds
     url = str(request.url.with_path(f"/api/images/{result.image_key}").with_query(None))
