@@ -35,7 +35,6 @@ RECORDINGS_FOLDER = "recordings"
 #: An original's path in the archive and in the data dir's image folder: `ab/cd/<sha256>.<ext>`.
 ORIGINAL_PATH = re.compile(r"([0-9a-f]{2})/([0-9a-f]{2})/(\1\2[0-9a-f]{60})\.(jpg|png|webp)")
 #: A recording's file name, as `edge.voice.recording.Recorder` makes it.
-RECORDING_NAME = re.compile(r"[0-9A-Za-z-]{1,80}-(\d{8}T\d{6}Z)-(input|output)\.wav")
 
 
 class JsonLine(WireModel):

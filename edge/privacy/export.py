@@ -17,7 +17,7 @@ import sqlite3
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar
 
@@ -30,7 +30,6 @@ from edge.privacy.archive import (
     MANIFEST,
     ORIGINALS_FOLDER,
     README,
-    RECORDING_NAME,
     RECORDINGS_FOLDER,
     BookmarkLine,
     DeviceLine,
@@ -53,6 +52,7 @@ from edge.privacy.archive import (
     readme,
 )
 from edge.privacy.errors import ExportTargetExists, SinceInFuture
+from edge.voice.recording import made_at
 from shared.clock import local_date, start_of_day, to_iso
 
 _BLOCK = 1 << 20
@@ -344,10 +344,9 @@ def recordings_since(folder: Path, since: datetime | None) -> list[Path]:
         return []
     chosen = []
     for path in sorted(folder.iterdir()):
-        match = RECORDING_NAME.fullmatch(path.name)
-        if match is None or path.is_symlink() or not path.is_file():
+        made = made_at(path.name)
+        if made is None or path.is_symlink() or not path.is_file():
             continue
-        made = datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         if since is None or made >= since:
             chosen.append(path)
     return chosen

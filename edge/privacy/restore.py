@@ -40,7 +40,6 @@ from edge.privacy.archive import (
     ORIGINAL_PATH,
     ORIGINALS_FOLDER,
     README,
-    RECORDING_NAME,
     RECORDINGS_FOLDER,
     ROW_FILES,
     BookmarkLine,
@@ -67,6 +66,7 @@ from edge.privacy.errors import (
     UnsafeArchive,
 )
 from edge.store import open_database, transaction
+from edge.voice.recording import RECORDING_NAME
 from shared.clock import to_iso
 
 #: The most an archive may unpack to, unless the caller allows more.

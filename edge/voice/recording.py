@@ -14,8 +14,9 @@ from edge.voice.audio import MODEL_RATE, PHONE_RATE, decode_phone_frame, to_pcm1
 
 log = logging.getLogger(__name__)
 
-#: `<session>-<YYYYmmddTHHMMSSZ>-input.wav` / `-output.wav`, as `Recorder` names them.
-_NAME = re.compile(r".+-(\d{8}T\d{6}Z)-(?:input|output)\.wav")
+#: `<session>-<YYYYmmddTHHMMSSZ>-input.wav` / `-output.wav`, as `Recorder` names them; the
+#: session part is an id (letters, digits, dashes), so a name never holds a path.
+RECORDING_NAME = re.compile(r"[0-9A-Za-z-]{1,80}-(\d{8}T\d{6}Z)-(input|output)\.wav")
 
 
 class Recorder:
@@ -71,15 +72,15 @@ def expired(names: list[str], now: datetime, days: int) -> list[str]:
     Names that are not a recording's (another file someone put there) are never chosen.
     """
     cutoff = now - timedelta(days=days)
-    chosen = []
-    for name in names:
-        match = _NAME.fullmatch(name)
-        if match is None:
-            continue
-        made = datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        if made < cutoff:
-            chosen.append(name)
-    return chosen
+    return [name for name in names if (made := made_at(name)) is not None and made < cutoff]
+
+
+def made_at(name: str) -> datetime | None:
+    """When a recording file was made, from its name; None for a name that is not one."""
+    match = RECORDING_NAME.fullmatch(name)
+    if match is None:
+        return None
+    return datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
 
 
 def prune_recordings(folder: Path, now: datetime, days: int) -> int:
