@@ -12,11 +12,12 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, urlencode
 
 from sqlalchemy import select
@@ -28,10 +29,21 @@ from shared.clock import Clock
 from shared.files import write_atomic
 from shared.sync import MAX_IMAGE_BYTES, ImageRef, PresignedUpload, PresignResult
 
+_T = TypeVar("_T")
+#: Most keys one S3 `DeleteObjects` call takes.
+S3_DELETE_BATCH = 1000
+#: Bytes read from the store per block when an object is streamed.
+READ_BLOCK = 1 << 20
+
+
+def user_prefix(user_id: str) -> str:
+    """Where every object of `user_id` lives: deleting an account empties it."""
+    return f"users/{user_id}/"
+
 
 def image_key(user_id: str, sha256: str) -> str:
     """Where an image of `user_id` lives in the object store."""
-    return f"users/{user_id}/images/{sha256}"
+    return f"{user_prefix(user_id)}images/{sha256}"
 
 
 def checksum_header(sha256_hex: str) -> str:
@@ -75,6 +87,23 @@ class ObjectStore(Protocol):
         """Raise `StoreUnavailable` if the store cannot be reached."""
         ...
 
+    async def keys(self, prefix: str) -> list[str]:
+        """Every key that starts with `prefix`, sorted."""
+        ...
+
+    async def delete(self, keys: list[str]) -> None:
+        """Remove these objects; a key that is not stored is no error."""
+        ...
+
+    def read(self, key: str) -> AsyncIterator[bytes]:
+        """The object's bytes in blocks; `NotFound` if it is not stored."""
+        ...
+
+
+def _missing(exc: Any) -> bool:
+    """Whether a botocore `ClientError` says the object is not there."""
+    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+
 
 class S3ObjectStore:
     """Amazon S3 (or any S3-compatible server) through boto3."""
@@ -90,7 +119,7 @@ class S3ObjectStore:
         try:
             await asyncio.to_thread(self._client.head_object, Bucket=self._bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _missing(exc):
                 return False
             raise StoreUnavailable("The object store refused a lookup.") from exc
         except BotoCoreError as exc:
@@ -133,6 +162,61 @@ class S3ObjectStore:
             await asyncio.to_thread(self._client.head_bucket, Bucket=self._bucket)
         except (BotoCoreError, ClientError) as exc:
             raise StoreUnavailable(f"The bucket {self._bucket!r} cannot be reached.") from exc
+
+    async def keys(self, prefix: str) -> list[str]:
+        """List the prefix page by page (in a thread)."""
+
+        def listing() -> list[str]:
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self._bucket, Prefix=prefix
+            )
+            return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+        return await self._call(listing, "list")
+
+    async def delete(self, keys: list[str]) -> None:
+        """`DeleteObjects` in batches of S3's maximum; any per-key error is ours to report."""
+        for start in range(0, len(keys), S3_DELETE_BATCH):
+            objects = [{"Key": key} for key in keys[start : start + S3_DELETE_BATCH]]
+            answer: dict[str, Any] = await self._call(
+                partial(
+                    self._client.delete_objects,
+                    Bucket=self._bucket,
+                    Delete={"Objects": objects, "Quiet": True},
+                ),
+                "delete",
+            )
+            if answer.get("Errors"):
+                raise StoreUnavailable("The object store refused to delete some objects.")
+
+    async def read(self, key: str) -> AsyncIterator[bytes]:
+        """`GetObject`, its body read block by block in a thread."""
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = await self._call(
+                partial(self._client.get_object, Bucket=self._bucket, Key=key), "read"
+            )
+        except StoreUnavailable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and _missing(cause):
+                raise NotFound("This object is not stored.") from cause
+            raise
+        body = answer["Body"]
+        try:
+            while block := await asyncio.to_thread(body.read, READ_BLOCK):
+                yield block
+        finally:
+            body.close()
+
+    async def _call(self, work: Callable[[], _T], what: str) -> _T:
+        """Run one blocking boto3 call in a thread; its errors become `StoreUnavailable`."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return await asyncio.to_thread(work)
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreUnavailable(f"The object store failed a {what}.") from exc
 
 
 class FolderObjectStore:
@@ -230,6 +314,40 @@ class FolderObjectStore:
             self._root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreUnavailable("The object folder cannot be created.") from exc
+
+    async def keys(self, prefix: str) -> list[str]:
+        """Files under the folder whose key starts with `prefix` (keys use `/` as S3's do)."""
+
+        def listing() -> list[str]:
+            if not self._root.is_dir():
+                return []
+            found = (p.relative_to(self._root).as_posix() for p in self._root.rglob("*"))
+            return sorted(
+                key for key in found if key.startswith(prefix) and self.path(key).is_file()
+            )
+
+        return await asyncio.to_thread(listing)
+
+    async def delete(self, keys: list[str]) -> None:
+        """Unlink each file (in a thread)."""
+
+        def remove() -> None:
+            for key in keys:
+                self.path(key).unlink(missing_ok=True)
+
+        await asyncio.to_thread(remove)
+
+    async def read(self, key: str) -> AsyncIterator[bytes]:
+        """The file in blocks, each read in a thread."""
+        try:
+            handle = await asyncio.to_thread(self.path(key).open, "rb")
+        except FileNotFoundError as exc:
+            raise NotFound("This object is not stored.") from exc
+        try:
+            while block := await asyncio.to_thread(handle.read, READ_BLOCK):
+                yield block
+        finally:
+            handle.close()
 
 
 class Images:
