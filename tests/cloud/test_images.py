@@ -5,12 +5,26 @@ Run against the embedded object folder and against S3 (moto's server on loopback
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from cloud import images as images_module
+from cloud.errors import NotFound, StoreUnavailable
+from cloud.images import (
+    FolderObjectStore,
+    ObjectStore,
+    S3ObjectStore,
+    image_key,
+    user_prefix,
+)
+from cloud.services import s3_client
+from cloud.settings import CloudSettings
 from tests.cloud.support import bearer, data_of, error_of, link_device, sign_in
 from tests.fakes.google import FakeGoogle
 from tests.fakes.images import jpeg
@@ -190,3 +204,103 @@ async def test_folder_upload_with_a_forged_signature_is_refused(
     forged_url = target["url"].replace(f"users/{ada['user']['userId']}", "users/someone-else")
     response = await cloud.put(forged_url, content=data, headers=target["headers"])
     assert error_of(response, 404)["code"] == "not_found"
+
+
+# --- the ObjectStore seam itself: listing, deleting and reading keys -------------------------
+
+
+@pytest.fixture(params=["folder", "s3"])
+def object_store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    """The folder store, then S3 (a fresh bucket on the loopback server)."""
+    if request.param == "folder":
+        return FolderObjectStore(tmp_path / "objects", b"k" * 32)
+    overrides = request.getfixturevalue("s3_settings")
+    return S3ObjectStore(s3_client(CloudSettings(**overrides)), overrides["s3_bucket"])
+
+
+async def put(store: ObjectStore, key: str, data: bytes) -> None:
+    """Store an object directly (the presigned upload is tested above)."""
+    if isinstance(store, FolderObjectStore):
+        await asyncio.to_thread(store.write, key, data)
+    else:
+        assert isinstance(store, S3ObjectStore)
+        await asyncio.to_thread(store._client.put_object, Bucket=store._bucket, Key=key, Body=data)
+
+
+async def read_all(store: ObjectStore, key: str) -> list[bytes]:
+    """The blocks `read` yields for one key."""
+    return [block async for block in store.read(key)]
+
+
+async def test_keys_lists_one_prefix_sorted(object_store: ObjectStore) -> None:
+    """`keys` answers every key under the prefix, sorted, and nothing of a prefix it starts."""
+    mine = [image_key("u1", sha) for sha in ("bb" * 32, "aa" * 32)]
+    for key in [*mine, image_key("u10", "cc" * 32), image_key("u2", "dd" * 32)]:
+        await put(object_store, key, b"x")
+    assert await object_store.keys(user_prefix("u1")) == sorted(mine)
+
+
+async def test_keys_of_an_empty_prefix_is_empty(object_store: ObjectStore) -> None:
+    """A prefix nothing was stored under lists as empty, even in a store never written to."""
+    assert await object_store.keys(user_prefix("nobody")) == []
+
+
+async def test_delete_removes_only_the_named_keys(object_store: ObjectStore) -> None:
+    """Deleted keys are gone; the others under the same prefix stay."""
+    keys = [image_key("u1", f"{i:064x}") for i in range(3)]
+    for key in keys:
+        await put(object_store, key, b"x")
+    await object_store.delete(keys[:2])
+    assert await object_store.keys(user_prefix("u1")) == keys[2:]
+
+
+async def test_delete_of_a_missing_key_is_no_error(object_store: ObjectStore) -> None:
+    """Deleting what is not stored succeeds (a retried deletion repeats keys)."""
+    await object_store.delete([image_key("u1", "ee" * 32)])
+    assert await object_store.keys(user_prefix("u1")) == []
+
+
+async def test_s3_delete_goes_in_batches(
+    s3_settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More keys than one `DeleteObjects` takes are deleted in several calls, every one."""
+    store = S3ObjectStore(s3_client(CloudSettings(**s3_settings)), s3_settings["s3_bucket"])
+    monkeypatch.setattr(images_module, "S3_DELETE_BATCH", 2)
+    keys = [image_key("u1", f"{i:064x}") for i in range(5)]
+    for key in keys:
+        await put(store, key, b"x")
+    await store.delete(keys)
+    assert await store.keys(user_prefix("u1")) == []
+
+
+async def test_read_streams_the_bytes_in_blocks(
+    object_store: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`read` yields the object block by block, never more than a block at a time."""
+    monkeypatch.setattr(images_module, "READ_BLOCK", 1000)
+    data = bytes(range(256)) * 10
+    await put(object_store, image_key("u1", "ab" * 32), data)
+    blocks = await read_all(object_store, image_key("u1", "ab" * 32))
+    assert b"".join(blocks) == data
+    assert [len(block) for block in blocks] == [1000, 1000, 560]
+
+
+async def test_read_of_a_missing_key_is_not_found(object_store: ObjectStore) -> None:
+    """Reading a key that is not stored raises `NotFound`, not a store failure."""
+    with pytest.raises(NotFound):
+        await read_all(object_store, image_key("u1", "ab" * 32))
+
+
+@pytest.mark.parametrize("operation", ["keys", "delete", "read"])
+async def test_s3_failures_are_store_unavailable(
+    s3_settings: dict[str, Any], operation: str
+) -> None:
+    """A bucket that does not exist makes each operation raise `StoreUnavailable`."""
+    store = S3ObjectStore(s3_client(CloudSettings(**s3_settings)), "studylens-no-such-bucket")
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "keys": lambda: store.keys(user_prefix("u1")),
+        "delete": lambda: store.delete([image_key("u1", "ab" * 32)]),
+        "read": lambda: read_all(store, image_key("u1", "ab" * 32)),
+    }
+    with pytest.raises(StoreUnavailable):
+        await calls[operation]()
