@@ -3,6 +3,10 @@
 An item is written when it is new or carries a higher revision than the stored copy, and only if
 the stored copy belongs to the same user; so replaying a batch changes nothing, a late older copy
 never overwrites a newer one, and nobody can overwrite another user's facts by guessing ids.
+
+A tombstone deletes the sender's own fact of that id (never another user's), or the sender's
+original of that SHA-256 once no fact of theirs names it. The cloud keeps no trace of what was
+forgotten, not even its id: the edge sends a fact's deletion only after its last copy.
 """
 
 from __future__ import annotations
@@ -13,20 +17,22 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Table, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.db.models import FACT_TABLES, DeviceRow
+from cloud.db.models import FACT_TABLES, DeviceRow, Image, LearningEvent
+from cloud.images import ObjectStore, image_key
 from shared.clock import Clock
 from shared.schemas import ErrorBody, FieldProblem
 from shared.sync import (
-    KINDS,
+    ITEM_KINDS,
     SYNC_ITEM,
     Fact,
     ItemResult,
     SyncBatchResult,
     SyncItem,
+    TombstoneItem,
     TopicSegmentFact,
 )
 
@@ -46,7 +52,7 @@ def problems(exc: ValidationError) -> list[FieldProblem]:
     found = []
     for err in exc.errors(include_url=False):
         # The union's tag ("session", ...) leads each location; the client knows its kind.
-        loc = err["loc"][1:] if err["loc"] and err["loc"][0] in KINDS else err["loc"]
+        loc = err["loc"][1:] if err["loc"] and err["loc"][0] in ITEM_KINDS else err["loc"]
         found.append(
             FieldProblem(field=".".join(str(p) for p in loc) or "(item)", problem=err["msg"])
         )
@@ -112,9 +118,12 @@ def fact_row(entry: _Valid, user_id: str, device_id: str, now: datetime) -> dict
 class Ingest:
     """Writes sync batches; one transaction per batch."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, objects: ObjectStore
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._objects = objects
 
     async def batch(self, user_id: str, device_id: str, items: Sequence[Any]) -> SyncBatchResult:
         """Upsert `items` for `user_id` from `device_id`; one result per item, in order."""
@@ -122,14 +131,24 @@ class Ingest:
         valid, results = validate_items(items)
         kept, repeats = latest_per_id(valid)
         by_kind: dict[str, list[_Valid]] = {}
+        tombstones: list[_Valid] = []
         for entry in kept:
-            by_kind.setdefault(entry.item.kind, []).append(entry)
+            if isinstance(entry.item, TombstoneItem):
+                tombstones.append(entry)
+            else:
+                by_kind.setdefault(entry.item.kind, []).append(entry)
         async with self._sessions.begin() as db:
             for kind, entries in by_kind.items():
                 results.update(await self._upsert(db, kind, entries, user_id, device_id, now))
+            deleted, objects = await self._delete(db, tombstones, user_id)
+            results.update(deleted)
             device = await db.get(DeviceRow, device_id)
             if device is not None:
                 device.last_seen_at = now
+        # After the rows: if the store fails here, the batch fails and the edge sends the
+        # tombstones again, which delete the objects then (their rows are gone already).
+        if objects:
+            await self._objects.delete(objects)
         for entry in repeats:
             results[entry.index] = ItemResult(
                 index=entry.index, id=entry.item.id, status="unchanged"
@@ -186,3 +205,59 @@ class Ingest:
             else:
                 results[entry.index] = ItemResult(index=entry.index, id=item_id, status="unchanged")
         return results
+
+    async def _delete(
+        self, db: AsyncSession, tombstones: list[_Valid], user_id: str
+    ) -> tuple[dict[int, ItemResult], list[str]]:
+        """Apply deletions: facts first, then originals no remaining fact names.
+
+        Answers `stored` for a deletion that removed something, `unchanged` otherwise; returns
+        the object keys to delete once the rows are committed.
+        """
+        results: dict[int, ItemResult] = {}
+        images = [e for e in tombstones if _tombstone(e).payload.fact_kind == "image"]
+        for entry in tombstones:
+            item = _tombstone(entry)
+            if item.payload.fact_kind == "image":
+                continue
+            model = FACT_TABLES[item.payload.fact_kind]
+            table: Table = model.__table__  # type: ignore[attr-defined]
+            gone = await db.execute(
+                delete(table)
+                .where(
+                    table.c.id == item.id,
+                    table.c.user_id == user_id,
+                    table.c.revision < item.revision,
+                )
+                .returning(table.c.id)
+            )
+            results[entry.index] = _answer(entry, stored=gone.first() is not None)
+        keys = []
+        for entry in images:
+            sha256 = entry.item.id
+            named = await db.scalar(
+                select(LearningEvent.id)
+                .where(LearningEvent.user_id == user_id, LearningEvent.image_sha256 == sha256)
+                .limit(1)
+            )
+            if named is not None:  # another of the student's edges still has a frame of it
+                results[entry.index] = _answer(entry, stored=False)
+                continue
+            gone = await db.execute(
+                delete(Image).where(Image.user_id == user_id, Image.sha256 == sha256)
+            )
+            # The object may be there without its row (uploaded, never confirmed): delete it.
+            keys.append(image_key(user_id, sha256))
+            results[entry.index] = _answer(entry, stored=bool(gone.rowcount))  # type: ignore[attr-defined]
+        return results, keys
+
+
+def _tombstone(entry: _Valid) -> TombstoneItem:
+    assert isinstance(entry.item, TombstoneItem)  # noqa: S101 - split by kind in `batch`
+    return entry.item
+
+
+def _answer(entry: _Valid, *, stored: bool) -> ItemResult:
+    return ItemResult(
+        index=entry.index, id=entry.item.id, status="stored" if stored else "unchanged"
+    )

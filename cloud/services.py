@@ -98,7 +98,7 @@ def build_services(
             refetch_seconds=settings.google_jwks_refetch_seconds,
         ),
         devices=DeviceLinks(sessions, auth, settings, clock),
-        ingest=Ingest(sessions, clock),
+        ingest=Ingest(sessions, clock, objects),
         images=Images(sessions, objects, clock, settings.presign_ttl_seconds),
         objects=objects,
         folder=folder,

@@ -38,6 +38,7 @@ from edge.http.limits import limits_middleware
 from edge.lockout import Lockout
 from edge.metrics import Metrics
 from edge.pairing import daemon_id, pairing_open, revoked_ids
+from edge.privacy.forget import ForgetService
 from edge.privacy.pause import PauseService, PauseState
 from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
@@ -155,6 +156,9 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         sync=worker,
         events=bus,
         pause=pause,
+        forget=ForgetService.configured(
+            settings, store, clock, credentials=credentials, sessions=session_service
+        ),
     )
     for table in (
         health.routes,
@@ -199,7 +203,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         # Recordings of any age, also those made while `voice_record` was on and is off now.
         await asyncio.to_thread(
             prune_recordings,
-            settings.data_dir / "recordings",
+            settings.recordings_path,
             clock.now(),
             settings.relay.recording_retention_days,
         )

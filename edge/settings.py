@@ -494,6 +494,11 @@ class EdgeSettings(LayeredSettings):
         """The SQLite file inside the data dir."""
         return self.data_dir / "studylens.db"
 
+    @property
+    def recordings_path(self) -> Path:
+        """The folder of voice recordings inside the data dir."""
+        return self.data_dir / "recordings"
+
     def flat(self) -> dict[str, Any]:
         """Every setting under its flat name, as flags, env vars and TOML keys spell it."""
         values: dict[str, Any] = {}

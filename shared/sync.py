@@ -7,6 +7,7 @@ can upsert by id and ignore a replay or an older copy that arrives late.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
@@ -24,13 +25,15 @@ IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
 
 Kind = Literal["session", "learning_event", "topic_segment", "bookmark", "help_request"]
 KINDS: tuple[Kind, ...] = ("session", "learning_event", "topic_segment", "bookmark", "help_request")
+#: Every item kind a batch may carry: the facts, and deletions of them.
+ITEM_KINDS = (*KINDS, "tombstone")
 
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+Sha256 = Annotated[str, Field(pattern=f"^{_SHA256.pattern}$")]
 #: A UUID in its canonical lowercase text form, as `str(uuid.uuid4())` writes it. Kept as text
 #: (no UUID object) because it is stored and compared as text, and one id has one spelling.
-Uuid = Annotated[
-    str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-]
+Uuid = Annotated[str, Field(pattern=f"^{_UUID.pattern}$")]
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 
 # --- bounds: what an edge can really record. A value outside is a bug or a forgery; the cloud
@@ -208,8 +211,49 @@ class HelpRequestItem(_Item):
     payload: HelpRequestFact
 
 
+#: What a tombstone can delete: a fact of any kind, or an original named by its SHA-256.
+Forgettable = Literal[
+    "session", "learning_event", "topic_segment", "bookmark", "help_request", "image"
+]
+
+
+class Tombstone(Fact):
+    """A deletion: the student forgot this fact (or original) on the edge.
+
+    It says what, never when or why: the cloud keeps nothing of a forgotten fact.
+    """
+
+    fact_kind: Forgettable
+
+
+class TombstoneItem(RequestModel):
+    """A deletion in a batch: `id` is the fact's UUID, or the SHA-256 of an original.
+
+    Its revision is one past the fact's last, so a copy of the fact that arrives late (older)
+    never brings it back, and a replay of the deletion deletes nothing more.
+    """
+
+    kind: Literal["tombstone"] = "tombstone"
+    id: Annotated[str, Field(min_length=36, max_length=64)]
+    revision: Annotated[int, Field(strict=True, ge=0, le=MAX_REVISION)] = 0
+    payload: Tombstone
+
+    @model_validator(mode="after")
+    def _id_fits_kind(self) -> Self:
+        shape = _SHA256 if self.payload.fact_kind == "image" else _UUID
+        if not shape.fullmatch(self.id):
+            what = "a SHA-256 (64 hex)" if self.payload.fact_kind == "image" else "a UUID"
+            raise ValueError(f"the id of a {self.payload.fact_kind} tombstone must be {what}")
+        return self
+
+
 SyncItem = Annotated[
-    SessionItem | LearningEventItem | TopicSegmentItem | BookmarkItem | HelpRequestItem,
+    SessionItem
+    | LearningEventItem
+    | TopicSegmentItem
+    | BookmarkItem
+    | HelpRequestItem
+    | TombstoneItem,
     Field(discriminator="kind"),
 ]
 #: Checks one item, kind and payload in one pass (raises `pydantic.ValidationError`).

@@ -43,6 +43,9 @@ app.command(help="Pause capture: no frames, no voice, until resumed or --minutes
     privacy.pause
 )
 app.command(help="End a pause: capture is on again.")(privacy.resume)
+app.command(help="Delete sessions (before a day, one, or all) here and in the cloud.")(
+    privacy.forget
+)
 app.command(help="Write all study data, originals and recordings to one zip.")(archive.export)
 app.command("import", help="Restore an export into an empty data dir (a new computer).")(
     archive.import_archive

@@ -83,7 +83,7 @@ def export(
                 db,
                 out,
                 originals=OriginalStore(settings.data_dir / ORIGINALS_FOLDER),
-                recordings=settings.data_dir / "recordings",
+                recordings=settings.recordings_path,
                 now=now,
                 zone=settings.zone,
                 app_version=__version__,

@@ -12,6 +12,7 @@ from edge.frames.originals import OriginalStore
 from edge.frames.pipeline import FramePipeline
 from edge.lockout import Lockout
 from edge.metrics import Metrics
+from edge.privacy.forget import ForgetService
 from edge.privacy.pause import PauseService
 from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
@@ -47,6 +48,7 @@ class Services:
     sync: SyncWorker | None
     events: EventBus
     pause: PauseService
+    forget: ForgetService
 
 
 SERVICES = web.AppKey("services", Services)

@@ -176,13 +176,18 @@ class FileEntry(WireModel):
 
 
 class FactSync(WireModel):
-    """A fact's outbox row: the cloud holds `delivered_revision`; it is sent again if lower."""
+    """A fact's outbox row: the cloud holds `delivered_revision`; it is sent again if lower.
+
+    With `deleted_at`, a tombstone: the fact was forgotten and the cloud is still to be told
+    (or was told: then both revisions are equal). Its fact is in no data file.
+    """
 
     kind: str
     id: str
     revision: int = Field(ge=1)
     delivered_revision: int = Field(ge=0)
     rejected_code: str | None = None
+    deleted_at: Timestamp | None = None
 
 
 class ImageSync(WireModel):

@@ -53,7 +53,7 @@ from edge.privacy.archive import (
 )
 from edge.privacy.errors import ExportTargetExists, SinceInFuture
 from edge.voice.recording import made_at
-from shared.clock import local_date, start_of_day, to_iso
+from shared.clock import from_iso, local_date, start_of_day, to_iso
 
 _BLOCK = 1 << 20
 #: The outbox kind of each exported file that is a synced fact.
@@ -295,14 +295,16 @@ def _sync_state(
             revision=row["revision"],
             delivered_revision=row["delivered_revision"],
             rejected_code=row["rejected_code"],
+            deleted_at=from_iso(row["deleted_at"]) if row["deleted_at"] else None,
         )
         for row in _rows(
             db,
-            "SELECT kind, fact_id, revision, delivered_revision, rejected_code FROM sync_outbox"
-            " ORDER BY kind, fact_id",
+            "SELECT kind, fact_id, revision, delivered_revision, rejected_code, deleted_at"
+            " FROM sync_outbox ORDER BY kind, fact_id",
             [],
         )
-        if (row["kind"], row["fact_id"]) in exported
+        # Tombstones too: the new computer must still tell the cloud what was forgotten.
+        if (row["kind"], row["fact_id"]) in exported or row["deleted_at"]
     ]
     images = [
         ImageSync(

@@ -332,8 +332,31 @@ def _restore_rows(
             [
                 (f.revision, f.delivered_revision, f.rejected_code, f.kind, f.id)
                 for f in manifest.sync.outbox
+                if f.deleted_at is None
             ],
         )
+        try:
+            db.conn.executemany(
+                """INSERT INTO sync_outbox
+                       (kind, fact_id, revision, delivered_revision, rejected_code, deleted_at)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                [
+                    (
+                        f.kind,
+                        f.id,
+                        f.revision,
+                        f.delivered_revision,
+                        f.rejected_code,
+                        _when(f.deleted_at),
+                    )
+                    for f in manifest.sync.outbox
+                    if f.deleted_at is not None
+                ],
+            )
+        except sqlite3.IntegrityError as exc:
+            raise CorruptArchive(
+                f"{MANIFEST} has a tombstone for a fact the archive holds: {exc}."
+            ) from exc
         db.conn.executemany(
             """INSERT INTO sync_images (image_key, uploaded_at, missing_at, pruned_at)
                VALUES (?, ?, ?, ?)""",

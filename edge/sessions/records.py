@@ -103,12 +103,13 @@ def recent_sessions(db: sqlite_utils.Database, limit: int) -> list[SessionRecord
     return [_session(row) for row in rows]
 
 
-def touch_session(db: sqlite_utils.Database, session_id: str, at: datetime) -> None:
-    """Record activity in a running session."""
-    db.execute(
+def touch_session(db: sqlite_utils.Database, session_id: str, at: datetime) -> bool:
+    """Record activity in a running session; False if the session is not stored (forgotten)."""
+    cursor = db.execute(
         "UPDATE sessions SET last_activity_at = max(last_activity_at, ?) WHERE id = ?",
         [to_iso(at), session_id],
     )
+    return cursor.rowcount > 0
 
 
 def finish_session(db: sqlite_utils.Database, session_id: str, at: datetime, reason: str) -> None:

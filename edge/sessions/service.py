@@ -181,13 +181,17 @@ class SessionService:
 
         def write(db: sqlite_utils.Database) -> None:
             with transaction(db):
+                if not records.touch_session(db, session_id, result.running.last_seen_at):
+                    raise SessionNotFound(session_id)  # forgotten by another process
                 if event is not None:
                     event(db)
                 records.save_segments(db, [*result.closed, result.running])
-                records.touch_session(db, session_id, result.running.last_seen_at)
 
         try:
             await self._store.run(write)
+        except SessionNotFound:
+            self.discard({session_id})
+            raise
         except Exception:
             # Uncount the frame, unless a later frame or the end has moved on from this state.
             if self._tracker.running(session_id) is result.running:
@@ -232,6 +236,15 @@ class SessionService:
         self._announce("ended", ended)
         log.info("ended %d idle session(s): %s", len(ended), ", ".join(ended))
         return ended
+
+    def discard(self, session_ids: set[str]) -> None:
+        """Stop running these sessions without ending them: they are being forgotten."""
+        gone = [rec for rec in self._active.values() if rec.session_id in session_ids]
+        self._forget(gone)
+        for rec in gone:
+            self._tracker.close(rec.session_id, rec.last_activity_at)
+        if gone:
+            self._announce("ended", [rec.session_id for rec in gone])
 
     def _forget(self, sessions: list[SessionRecord]) -> Callable[[], None]:
         """Drop sessions from the running state; return how to put them back.

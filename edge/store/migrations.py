@@ -248,6 +248,37 @@ def _privacy_pause(db: sqlite_utils.Database) -> None:
     )
 
 
+#: A fact's deletion time as the triggers write it: `shared.clock.to_iso`'s form, in UTC.
+_NOW_ISO = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+
+def _tombstones(db: sqlite_utils.Database) -> None:
+    # A deleted fact's outbox row stays, as a tombstone: `deleted_at` set and its revision one
+    # past the fact's last, so the deletion is sent like any change, whichever code path made
+    # it. Originals the cloud holds get tombstones of kind 'image' (made by forget, keyed by
+    # their SHA-256). A fact written again under the same id (an import) is live again.
+    statements = ["ALTER TABLE sync_outbox ADD COLUMN deleted_at TEXT"]
+    for table, kind in SYNCED_TABLES.items():
+        enqueue = (
+            f"INSERT INTO sync_outbox (kind, fact_id) VALUES ('{kind}', NEW.id)"
+            " ON CONFLICT (kind, fact_id) DO UPDATE SET revision = revision + 1,"
+            " rejected_code = NULL, deleted_at = NULL"
+        )
+        bury = (
+            f"UPDATE sync_outbox SET revision = revision + 1, rejected_code = NULL,"
+            f" deleted_at = {_NOW_ISO} WHERE kind = '{kind}' AND fact_id = OLD.id"
+        )
+        statements += [
+            f"DROP TRIGGER sync_{table}_insert",
+            f"DROP TRIGGER sync_{table}_update",
+            f"CREATE TRIGGER sync_{table}_insert AFTER INSERT ON {table} BEGIN {enqueue}; END",
+            f"CREATE TRIGGER sync_{table}_update AFTER UPDATE ON {table} BEGIN {enqueue}; END",
+            f"CREATE TRIGGER sync_{table}_delete AFTER DELETE ON {table} BEGIN {bury}; END",
+        ]
+    for statement in statements:
+        db.execute(statement)
+
+
 #: Append only: a released migration is never edited, renamed or reordered.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial_schema", _initial_schema),
@@ -256,6 +287,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0004_sync_outbox", _sync_outbox),
     ("0005_pairing_roles", _pairing_roles),
     ("0006_privacy_pause", _privacy_pause),
+    ("0007_tombstones", _tombstones),
 ]
 
 

@@ -27,6 +27,8 @@ from shared.sync import (
     LearningEventItem,
     SessionFact,
     SessionItem,
+    Tombstone,
+    TombstoneItem,
     TopicSegmentFact,
     TopicSegmentItem,
 )
@@ -62,10 +64,14 @@ def _when(text: str | None) -> Any:
 
 
 def _pending(row: sqlite3.Row, item: type[Any], payload: Any) -> PendingFact:
-    """A pending fact from a row with `fact_id` and `revision` columns."""
+    """A pending fact from a row with `fact_id`, `revision` (and `kind`, for a tombstone).
+
+    A tombstone's outbox key is that of the fact it deletes, not its wire kind.
+    """
     fact_id, revision = row["fact_id"], row["revision"]
     built = item(id=fact_id, revision=revision, payload=payload)
-    return PendingFact(built.kind, fact_id, revision, built.model_dump(mode="json", by_alias=True))
+    kind = row["kind"] if isinstance(built, TombstoneItem) else built.kind
+    return PendingFact(kind, fact_id, revision, built.model_dump(mode="json", by_alias=True))
 
 
 def _each(
@@ -252,11 +258,32 @@ def _help_requests(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
     )
 
 
-_READERS = (_sessions, _segments, _events, _bookmarks, _help_requests)
+def _tombstones(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
+    # Facts before originals: the cloud deletes an original only once no fact names it.
+    rows = _query(
+        db,
+        f"""SELECT o.kind, o.fact_id, o.revision FROM sync_outbox o
+            WHERE o.deleted_at IS NOT NULL AND {_PENDING}
+            ORDER BY o.kind = 'image', o.rowid LIMIT ?""",
+        [limit],
+    ).fetchall()
+    return _each(
+        db,
+        "tombstone",
+        rows,
+        lambda r: _pending(
+            r,
+            TombstoneItem,
+            Tombstone(fact_kind=r["kind"]),
+        ),
+    )
+
+
+_READERS = (_tombstones, _sessions, _segments, _events, _bookmarks, _help_requests)
 
 
 def pending_facts(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
-    """Up to `limit` facts to send, sessions first, events only once their image is settled."""
+    """Up to `limit` facts to send: deletions, sessions, ..., events once their image settled."""
     found: list[PendingFact] = []
     for reader in _READERS:
         if len(found) >= limit:

@@ -115,7 +115,7 @@ class VoiceService:
             sessions=sessions,
             store=store,
             clock=clock,
-            recordings=settings.data_dir / "recordings" if settings.relay.record else None,
+            recordings=settings.recordings_path if settings.relay.record else None,
             pause_check=pause_check,
         )
 
