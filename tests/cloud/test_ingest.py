@@ -6,7 +6,11 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
+from cloud.errors import StoreUnavailable
+from cloud.images import image_key, user_prefix
+from cloud.services import CloudServices
 from tests.cloud.support import (
     bearer,
     data_of,
@@ -17,7 +21,10 @@ from tests.cloud.support import (
     session_item,
     sign_in,
 )
+from tests.cloud.test_images import presign, ref
+from tests.cloud.test_images import upload as put_image
 from tests.fakes.google import FakeGoogle
+from tests.fakes.images import jpeg
 from tests.support import FakeClock, berlin
 
 
@@ -284,3 +291,197 @@ async def test_a_tie_within_one_batch_keeps_the_last_copy(
 
     day = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["me"]))
     assert day["totalSeconds"] == 300
+
+
+# --- tombstones -------------------------------------------------------------------------------
+
+
+def tombstone(item: dict[str, Any], revision: int = 1) -> dict[str, Any]:
+    """The deletion of a fact as the edge sends it: one revision past the fact's."""
+    return {
+        "id": item["id"],
+        "kind": "tombstone",
+        "revision": revision,
+        "payload": {"factKind": item["kind"]},
+    }
+
+
+async def test_tombstones_delete_every_kind_of_fact(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """A day's facts, each deleted by its tombstone, leave nothing in the figures."""
+    edge = await linked(cloud, google)
+    day = study_day()
+    data_of(await send(cloud, edge["headers"], day))
+
+    result = data_of(await send(cloud, edge["headers"], [tombstone(i) for i in day]))
+
+    assert [r["status"] for r in result["results"]] == ["stored"] * 5
+    daily = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["me"]))
+    assert (daily["totalSeconds"], daily["totalAnalyses"]) == (0, 0)
+    sessions = data_of(
+        await cloud.get("/api/sessions?from=2026-11-01&to=2026-11-30", headers=edge["me"])
+    )
+    assert sessions["sessions"] == []
+
+
+async def test_a_replayed_tombstone_deletes_nothing_more(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """The same deletion again answers unchanged."""
+    edge = await linked(cloud, google)
+    day = study_day()
+    data_of(await send(cloud, edge["headers"], day))
+    data_of(await send(cloud, edge["headers"], [tombstone(day[0])]))
+
+    again = data_of(await send(cloud, edge["headers"], [tombstone(day[0])]))
+
+    assert again["unchanged"] == 1
+
+
+async def test_a_tombstone_of_another_users_fact_deletes_nothing(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """Eve naming Ada's ids deletes none of Ada's facts (and learns nothing: unchanged)."""
+    ada = await linked(cloud, google, "ada")
+    eve = await linked(cloud, google, "eve")
+    day = study_day()
+    data_of(await send(cloud, ada["headers"], day))
+
+    result = data_of(await send(cloud, eve["headers"], [tombstone(i, 99) for i in day]))
+
+    assert result["unchanged"] == 5
+    daily = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=ada["me"]))
+    assert daily["totalSeconds"] == 600
+
+
+async def test_a_tombstone_older_than_the_fact_keeps_it(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """A deletion at or below the stored revision is stale: the fact stays."""
+    edge = await linked(cloud, google)
+    sid = str(uuid.uuid4())
+    start = berlin("2026-11-25 09:00")
+    grown = segment_item(sid, "Math", start, 900, revision=3)
+    data_of(await send(cloud, edge["headers"], [session_item(start, id=sid), grown]))
+
+    result = data_of(await send(cloud, edge["headers"], [tombstone(grown, revision=3)]))
+
+    assert result["unchanged"] == 1
+    daily = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["me"]))
+    assert daily["totalSeconds"] == 900
+
+
+async def test_malformed_tombstones_are_rejected_alone(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """Unknown kinds, ids of the wrong shape, no payload: each rejected, the good one applied."""
+    edge = await linked(cloud, google)
+    day = study_day()
+    data_of(await send(cloud, edge["headers"], day))
+    sha = "ab" * 32
+    bad: list[Any] = [
+        {"id": day[1]["id"], "kind": "tombstone", "payload": {"factKind": "weather"}},
+        {"id": day[1]["id"], "kind": "tombstone", "payload": {"factKind": "image"}},
+        {"id": sha, "kind": "tombstone", "payload": {"factKind": "session"}},
+        {"id": day[1]["id"], "kind": "tombstone"},
+        {
+            "id": day[1]["id"],
+            "kind": "tombstone",
+            "revision": -1,
+            "payload": {"factKind": "bookmark"},
+        },
+    ]
+
+    result = data_of(await send(cloud, edge["headers"], [*bad, tombstone(day[0])]))
+
+    assert [r["status"] for r in result["results"]] == ["rejected"] * 5 + ["stored"]
+    assert {r["error"]["code"] for r in result["results"][:5]} == {"invalid_item"}
+
+
+@pytest.fixture(params=["folder", "s3"])
+async def store_cloud(
+    request: pytest.FixtureRequest, start_cloud: Any
+) -> tuple[httpx.AsyncClient, CloudServices]:
+    """The cloud with its object folder, then with S3, and its services."""
+    overrides = {} if request.param == "folder" else request.getfixturevalue("s3_settings")
+    client: httpx.AsyncClient = await start_cloud(**overrides)
+    return client, client._transport.app.state.services  # type: ignore[attr-defined]
+
+
+async def stored_image(
+    cloud: httpx.AsyncClient, edge: dict[str, Any], data: bytes
+) -> tuple[str, dict[str, Any]]:
+    """Upload `data` as an original and send a frame that shows it; its hash and the frame."""
+    [target] = data_of(await presign(cloud, edge["headers"], ref(data)))["uploads"]
+    assert (await put_image(cloud, target, data)).status_code in (200, 204)
+    sha = target["sha256"]
+    assert data_of(await presign(cloud, edge["headers"], ref(data)))["stored"] == [sha]
+    sid = str(uuid.uuid4())
+    start = berlin("2026-11-25 09:00")
+    frame = event_item(sid, "Biology", start)
+    frame["payload"]["imageSha256"] = sha
+    data_of(await send(cloud, edge["headers"], [session_item(start, id=sid), frame]))
+    return sha, frame
+
+
+async def test_an_image_tombstone_deletes_the_object_once_no_frame_shows_it(
+    store_cloud: tuple[httpx.AsyncClient, CloudServices], google: FakeGoogle
+) -> None:
+    """The frame's deletion first, then the image's: the object and its row are gone."""
+    cloud, services = store_cloud
+    edge = await linked(cloud, google)
+    user_id = edge["user"]["userId"]
+    sha, frame = await stored_image(cloud, edge, jpeg(64, 48, seed=1))
+
+    result = data_of(await send(cloud, edge["headers"], [tombstone(frame), image_tombstone(sha)]))
+
+    assert [r["status"] for r in result["results"]] == ["stored", "stored"]
+    assert await services.objects.keys(user_prefix(user_id)) == []
+    assert (await cloud.get(f"/api/images/{sha}", headers=edge["me"])).status_code == 404
+
+
+async def test_an_image_a_kept_frame_shows_is_kept(
+    store_cloud: tuple[httpx.AsyncClient, CloudServices], google: FakeGoogle
+) -> None:
+    """Another frame of the student still names the image: its tombstone deletes nothing."""
+    cloud, services = store_cloud
+    edge = await linked(cloud, google)
+    user_id = edge["user"]["userId"]
+    sha, _frame = await stored_image(cloud, edge, jpeg(64, 48, seed=2))
+
+    result = data_of(await send(cloud, edge["headers"], [image_tombstone(sha)]))
+
+    assert result["unchanged"] == 1
+    assert await services.objects.keys(user_prefix(user_id)) == [image_key(user_id, sha)]
+
+
+async def test_an_object_the_store_failed_to_delete_goes_on_the_retry(
+    store_cloud: tuple[httpx.AsyncClient, CloudServices],
+    google: FakeGoogle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The store fails once: 503, and the edge's resend deletes the object then."""
+    cloud, services = store_cloud
+    edge = await linked(cloud, google)
+    user_id = edge["user"]["userId"]
+    sha, frame = await stored_image(cloud, edge, jpeg(64, 48, seed=3))
+    batch = [tombstone(frame), image_tombstone(sha)]
+    real_delete = services.objects.delete
+
+    async def unavailable(keys: list[str]) -> None:
+        raise StoreUnavailable("The object store failed a delete.")
+
+    monkeypatch.setattr(services.objects, "delete", unavailable)
+    failed = await send(cloud, edge["headers"], batch)
+    monkeypatch.setattr(services.objects, "delete", real_delete)
+    retried = data_of(await send(cloud, edge["headers"], batch))
+
+    assert error_of(failed, 503)["code"] == "store_unavailable"
+    assert retried["rejected"] == 0
+    assert await services.objects.keys(user_prefix(user_id)) == []
+
+
+def image_tombstone(sha256: str) -> dict[str, Any]:
+    """The deletion of an original, by its hash."""
+    return {"id": sha256, "kind": "tombstone", "revision": 1, "payload": {"factKind": "image"}}
