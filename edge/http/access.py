@@ -82,6 +82,9 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/sync/status"): Access.OWNER,
     ("POST", "/api/sync/now"): Access.OWNER,
     ("GET", "/metrics"): Access.OWNER,
+    # What the edge keeps about the student, a copy of all of it: the owner's alone.
+    ("GET", "/api/privacy/summary"): Access.OWNER,
+    ("GET", "/api/privacy/export"): Access.OWNER,
 }
 
 #: Routes where a browser cannot set headers, so the token may come as `?token=`.
