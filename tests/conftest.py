@@ -264,7 +264,9 @@ async def voice_client(start_app: StartApp, realtime_peer: FakeRealtime) -> AppC
 
 PG_ENV = "STUDYLENS_TEST_DATABASE_URL"
 S3_ENV = "STUDYLENS_TEST_S3_ENDPOINT"
-PG_TEMPLATE = "studylens_cloud_tests"
+#: One database per pytest process: two runs against one server (two developers' shells, a
+#: mutation run beside the suite) never truncate each other's tables.
+PG_TEMPLATE = f"studylens_cloud_tests_{os.getpid()}"
 
 
 def test_database_url() -> str:
@@ -302,7 +304,7 @@ def in_thread(work: Any) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_template() -> str:
+def pg_template() -> Iterator[str]:
     """A database migrated once per run; each PostgreSQL test empties it first."""
     url = make_url(test_database_url()).set(database=PG_TEMPLATE)
 
@@ -312,7 +314,8 @@ def pg_template() -> str:
         upgrade_sync(url.render_as_string(hide_password=False))
 
     in_thread(build)
-    return PG_TEMPLATE
+    yield PG_TEMPLATE
+    in_thread(lambda: asyncio.run(pg_admin(f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)")))
 
 
 @pytest.fixture(scope="session")

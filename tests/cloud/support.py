@@ -188,9 +188,12 @@ async def wait_until_ready(
 
 @asynccontextmanager
 async def running_cloud(
-    env: dict[str, str], *, processes: int = 1, workers: int = 1
+    env: dict[str, str], *, processes: int = 1, workers: int = 1, port: int | None = None
 ) -> AsyncIterator[list[CloudProcess]]:
-    """Start `processes` separate `studylens-cloud serve` processes sharing `env`'s settings."""
+    """Start `processes` separate `studylens-cloud serve` processes sharing `env`'s settings.
+
+    `port` fixes the first one's port: a cloud started again there is the same URL to an edge.
+    """
     command = str(Path(sys.executable).parent / "studylens-cloud")
     started: list[CloudProcess] = []
     base_env = {
@@ -199,8 +202,8 @@ async def running_cloud(
         if not key.startswith("STUDYLENS_CLOUD_") and key != "STATE_DIRECTORY"
     }
     try:
-        for _ in range(processes):
-            port = free_port()
+        for number in range(processes):
+            chosen = port if port is not None and number == 0 else free_port()
             process = subprocess.Popen(  # noqa: ASYNC220 - started before anything is measured
                 [
                     command,
@@ -208,13 +211,13 @@ async def running_cloud(
                     "--host",
                     "127.0.0.1",
                     "--port",
-                    str(port),
+                    str(chosen),
                     "--workers",
                     str(workers),
                 ],
                 env=base_env | {"STUDYLENS_CLOUD_LOG_LEVEL": "warning"} | env,
             )
-            started.append(CloudProcess(f"http://127.0.0.1:{port}", process))
+            started.append(CloudProcess(f"http://127.0.0.1:{chosen}", process))
         for server in started:
             await wait_until_ready(server.base_url, server.process)
         yield started
