@@ -151,3 +151,15 @@ class StoreUnavailable(CloudError):
 
     http_status = 503
     code = "store_unavailable"
+
+
+class CrossSiteCookie(AccessDenied):
+    """A change sent with the access cookie from another site's page (CSRF) is refused."""
+
+    code = "cross_site_refused"
+
+
+class DeletionIncomplete(StoreUnavailable):
+    """An account deletion stopped before its end; sending the same request again finishes it."""
+
+    code = "deletion_incomplete"

@@ -18,6 +18,7 @@ from cloud.api import (
     device_routes,
     envelope,
     health_routes,
+    me_routes,
     sync_routes,
 )
 from cloud.api.limits import BodyLimit
@@ -78,6 +79,7 @@ def create_app(
         analytics_routes,
         admin_routes,
         health_routes,
+        me_routes,
     ):
         app.include_router(module.router)
     app.include_router(auth_routes.me_router)

@@ -1,0 +1,58 @@
+"""What the edge's and the cloud's export archives share: the layout, its names and paths.
+
+One zip, format version 1, the same on both sides:
+
+    manifest.json                    what the archive is (format, versions, source) and holds
+    README.md                        every file and every field, made from the row models
+    data/<kind>.jsonl                one camelCase JSON object per line, one file per kind
+    originals/ab/cd/<sha256>.<ext>   the original frames, byte for byte
+
+The row models differ by side (the edge keeps study days and analyses, the cloud keeps who sent
+each fact and when), so each side has its own; their README sections come from `field_lines`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from pydantic import BaseModel, Field
+
+from shared.schemas import WireModel
+
+FORMAT: Final = "studylens-export"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+README = "README.md"
+DATA_FOLDER = "data"
+ORIGINALS_FOLDER = "originals"
+#: The file extension of each image type the edge keeps and the cloud stores.
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+#: An original's path below `ORIGINALS_FOLDER`: `ab/cd/<sha256>.<ext>`.
+ORIGINAL_PATH = re.compile(r"([0-9a-f]{2})/([0-9a-f]{2})/(\1\2[0-9a-f]{60})\.(jpg|png|webp)")
+
+
+def data_path(kind: str) -> str:
+    """The archive path of one kind's JSON Lines."""
+    return f"{DATA_FOLDER}/{kind}.jsonl"
+
+
+def original_path(sha256: str, content_type: str) -> str:
+    """The archive path of an original: sharded by the first two bytes of its hash."""
+    return f"{ORIGINALS_FOLDER}/{sha256[:2]}/{sha256[2:4]}/{sha256}.{EXTENSIONS[content_type]}"
+
+
+class ArchivedFile(WireModel):
+    """A file the archive carries besides the rows, as the manifest lists it."""
+
+    path: str = Field(description="its path in the archive")
+    sha256: str = Field(description="SHA-256 of its bytes, hex")
+    bytes: int = Field(ge=0)
+
+
+def field_lines(path: str, model: type[BaseModel]) -> list[str]:
+    """The README section of one JSON Lines file: its model's docstring and every field."""
+    lines = ["", f"### `{path}`", "", (model.__doc__ or "").strip(), ""]
+    for name, field in model.model_fields.items():
+        lines.append(f"- `{field.alias or name}`: {field.description}")
+    return lines
