@@ -20,6 +20,7 @@ from edge.sync.client import link_device
 from edge.sync.credentials import CredentialStore
 from edge.sync.errors import SyncError
 from edge.sync.status import read_status
+from edge.sync.worker import UNLINKED
 from shared.auth import DeviceCode
 from shared.clock import SystemClock
 
@@ -111,6 +112,12 @@ def status(
     if found.last_error:
         typer.echo(f"last error:      {plain(found.last_error)} ({found.last_error_at})")
         typer.echo(f"next retry:      {found.next_retry_at}")
+        if found.last_error.startswith(f"{UNLINKED}:"):
+            typer.echo(
+                "The cloud no longer accepts this edge: its account was deleted or this device"
+                " was revoked. Facts keep collecting here; run `studylens-edge unlink`, then"
+                " `studylens-edge link URL` to sync to an account again."
+            )
 
 
 @app.command("now", help="Send everything pending now, from this process.")

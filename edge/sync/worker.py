@@ -55,11 +55,15 @@ def backoff_seconds(failures: int, *, base: float, cap: float, rand: float) -> f
     return ceiling / 2 + rand * ceiling / 2
 
 
+#: The status prefix of a failure because the cloud refused this device's credentials.
+UNLINKED = "unlinked"
+
+
 def _reason(exc: SyncError) -> str:
     """The metric label and status prefix of a failure."""
     for kind, reason in (
         (CloudUnavailable, "unavailable"),
-        (CloudUnlinked, "unlinked"),
+        (CloudUnlinked, UNLINKED),
         (CloudRefused, "refused"),
     ):
         if isinstance(exc, kind):

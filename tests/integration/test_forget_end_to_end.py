@@ -8,21 +8,26 @@ are searched for what was forgotten, and compared with what was there before for
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
+from typer.testing import CliRunner
 
 from cloud.db.models import Base
 from cloud.images import user_prefix
 from cloud.services import s3_client
 from cloud.settings import CloudSettings
+from edge.cli import app as cli_app
 from edge.privacy.forget import ForgetScope
-from tests.cloud.support import cloud_env, free_port, link_edge, running_cloud
+from edge.sync import outbox
+from tests.cloud.support import bearer, cloud_env, free_port, link_edge, running_cloud
 from tests.fakes.google import FakeGoogle
 from tests.fakes.images import jpeg
 from tests.integration.test_edge_to_cloud import drain
@@ -177,3 +182,46 @@ async def test_forgetting_while_offline_completes_when_the_cloud_is_back(
     assert (report.sessions, waiting) == (2, 2 + 3 + 2 + 3)  # sessions, frames, segments, images
     assert {table: rows for table, rows in fact_tables(after).items() if rows} == {}
     assert bucket_keys(s3_settings, user_prefix(studying.student["userId"])) == []
+
+
+async def test_a_deleted_account_unlinks_its_edge_and_sync_status_says_so(
+    start_app: Any,
+    openai_peer: Any,
+    live_google: FakeGoogle,
+    pg_database_url: str,
+    s3_settings: dict[str, Any],
+    tmp_path: Path,
+    hermetic_env: None,
+) -> None:
+    """After `DELETE /api/me` the edge's next sync is refused (401) and the CLI explains it."""
+    async with cloud_at(
+        free_port(), live_google, s3_settings, pg_database_url, tmp_path / "cloud"
+    ) as url:
+        studying = await study(start_app, openai_peer, url, live_google)
+        async with httpx.AsyncClient(base_url=url) as http:
+            deleted = await http.delete("/api/me", headers=bearer(studying.student["accessToken"]))
+        assert deleted.status_code == 200, deleted.text
+        services = services_of(studying.edge)
+        await upload(studying.edge, jpeg(640, 480, seed=4))
+        state = await unlinked_state(studying.edge)
+
+    result = CliRunner().invoke(
+        cli_app, ["sync", "status", "--data-dir", str(services.settings.data_dir)]
+    )
+    assert state.startswith("unlinked: the cloud refused")
+    assert result.exit_code == 0, result.output
+    assert "its account was deleted or this device was revoked" in result.output
+    assert "pending facts:   " in result.output
+
+
+async def unlinked_state(edge: AppClient) -> str:
+    """Wake the edge's worker until it records that the cloud refused it (at most 30 s)."""
+    services = services_of(edge)
+    assert services.sync is not None
+    for _ in range(300):
+        services.sync.wake()
+        error = (await services.store.run(outbox.get_state)).get("last_error", "")
+        if error.startswith("unlinked"):
+            return error
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the worker never saw the refusal; last error: {error!r}")
