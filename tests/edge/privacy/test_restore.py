@@ -21,6 +21,7 @@ from edge.privacy.errors import (
     UnknownArchiveVersion,
     UnsafeArchive,
 )
+from edge.privacy.forget import ForgetScope, ForgetService
 from edge.privacy.restore import restore_archive
 from edge.sessions.stats import session_stats
 from edge.store import open_database
@@ -33,6 +34,7 @@ from tests.edge.privacy.conftest import (
     originals,
     table_rows,
 )
+from tests.support import services_of
 
 ReadDb = Callable[[Path], Any]
 
@@ -290,3 +292,52 @@ async def test_a_partial_export_is_refused(studied: Studied, tmp_path: Path) -> 
     with pytest.raises(PartialArchive, match="--since"):
         restore_archive(partial, tmp_path / "new")
     assert not (tmp_path / "new").exists()
+
+
+# --- deletions on their way to the cloud ----------------------------------------------------
+
+
+async def test_tombstones_still_pending_come_along(studied: Studied, tmp_path: Path) -> None:
+    """Forgotten but not yet told to the cloud: the new computer tells it."""
+    s = services_of(studied.client)
+    forget = ForgetService(
+        s.store,
+        studied.clock,
+        s.zone,
+        originals=s.originals,
+        recordings=studied.settings.recordings_path,
+        linked=lambda: True,
+    )
+    await forget.forget(ForgetScope(session_id=studied.synced_session))
+    out = tmp_path / "after-forget.zip"
+    export_now(studied, out)
+    old = await s.store.run(lambda db: outbox.pending_facts(db, 1000))
+
+    restore_archive(out, tmp_path / "new")
+
+    db = open_database(tmp_path / "new" / "studylens.db")
+    try:
+        new = outbox.pending_facts(db, 1000)
+    finally:
+        db.close()
+
+    def buried(pending: list[outbox.PendingFact]) -> list[dict[str, Any]]:
+        return sorted((p.item for p in pending if p.item["kind"] == "tombstone"), key=str)
+
+    assert buried(old)
+    assert buried(new) == buried(old)
+
+
+def test_a_tombstone_of_a_fact_the_archive_holds_is_refused(
+    studied: Studied, exported: Path, tmp_path: Path
+) -> None:
+    """The manifest says a fact was forgotten, a data file still has it: corrupt."""
+
+    def bury(manifest: dict[str, Any]) -> None:
+        [entry] = [e for e in manifest["sync"]["outbox"] if e["id"] == studied.synced_session]
+        entry["deletedAt"] = "2026-11-25T10:00:00.000Z"
+
+    damaged = with_manifest(exported, tmp_path / "buried.zip", bury)
+
+    with pytest.raises(CorruptArchive, match="tombstone"):
+        restore_archive(damaged, tmp_path / "new")
