@@ -85,6 +85,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     # What the edge keeps about the student, a copy of all of it: the owner's alone.
     ("GET", "/api/privacy/summary"): Access.OWNER,
     ("GET", "/api/privacy/export"): Access.OWNER,
+    ("POST", "/api/privacy/forget/preview"): Access.OWNER,
+    ("POST", "/api/privacy/forget"): Access.OWNER,
 }
 
 #: Routes where a browser cannot set headers, so the token may come as `?token=`.

@@ -1,4 +1,7 @@
-"""The student's privacy over HTTP: pause and resume (phone and owner), what is kept, export."""
+"""The student's privacy over HTTP: pause, what is kept, export and forget.
+
+Pause and resume are the phone's as well as the owner's; the rest is the owner's alone.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from edge.http.context import Services, services
 from edge.http.envelope import ok, read_json
 from edge.privacy import summary
 from edge.privacy.export import export_archive
+from edge.privacy.forget import ForgetScope
 from edge.privacy.pause import PauseRequest, ResumeRequest
 from edge.store import open_database
 from shared.clock import local_date
@@ -27,7 +31,6 @@ routes = web.RouteTableDef()
 
 #: Where downloads are built, inside the data dir: the student's data never lands in /tmp.
 TEMP_FOLDER = "tmp"
-RECORDINGS_FOLDER = "recordings"
 _BLOCK = 1 << 20
 
 
@@ -56,10 +59,11 @@ async def privacy_summary(request: web.Request) -> web.Response:
         summary.stored_files,
         s.settings.database_path,
         s.originals,
-        s.settings.data_dir / RECORDINGS_FOLDER,
+        s.settings.recordings_path,
     )
     state = await s.pause.state()
-    return ok(summary.summary(rows, files, summary.retention_of(s.settings), state))
+    today = local_date(s.clock.now(), s.zone)
+    return ok(summary.summary(rows, files, summary.retention_of(s.settings), state, today))
 
 
 def _export_to_open_file(s: Services, folder: Path) -> BinaryIO:
@@ -77,7 +81,7 @@ def _export_to_open_file(s: Services, folder: Path) -> BinaryIO:
             db,
             out,
             originals=s.originals,
-            recordings=s.settings.data_dir / RECORDINGS_FOLDER,
+            recordings=s.settings.recordings_path,
             now=s.clock.now(),
             zone=s.zone,
             app_version=__version__,
@@ -114,3 +118,19 @@ async def export(request: web.Request) -> web.StreamResponse:
     if remaining > 0:
         log.info("the export download ended early: the browser went away")
     return response
+
+
+@routes.post("/api/privacy/forget/preview")
+async def forget_preview(request: web.Request) -> web.Response:
+    """What a forget of the scope (`before`, `sessionId` or `all`) would delete; deletes nothing."""
+    s = services(request)
+    scope = await read_json(request, ForgetScope)
+    return ok(await s.forget.preview(scope))
+
+
+@routes.post("/api/privacy/forget")
+async def forget(request: web.Request) -> web.Response:
+    """Delete the scope's sessions with everything in them; answers what was deleted."""
+    s = services(request)
+    scope = await read_json(request, ForgetScope)
+    return ok(await s.forget.forget(scope))

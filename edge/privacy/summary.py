@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import sqlite_utils
@@ -72,6 +73,8 @@ class PrivacySummary(WireModel):
     newest: Timestamp | None
     retention: Retention
     pause: PauseState
+    #: The daemon's date in the student's zone: the latest day "forget before" may name.
+    today: date
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,7 @@ def retention_of(settings: EdgeSettings) -> Retention:
 
 
 def summary(
-    rows: StoredRows, files: StoredFiles, retention: Retention, pause: PauseState
+    rows: StoredRows, files: StoredFiles, retention: Retention, pause: PauseState, today: date
 ) -> PrivacySummary:
     """The summary the Privacy page shows. Pure."""
     sizes = (files.database_bytes, files.originals.bytes, files.recordings.bytes)
@@ -216,4 +219,5 @@ def summary(
         newest=from_iso(rows.newest) if rows.newest else None,
         retention=retention,
         pause=pause,
+        today=today,
     )

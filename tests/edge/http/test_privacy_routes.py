@@ -29,6 +29,7 @@ from tests.support import (
     authorized,
     berlin,
     data_of,
+    error_of,
     pair_device,
     services_of,
     start_session,
@@ -37,6 +38,9 @@ from tests.support import (
 
 SUMMARY = "/api/privacy/summary"
 EXPORT = "/api/privacy/export"
+PREVIEW = "/api/privacy/forget/preview"
+FORGET = "/api/privacy/forget"
+UNKNOWN_SESSION = "7d9c1f8e-3b1a-4c2e-9f4d-5a6b7c8d9e0f"
 #: The `clock` fixture's start, when `studied` starts its session.
 STARTED = berlin("2026-11-25 10:00")
 FOREIGN_PAGES = [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}]
@@ -171,6 +175,15 @@ async def test_the_summary_says_the_retention_in_force(
     }
 
 
+async def test_the_summary_names_the_daemons_day(owner: AppClient, clock: FakeClock) -> None:
+    """`today` is the day in the student's zone: at 00:30 in Berlin, UTC is still on the last."""
+    clock.current = berlin("2026-11-26 00:30")
+
+    found = await data_of(await owner.get(SUMMARY))
+
+    assert found["today"] == "2026-11-26"
+
+
 async def test_the_summary_shows_the_pause(owner: AppClient, clock: FakeClock) -> None:
     """While paused, the summary carries the pause and its end."""
     paused = await data_of(await owner.post("/api/privacy/pause", json={"minutes": 30}))
@@ -277,7 +290,7 @@ async def test_an_export_of_an_empty_store_is_still_an_archive(owner: AppClient)
 
 # --- who may -----------------------------------------------------------------------------------
 
-OWNER_ROUTES = [("GET", SUMMARY), ("GET", EXPORT)]
+OWNER_ROUTES = [("GET", SUMMARY), ("GET", EXPORT), ("POST", PREVIEW), ("POST", FORGET)]
 
 
 @pytest.mark.parametrize(("method", "path"), OWNER_ROUTES)
@@ -288,10 +301,12 @@ async def test_a_phone_is_refused(
     method: str,
     path: str,
 ) -> None:
-    """A paired phone's token gets 403: what is kept and a copy of it are the owner's."""
+    """A paired phone's token gets 403: what is kept, a copy, deleting it: the owner's."""
     token = pair_device(settings, "phone")
 
-    got = await status_and_code(anon, owner, method, path, headers=authorized(token))
+    got = await status_and_code(
+        anon, owner, method, path, headers=authorized(token), json={"all": True}
+    )
 
     assert got == (403, "forbidden")
 
@@ -306,7 +321,7 @@ async def test_another_sites_page_is_refused(
     path: str,
 ) -> None:
     """A foreign page in the owner's own browser gets 403 before anything is read."""
-    got = await status_and_code(anon, owner, method, path, headers=page)
+    got = await status_and_code(anon, owner, method, path, headers=page, json={"all": True})
 
     assert got == (403, "cross_site_refused")
 
@@ -318,3 +333,152 @@ async def test_a_foreign_page_starts_no_export(
     await status_and_code(anon, owner, "GET", EXPORT, headers=FOREIGN_PAGES[0])
 
     assert not (settings.data_dir / privacy_routes.TEMP_FOLDER).exists()
+
+
+async def test_a_refused_forget_deletes_nothing(
+    owner: AppClient, anon: aiohttp.ClientSession, settings: EdgeSettings, studied: str
+) -> None:
+    """`{"all": true}` from a phone and from a foreign page: every session is still there."""
+    phone = authorized(pair_device(settings, "phone"))
+    for headers in (phone, *FOREIGN_PAGES):
+        await status_and_code(anon, owner, "POST", FORGET, headers=headers, json={"all": True})
+
+    assert (await data_of(await owner.get(SUMMARY)))["counts"]["sessions"] == 1
+
+
+# --- forget -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def two_days(owner: AppClient, clock: FakeClock) -> tuple[str, str]:
+    """A session with two frames on 25 November, ended; one with a frame on the 26th, running."""
+    first = await start_session(owner)
+    await upload(owner, jpeg(640, 480, seed=1), first)
+    clock.advance(60)
+    await upload(owner, jpeg(640, 480, seed=2), first)
+    await data_of(await owner.post(f"/api/session/{first}/end"))
+    clock.current = berlin("2026-11-26 09:00")
+    second = await start_session(owner)
+    await upload(owner, jpeg(640, 480, seed=3), second)
+    return first, second
+
+
+async def counts(client: AppClient) -> dict[str, int]:
+    """The summary's counts."""
+    found: dict[str, int] = (await data_of(await client.get(SUMMARY)))["counts"]
+    return found
+
+
+async def test_the_preview_names_what_would_go_and_deletes_nothing(
+    owner: AppClient, two_days: tuple[str, str]
+) -> None:
+    """Before the 26th: the first session, its two frames and two originals; still all there."""
+    before = await counts(owner)
+
+    preview = await data_of(await owner.post(PREVIEW, json={"before": "2026-11-26"}))
+
+    assert preview["deleted"] is False
+    assert preview["scope"] == {"before": "2026-11-26", "sessionId": None, "all": False}
+    assert (preview["sessions"], preview["learningEvents"], preview["originals"]) == (1, 2, 2)
+    assert preview["bytes"] > 0
+    assert await counts(owner) == before
+
+
+async def test_forget_before_a_day_deletes_the_sessions_before_it(
+    owner: AppClient, two_days: tuple[str, str]
+) -> None:
+    """What the preview named is deleted; the summary then counts only the second day."""
+    preview = await data_of(await owner.post(PREVIEW, json={"before": "2026-11-26"}))
+
+    done = await data_of(await owner.post(FORGET, json={"before": "2026-11-26"}))
+
+    assert done["deleted"] is True
+    assert {k: v for k, v in done.items() if k != "deleted"} == {
+        k: v for k, v in preview.items() if k != "deleted"
+    }
+    left = await counts(owner)
+    assert (left["sessions"], left["learningEvents"], left["originals"]) == (1, 1, 1)
+
+
+async def test_forget_one_session_keeps_the_others(
+    owner: AppClient, two_days: tuple[str, str]
+) -> None:
+    """By id: the running session goes, the ended one stays."""
+    _, second = two_days
+
+    done = await data_of(await owner.post(FORGET, json={"sessionId": second}))
+
+    assert (done["sessions"], done["learningEvents"]) == (1, 1)
+    sessions = await data_of(await owner.get("/api/sessions"))
+    assert [s["sessionId"] for s in sessions["sessions"]] == [two_days[0]]
+
+
+async def test_forget_everything_leaves_an_empty_store(
+    owner: AppClient, two_days: tuple[str, str]
+) -> None:
+    """`all: true`: every count is zero afterwards, and the summary has no oldest item."""
+    done = await data_of(await owner.post(FORGET, json={"all": True}))
+
+    assert done["sessions"] == 2
+    found = await data_of(await owner.get(SUMMARY))
+    assert set(found["counts"].values()) == {0}
+    assert found["oldest"] is None
+
+
+@pytest.mark.parametrize("path", [PREVIEW, FORGET])
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"{", "invalid_json"),
+        (b"[1]", "invalid_request"),
+        (b"", "invalid_request"),  # no body: none of the three
+        (b"{}", "invalid_request"),
+        (b'{"all": false}', "invalid_request"),
+        (b'{"all": "true"}', "invalid_request"),
+        (b'{"all": true, "everything": true}', "invalid_request"),
+        (b'{"before": "2026-11-20", "all": true}', "invalid_request"),
+        (
+            b'{"before": "2026-11-20", "sessionId": "%s"}' % UNKNOWN_SESSION.encode(),
+            "invalid_request",
+        ),
+        (b'{"before": "2026-11-27"}', "date_in_future"),
+        (b'{"before": "2026-13-01"}', "invalid_request"),
+        (b'{"before": "yesterday"}', "invalid_request"),
+        (b'{"sessionId": "not-a-uuid"}', "invalid_request"),
+        (b'{"sessionId": "../../studylens.db"}', "invalid_request"),
+        (b'{"sessionId": 42}', "invalid_request"),
+    ],
+    ids=lambda v: v.decode()[:40] if isinstance(v, bytes) else v,
+)
+async def test_a_bad_scope_is_refused_and_deletes_nothing(
+    owner: AppClient, two_days: tuple[str, str], path: str, body: bytes, code: str
+) -> None:
+    """Each malformed, ambiguous or out-of-range scope is a 400 in the envelope; all stays."""
+    before = await counts(owner)
+    headers = {"Content-Type": "application/json"}
+
+    error = await error_of(await owner.post(path, data=body, headers=headers), 400)
+
+    assert error["code"] == code
+    assert await counts(owner) == before
+
+
+@pytest.mark.parametrize("path", [PREVIEW, FORGET])
+async def test_an_unknown_session_is_404(
+    owner: AppClient, two_days: tuple[str, str], path: str
+) -> None:
+    """A well-formed id no session has: 404 `session_not_found`, nothing deleted."""
+    before = await counts(owner)
+
+    error = await error_of(await owner.post(path, json={"sessionId": UNKNOWN_SESSION}), 404)
+
+    assert error["code"] == "session_not_found"
+    assert await counts(owner) == before
+
+
+@pytest.mark.parametrize("path", [PREVIEW, FORGET])
+async def test_the_field_at_fault_is_named(owner: AppClient, path: str) -> None:
+    """An unknown field is named in the error's details, so a typo is found at once."""
+    error = await error_of(await owner.post(path, json={"sesionId": UNKNOWN_SESSION}), 400)
+
+    assert "sesionId" in {problem["field"] for problem in error["details"]}

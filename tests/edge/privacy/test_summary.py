@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from edge.settings import EdgeSettings
 from edge.store import open_database
 from tests.edge.privacy.conftest import RECORDING, Studied, originals
 
+TODAY = date(2026, 11, 25)
+
 
 @pytest.fixture
 def db_of(studied: Studied) -> Iterator[sqlite_utils.Database]:
@@ -28,7 +31,7 @@ def db_of(studied: Studied) -> Iterator[sqlite_utils.Database]:
 def files_of(settings: EdgeSettings) -> summary.StoredFiles:
     """What the data dir holds on disk."""
     return summary.stored_files(
-        settings.database_path, originals(settings), settings.data_dir / "recordings"
+        settings.database_path, originals(settings), settings.recordings_path
     )
 
 
@@ -67,7 +70,7 @@ def test_an_empty_store_has_nothing_and_no_span(tmp_path: Path) -> None:
         tmp_path / "studylens.db", OriginalStore(tmp_path / "images"), tmp_path / "recordings"
     )
 
-    made = summary.summary(rows, files, summary.retention_of(EdgeSettings()), NOT_PAUSED)
+    made = summary.summary(rows, files, summary.retention_of(EdgeSettings()), NOT_PAUSED, TODAY)
 
     assert set(made.counts.model_dump().values()) == {0}
     assert (made.oldest, made.newest) == (None, None)
@@ -110,7 +113,7 @@ def test_a_link_in_the_originals_is_not_followed(studied: Studied, tmp_path: Pat
 
 def test_recordings_are_the_files_named_as_the_recorder_names_them(studied: Studied) -> None:
     """One recording; a stray file beside it takes bytes but is not a recording."""
-    folder = studied.settings.data_dir / "recordings"
+    folder = studied.settings.recordings_path
     recording = studied.settings.data_dir / RECORDING.format(session=studied.synced_session)
     (folder / "notes.txt").write_bytes(b"z" * 10)
 
@@ -138,7 +141,7 @@ def test_the_total_adds_database_originals_and_recordings(studied: Studied) -> N
         rows = summary.stored_rows(db)
     files = files_of(studied.settings)
 
-    made = summary.summary(rows, files, summary.retention_of(studied.settings), NOT_PAUSED)
+    made = summary.summary(rows, files, summary.retention_of(studied.settings), NOT_PAUSED, TODAY)
 
     parts = made.bytes
     assert parts.total == parts.database + parts.originals + parts.recordings
@@ -181,12 +184,13 @@ def test_the_wire_form_is_camel_case(studied: Studied) -> None:
     with closing(open_database(studied.settings.database_path)) as db:
         rows = summary.stored_rows(db)
     made = summary.summary(
-        rows, files_of(studied.settings), summary.retention_of(studied.settings), NOT_PAUSED
+        rows, files_of(studied.settings), summary.retention_of(studied.settings), NOT_PAUSED, TODAY
     )
 
     wire = made.model_dump(mode="json", by_alias=True)
 
-    assert set(wire) == {"counts", "bytes", "oldest", "newest", "retention", "pause"}
+    assert set(wire) == {"counts", "bytes", "oldest", "newest", "retention", "pause", "today"}
+    assert wire["today"] == "2026-11-25"
     assert wire["counts"]["learningEvents"] == 4
     assert wire["retention"]["voiceRecordingRetentionDays"] == 7
     assert wire["oldest"].endswith("Z")
