@@ -112,12 +112,13 @@ def touch_session(db: sqlite_utils.Database, session_id: str, at: datetime) -> b
     return cursor.rowcount > 0
 
 
-def finish_session(db: sqlite_utils.Database, session_id: str, at: datetime, reason: str) -> None:
-    """Mark a running session ended."""
-    db.execute(
+def finish_session(db: sqlite_utils.Database, session_id: str, at: datetime, reason: str) -> bool:
+    """Mark a running session ended; False if there is no running session of this id."""
+    cursor = db.execute(
         "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
         [to_iso(at), reason, session_id],
     )
+    return cursor.rowcount > 0
 
 
 def topic_id(db: sqlite_utils.Database, name: str) -> int:

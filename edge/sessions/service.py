@@ -139,8 +139,9 @@ class SessionService:
 
         def write(db: sqlite_utils.Database) -> SessionEnded:
             with transaction(db):
+                if not records.finish_session(db, session_id, now, "ended"):
+                    raise SessionNotFound(session_id)  # forgotten by another process
                 records.save_segments(db, pieces)
-                records.finish_session(db, session_id, now, "ended")
             stats = session_stats(db, session_id, now, self._zone)
             return SessionEnded(
                 session_id=session_id,
@@ -152,6 +153,9 @@ class SessionService:
 
         try:
             ended = await self._store.run(write)
+        except SessionNotFound:
+            self._announce("ended", [session_id])
+            raise
         except Exception:
             undo()
             raise

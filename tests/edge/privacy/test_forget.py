@@ -299,30 +299,52 @@ async def test_a_running_session_forgotten_refuses_its_next_frame(studied: Studi
     assert not services_of(studied.client).sessions.is_active(running)
 
 
+def forget_elsewhere(studied: Studied, session_id: str) -> None:
+    """Delete a session through a connection of its own, as the CLI does beside the daemon."""
+    s = services_of(studied.client)
+    db = open_database(studied.settings.database_path)
+    try:
+        plan = plan_forget(
+            db,
+            ForgetScope(session_id=session_id),
+            today=date(2026, 11, 25),
+            zone=s.zone,
+            recordings=s.settings.recordings_path,
+        )
+        carry_out(db, plan, s.originals, linked=False)
+    finally:
+        db.close()
+
+
 async def test_a_session_forgotten_by_another_process_refuses_its_next_frame(
     studied: Studied,
 ) -> None:
     """The CLI deletes the rows under a running daemon: the next frame of it is refused."""
     running = studied.running_session
-    scope = ForgetScope(session_id=running)
-    s = services_of(studied.client)
-    db = open_database(studied.settings.database_path)
-    try:
-        plan = plan_forget(
-            db, scope, today=date(2026, 11, 25), zone=s.zone, recordings=s.settings.recordings_path
-        )
-        carry_out(db, plan, s.originals, linked=False)
-    finally:
-        db.close()
+    forget_elsewhere(studied, running)
 
     answer = await studied.client.post(
         "/api/upload-and-analyze", data=_frame(), headers={"X-Session-Id": running}
     )
 
     assert (await error_of(answer, 404))["code"] == "session_not_found"
-    assert not s.sessions.is_active(running)
+    assert not services_of(studied.client).sessions.is_active(running)
     started = await data_of(await studied.client.post("/api/session/start"), 201)
     assert started["sessionId"] != running
+
+
+async def test_ending_a_session_forgotten_by_another_process_is_not_found(
+    studied: Studied,
+) -> None:
+    """The phone ends a session the CLI just forgot: 404, and it runs no longer."""
+    running = studied.running_session
+    forget_elsewhere(studied, running)
+
+    answer = await studied.client.post(f"/api/session/{running}/end")
+
+    assert (await error_of(answer, 404))["code"] == "session_not_found"
+    assert not services_of(studied.client).sessions.is_active(running)
+    assert {row["id"] for row in snapshot(studied)["sessions"]} == {studied.synced_session}
 
 
 async def test_a_kept_bookmark_of_a_forgotten_frame_loses_only_its_link(studied: Studied) -> None:
