@@ -331,6 +331,8 @@ class SyncStatus(WireModel):
     pending_facts: int
     pending_images: int
     rejected_facts: int
+    #: Of `pending_facts`: deletions (forgotten facts and originals) the cloud is still to make.
+    pending_deletions: int = 0
     last_success_at: str | None
     last_error: str | None
     last_error_at: str | None

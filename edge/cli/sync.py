@@ -106,6 +106,8 @@ def status(
     # The cloud URL was typed at `link`, the error text came from the cloud: escaped.
     typer.echo(f"linked:          {plain(found.cloud_url) if found.linked else 'no (local only)'}")
     typer.echo(f"pending facts:   {found.pending_facts}")
+    if found.pending_deletions:
+        typer.echo(f"  of them deletions: {found.pending_deletions} (forgotten here)")
     typer.echo(f"pending images:  {found.pending_images}")
     typer.echo(f"refused facts:   {found.rejected_facts}")
     typer.echo(f"last success:    {found.last_success_at or 'never'}")

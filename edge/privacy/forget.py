@@ -29,6 +29,7 @@ from edge.settings import EdgeSettings
 from edge.store import Store, transaction
 from edge.sync.build import original_store
 from edge.sync.credentials import CredentialStore
+from edge.sync.outbox import backlog
 from edge.voice.recording import RECORDING_NAME, made_at
 from shared.clock import Clock, from_iso, local_date, start_of_day
 from shared.schemas import RequestModel, WireModel
@@ -279,17 +280,6 @@ def carry_out(
             path.unlink(missing_ok=True)
 
 
-def pending_tombstones(db: sqlite_utils.Database) -> int:
-    """How many deletions wait for the cloud."""
-    [row] = _rows(
-        db,
-        "SELECT count(*) AS n FROM sync_outbox WHERE deleted_at IS NOT NULL"
-        " AND revision > delivered_revision AND rejected_code IS NULL",
-        [],
-    )
-    return int(row["n"])
-
-
 def _bury_image(db: sqlite_utils.Database, sha256: str) -> None:
     """A tombstone for an original the cloud holds (kind `image`, keyed by its SHA-256)."""
     db.execute(
@@ -368,7 +358,7 @@ class ForgetService:
 
     async def pending_deletions(self) -> int:
         """Tombstones the cloud has not acknowledged yet."""
-        return await self._store.run(pending_tombstones)
+        return (await self._store.run(backlog)).deletions
 
     async def forget(self, scope: ForgetScope) -> ForgetReport:
         """Delete what `scope` covers; a running session among it stops running first."""

@@ -340,6 +340,7 @@ class Backlog:
     facts: int
     images: int
     rejected: int
+    deletions: int = 0  # of `facts`: tombstones of forgotten facts and originals
 
 
 def backlog(db: sqlite_utils.Database) -> Backlog:
@@ -347,6 +348,8 @@ def backlog(db: sqlite_utils.Database) -> Backlog:
     counts = _query(
         db,
         """SELECT sum(revision > delivered_revision AND rejected_code IS NULL) AS facts,
+                  sum(revision > delivered_revision AND rejected_code IS NULL
+                      AND deleted_at IS NOT NULL) AS deletions,
                   sum(rejected_code IS NOT NULL) AS rejected FROM sync_outbox""",
     ).fetchone()
     waiting = _query(
@@ -360,6 +363,7 @@ def backlog(db: sqlite_utils.Database) -> Backlog:
         facts=int(counts["facts"] or 0),
         images=int(waiting["images"] or 0),
         rejected=int(counts["rejected"] or 0),
+        deletions=int(counts["deletions"] or 0),
     )
 
 

@@ -29,6 +29,7 @@ def read_status(
         pending_facts=backlog.facts,
         pending_images=backlog.images,
         rejected_facts=backlog.rejected,
+        pending_deletions=backlog.deletions,
         last_success_at=state.get("last_success_at"),
         last_error=state.get("last_error"),
         last_error_at=state.get("last_error_at"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -126,3 +127,17 @@ def test_forget_needs_a_database(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "no StudyLens database" in result.output
     assert not (tmp_path / "x" / "studylens.db").exists()
+
+
+def test_sync_status_counts_the_deletions_still_to_send(studied: Studied) -> None:
+    """The synced session's facts were in the cloud: their deletions wait, and are shown."""
+    run(studied, "--session", studied.synced_session, "--yes")
+    data_dir = ["--data-dir", str(studied.settings.data_dir)]
+
+    result = CliRunner().invoke(cli_app, ["sync", "status", "--json", *data_dir])
+    shown = CliRunner().invoke(cli_app, ["sync", "status", *data_dir])
+
+    status = json.loads(result.output)
+    assert status["pendingDeletions"] >= 5  # the session, 2 frames, a segment, a bookmark, ...
+    assert status["pendingFacts"] >= status["pendingDeletions"]
+    assert f"of them deletions: {status['pendingDeletions']}" in shown.output
