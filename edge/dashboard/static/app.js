@@ -1,4 +1,4 @@
-// StudyLens dashboard: fetches the daemon's API, renders four pages, follows live events.
+// StudyLens dashboard: fetches the daemon's API, renders five pages, follows live events.
 "use strict";
 
 const COLOURS = ["#2456c9", "#1a7f4b", "#b54708", "#7a3cc2", "#0e7c86", "#c2185b", "#5d6b00", "#8d6e63"];
@@ -303,32 +303,222 @@ document.getElementById("sync-now").addEventListener("click", async () => {
 
 // --- pause (the privacy switch) ------------------------------------------------------------
 
+// The header's switch, and a copy of it on the Privacy page: each shows the state and pauses
+// for its own chosen minutes.
+const pauseControls = (() => {
+  const header = document.getElementById("pause-bar");
+  const copy = header.cloneNode(true);
+  copy.removeAttribute("id");
+  for (const node of copy.querySelectorAll("[id]")) node.removeAttribute("id");
+  document.getElementById("privacy-pause-slot").replaceWith(copy);
+  return [header, copy];
+})();
+
 function showPause(state) {
   document.body.dataset.paused = state.paused ? "yes" : "no";
-  document.getElementById("pause-state").textContent = !state.paused ? "Capture on"
-    : state.endsAt ? `Paused until ${clock(state.endsAt)}` : "Paused until you resume";
-  document.getElementById("pause-minutes").hidden = state.paused;
-  const button = document.getElementById("pause-toggle");
-  button.textContent = state.paused ? "Resume" : "Pause";
-  button.setAttribute("aria-pressed", String(state.paused));
+  for (const control of pauseControls) {
+    control.querySelector('[data-pause="state"]').textContent = !state.paused ? "Capture on"
+      : state.endsAt ? `Paused until ${clock(state.endsAt)}` : "Paused until you resume";
+    control.querySelector('[data-pause="minutes"]').hidden = state.paused;
+    const button = control.querySelector('[data-pause="toggle"]');
+    button.textContent = state.paused ? "Resume" : "Pause";
+    button.setAttribute("aria-pressed", String(state.paused));
+  }
 }
 
 async function loadPause() {
   showPause((await api("/healthz")).pause);
 }
 
-document.getElementById("pause-toggle").addEventListener("click", async () => {
-  const paused = document.body.dataset.paused === "yes";
-  const chosen = document.getElementById("pause-minutes").value;
-  const state = paused
-    ? await api("/api/privacy/resume", { method: "POST" })
-    : await api("/api/privacy/pause", { method: "POST", json: { minutes: chosen ? Number(chosen) : null } });
-  showPause(state);
+for (const control of pauseControls) {
+  control.querySelector('[data-pause="toggle"]').addEventListener("click", async () => {
+    const paused = document.body.dataset.paused === "yes";
+    const chosen = control.querySelector('[data-pause="minutes"]').value;
+    const state = paused
+      ? await api("/api/privacy/resume", { method: "POST" })
+      : await api("/api/privacy/pause", { method: "POST", json: { minutes: chosen ? Number(chosen) : null } });
+    showPause(state);
+  });
+}
+
+// --- Privacy --------------------------------------------------------------------------------
+
+function size(bytes) {
+  const units = ["kB", "MB", "GB", "TB"];
+  if (bytes < 1000) return `${bytes} bytes`;
+  let value = bytes;
+  let unit = -1;
+  while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit += 1; }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+const fullDay = (iso) => new Date(iso)
+  .toLocaleDateString([], { weekday: "short", day: "numeric", month: "short", year: "numeric" });
+const longDay = (isoDate) => fullDay(isoDate + "T12:00:00");
+
+// What each count is called: one, many.
+const KINDS = [
+  ["sessions", "session", "sessions", "Sessions"],
+  ["learningEvents", "frame", "frames", "Frames"],
+  ["topicSegments", "topic stretch", "topic stretches", "Topic stretches"],
+  ["bookmarks", "bookmark", "bookmarks", "Bookmarks"],
+  ["helpRequests", "help request", "help requests", "Help requests"],
+  ["originals", "image", "images", "Images on disk"],
+  ["recordings", "voice recording file", "voice recording files", "Voice recording files"],
+];
+const counted = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+function facts(id, pairs, attribute) {
+  document.getElementById(id).replaceChildren(...pairs.flatMap(([key, label, value]) => [
+    element("dt", { text: label }),
+    element("dd", { text: String(value), [attribute]: key }),
+  ]));
+}
+
+function showRetention(r) {
+  let images = "not kept (only what was seen in them)";
+  if (r.keepOriginals) {
+    images = r.originalsRetentionDays
+      ? `kept, deleted ${r.originalsRetentionDays} days after the cloud has them`
+      : "kept until you forget them";
+  }
+  const voice = r.voiceRecording
+    ? `on, each recording deleted after ${r.voiceRecordingRetentionDays} days`
+    : `off (any earlier recordings are deleted after ${r.voiceRecordingRetentionDays} days)`;
+  facts("retention", [
+    ["keepOriginals", "Frame images", images],
+    ["storeExtractedText", "Text read off pages", r.storeExtractedText ? "kept" : "not kept"],
+    ["voiceRecording", "Voice recording", voice],
+  ], "data-retention");
+}
+
+let sessionLabels = new Map(); // sessionId -> how the page names it
+
+function showSessions(sessions) {
+  const select = document.getElementById("forget-session");
+  const chosen = select.value;
+  sessionLabels = new Map(sessions.map((s) => [s.sessionId,
+    `${day(s.date + "T12:00:00")}, ${clock(s.startedAt)} (${duration(s.totalSeconds)}, ${s.totalAnalyses} frames)`]));
+  const options = [...sessionLabels].map(([id, label]) => element("option", { value: id, text: label }));
+  if (!options.length) options.push(element("option", { value: "", text: "No sessions" }));
+  select.replaceChildren(...options);
+  if (sessionLabels.has(chosen)) select.value = chosen; // a live refresh keeps the choice
+}
+
+function showPrivacyOwnerOnly(ownerOnly) {
+  document.getElementById("privacy-owner-only").hidden = !ownerOnly;
+  for (const card of document.querySelectorAll("[data-owner-only]")) card.hidden = ownerOnly;
+}
+
+async function loadPrivacy() {
+  // A token means this browser paired as a phone: it may pause, the rest is the owner's.
+  if (token()) return showPrivacyOwnerOnly(true);
+  let found, listed;
+  try {
+    [found, listed] = await Promise.all([api("/api/privacy/summary"), api("/api/sessions?limit=200")]);
+  } catch (error) {
+    if (error instanceof OwnerOnly) return showPrivacyOwnerOnly(true);
+    throw error;
+  }
+  showPrivacyOwnerOnly(false);
+  facts("stored-counts", KINDS.map(([key, , , label]) => [key, label, found.counts[key]]), "data-count");
+  facts("stored-bytes", [
+    ["database", "Database", size(found.bytes.database)],
+    ["originals", "Images", size(found.bytes.originals)],
+    ["recordings", "Recordings", size(found.bytes.recordings)],
+    ["total", "In all", size(found.bytes.total)],
+  ], "data-bytes");
+  document.getElementById("stored-span").textContent = found.oldest
+    ? `Since ${fullDay(found.oldest)}; last activity ${fullDay(found.newest)}, ${clock(found.newest)}.`
+    : "Nothing is stored yet.";
+  showRetention(found.retention);
+  showPause(found.pause);
+  const before = document.getElementById("forget-before");
+  before.max = found.today;
+  if (!before.value) before.value = found.today;
+  showSessions(listed.sessions);
+}
+
+// --- forget ---
+
+let pendingForget = null; // the scope the open dialog asks about
+
+function chosenScope() {
+  const kind = document.querySelector('input[name="forget-kind"]:checked').value;
+  if (kind === "before") return { before: document.getElementById("forget-before").value };
+  if (kind === "session") return { sessionId: document.getElementById("forget-session").value };
+  return { all: true };
+}
+
+function describeScope(scope) {
+  if (scope.all) return "everything StudyLens keeps";
+  if (scope.before) return `everything from before ${longDay(scope.before)}`;
+  return `the session of ${sessionLabels.get(scope.sessionId) || scope.sessionId}`;
+}
+
+function countsOf(report) {
+  return KINDS.map(([key, one, many]) => counted(report[key], one, many));
+}
+
+// Choosing a date or a session chooses that kind of forgetting.
+document.getElementById("forget-before").addEventListener("change", () => {
+  document.getElementById("forget-kind-before").checked = true;
+});
+document.getElementById("forget-session").addEventListener("change", () => {
+  document.getElementById("forget-kind-session").checked = true;
+});
+
+document.getElementById("forget-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const status = document.getElementById("forget-status");
+  const scope = chosenScope();
+  if (scope.sessionId === "") { status.textContent = "There is no session to delete."; return; }
+  let preview;
+  try {
+    preview = await api("/api/privacy/forget/preview", { method: "POST", json: scope });
+  } catch (error) {
+    status.textContent = error.message;
+    return;
+  }
+  if (!preview.sessions) {
+    status.textContent = `Nothing to delete: ${describeScope(scope)} holds no sessions.`;
+    return;
+  }
+  status.textContent = "";
+  pendingForget = scope;
+  document.getElementById("forget-title").textContent = `Delete ${counted(preview.sessions, "session", "sessions")}?`;
+  document.getElementById("forget-what").textContent =
+    `This deletes ${describeScope(scope)}, ${size(preview.bytes)} of files:`;
+  document.getElementById("forget-counts").replaceChildren(
+    ...countsOf(preview).map((text) => element("li", { text })));
+  const dialog = document.getElementById("forget-dialog");
+  dialog.returnValue = ""; // Escape keeps the last value: it must never be an old "delete"
+  dialog.showModal();
+});
+
+document.getElementById("forget-dialog").addEventListener("close", async () => {
+  const dialog = document.getElementById("forget-dialog");
+  const scope = pendingForget;
+  pendingForget = null;
+  if (dialog.returnValue !== "delete" || !scope) return;
+  const status = document.getElementById("forget-status");
+  status.textContent = "Deleting…";
+  try {
+    const report = await api("/api/privacy/forget", { method: "POST", json: scope });
+    status.textContent = `Deleted ${describeScope(scope)}: ${countsOf(report).join(", ")}; ${size(report.bytes)} freed.`;
+  } catch (error) {
+    status.textContent = error.message;
+  }
+  await loadPrivacy();
+  // For the page's tests: how many forgets have finished, the summary refreshed after each.
+  document.body.dataset.forgets = String(Number(document.body.dataset.forgets || 0) + 1);
 });
 
 // --- pages and live updates -----------------------------------------------------------------
 
-const LOADERS = { today: loadToday, history: loadHistory, frames: loadFrames, devices: loadDevices };
+const LOADERS = {
+  today: loadToday, history: loadHistory, frames: loadFrames, devices: loadDevices, privacy: loadPrivacy,
+};
 
 function currentPage() {
   const wanted = location.hash.slice(1);

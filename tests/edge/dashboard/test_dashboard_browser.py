@@ -5,6 +5,8 @@ Screenshots of each page are saved under `test-artifacts/screenshots/`.
 
 from __future__ import annotations
 
+import json
+import zipfile
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,12 +19,20 @@ from pydantic import SecretStr
 
 from tests.fakes.images import jpeg
 from tests.fakes.openai_peer import FakeOpenAI
-from tests.support import AppClient, FakeClock, data_of, services_of, upload
+from tests.support import (
+    AppClient,
+    FakeClock,
+    berlin,
+    data_of,
+    services_of,
+    start_session,
+    upload,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
-PAGES = ("today", "history", "frames", "devices")
+PAGES = ("today", "history", "frames", "devices", "privacy")
 
 
 @pytest.fixture
@@ -245,3 +255,291 @@ async def test_a_page_opened_while_paused_says_so(browser: Browser, dashboard: A
 
     assert (await page.inner_text("#pause-state")).startswith("Paused until ")
     assert await page.get_attribute("#pause-toggle", "aria-pressed") == "true"
+
+
+# --- the Privacy page ---------------------------------------------------------------------------
+
+
+async def studied_yesterday(dashboard: AppClient, clock: FakeClock, frames: int = 3) -> str:
+    """A session of `frames` distinct frames on 24 November, ended; the clock then on the 25th."""
+    clock.current = berlin("2026-11-24 16:00")
+    session = await start_session(dashboard)
+    for seed in range(frames):
+        await upload(dashboard, jpeg(640, 480, seed=seed + 1), session)
+        clock.advance(60)
+    await data_of(await dashboard.post(f"/api/session/{session}/end"))
+    clock.current = berlin("2026-11-25 10:00")
+    return session
+
+
+async def shown_count(page: Page, kind: str) -> str:
+    """The number the Privacy page shows for one kind of thing stored."""
+    return await page.inner_text(f'#stored-counts dd[data-count="{kind}"]')
+
+
+async def stored_sessions(dashboard: AppClient) -> int:
+    """Sessions in the daemon's database."""
+    row = await services_of(dashboard).store.run(
+        lambda db: db.execute("SELECT count(*) AS n FROM sessions").fetchone()
+    )
+    return int(row["n"])
+
+
+async def test_the_privacy_page_shows_what_is_stored(
+    browser: Browser, dashboard: AppClient, clock: FakeClock
+) -> None:
+    """Three frames of one session: their counts, their images' size, and since when."""
+    await studied_yesterday(dashboard, clock)
+
+    page = await open_page(browser, dashboard, "privacy", locale="en-US")
+
+    assert await shown_count(page, "sessions") == "1"
+    assert await shown_count(page, "learningEvents") == "3"
+    assert await shown_count(page, "originals") == "3"
+    assert await shown_count(page, "recordings") == "0"
+    assert (await page.inner_text('#stored-bytes dd[data-bytes="originals"]')).endswith(" kB")
+    assert (await page.inner_text("#stored-span")).startswith("Since Tue, Nov 24, 2026")
+    assert page.console.errors == []  # type: ignore[attr-defined]
+
+
+async def test_the_privacy_page_shows_the_retention_in_force(
+    browser: Browser, start_app: Any, openai_peer: FakeOpenAI
+) -> None:
+    """Keep-less modes and retention days, as the daemon runs with them."""
+    client = await start_app(
+        open_on_localhost=True,
+        keep_originals=False,
+        store_extracted_text=False,
+        voice_record=True,
+        voice_recording_retention_days=3,
+    )
+
+    page = await open_page(browser, client, "privacy")
+
+    retention = '#retention dd[data-retention="{}"]'
+    assert (await page.inner_text(retention.format("keepOriginals"))).startswith("not kept")
+    assert await page.inner_text(retention.format("storeExtractedText")) == "not kept"
+    assert "after 3 days" in await page.inner_text(retention.format("voiceRecording"))
+
+
+async def test_the_privacy_page_pauses_and_resumes(
+    browser: Browser, dashboard: AppClient, clock: FakeClock
+) -> None:
+    """The page's own switch pauses for its chosen minutes and resumes; the header follows."""
+    page = await open_page(browser, dashboard, "privacy")
+    switch = "#page-privacy .pause-control"
+    await page.select_option(f'{switch} [data-pause="minutes"]', "240")
+
+    await page.click(f'{switch} [data-pause="toggle"]')
+
+    await page.wait_for_selector('body[data-paused="yes"]', timeout=5_000)
+    state = await services_of(dashboard).pause.state()
+    assert state.ends_at == clock.now() + timedelta(minutes=240)
+    assert (await page.inner_text(f'{switch} [data-pause="state"]')).startswith("Paused until ")
+    assert await page.inner_text("#pause-toggle") == "Resume"
+
+    await page.click(f'{switch} [data-pause="toggle"]')
+
+    await page.wait_for_selector('body[data-paused="no"]', timeout=5_000)
+    assert not (await services_of(dashboard).pause.state()).paused
+    assert await page.inner_text(f'{switch} [data-pause="state"]') == "Capture on"
+    assert page.console.errors == []  # type: ignore[attr-defined]
+
+
+async def test_export_downloads_a_zip_that_opens(
+    browser: Browser, dashboard: AppClient, clock: FakeClock
+) -> None:
+    """The button saves the archive; it opens, and its manifest counts the three frames."""
+    await studied_yesterday(dashboard, clock)
+    page = await open_page(browser, dashboard, "privacy")
+
+    async with page.expect_download(timeout=10_000) as started:
+        await page.click("#export")
+    download = await started.value
+
+    assert download.suggested_filename == "studylens-export-2026-11-25.zip"
+    saved = await download.path()
+    with zipfile.ZipFile(saved) as zf:
+        assert zf.testzip() is None
+        manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["counts"]["learning_events"] == 3
+    assert len(manifest["originals"]) == 3
+    assert page.console.errors == []  # type: ignore[attr-defined]
+
+
+async def review_forget_before(page: Page, day: str) -> None:
+    """Choose "everything before `day`" and ask what it would delete."""
+    await page.fill("#forget-before", day)
+    await page.click("#forget-review")
+    await page.wait_for_selector("#forget-dialog[open]", timeout=5_000)
+
+
+async def test_forget_asks_first_naming_what_goes_and_cancel_keeps_it(
+    browser: Browser, dashboard: AppClient, clock: FakeClock
+) -> None:
+    """The confirmation names the day and the counts; Cancel deletes nothing."""
+    await studied_yesterday(dashboard, clock)
+    page = await open_page(browser, dashboard, "privacy", locale="en-US")
+
+    await review_forget_before(page, "2026-11-25")
+
+    assert await page.inner_text("#forget-title") == "Delete 1 session?"
+    assert "everything from before Wed, Nov 25, 2026" in await page.inner_text("#forget-what")
+    listed = await page.inner_text("#forget-counts")
+    assert "3 frames" in listed
+    assert "3 images" in listed
+
+    await page.click("#forget-cancel")
+
+    await page.wait_for_selector("#forget-dialog", state="hidden", timeout=5_000)
+    assert await stored_sessions(dashboard) == 1
+    assert await shown_count(page, "sessions") == "1"
+    assert page.console.errors == []  # type: ignore[attr-defined]
+
+
+async def test_forget_deletes_and_the_summary_follows(
+    browser: Browser, dashboard: AppClient, clock: FakeClock
+) -> None:
+    """Delete removes what was named, says what went, and the counts drop to zero."""
+    await studied_yesterday(dashboard, clock)
+    page = await open_page(browser, dashboard, "privacy")
+    await review_forget_before(page, "2026-11-25")
+
+    await page.click("#forget-delete")
+
+    await page.wait_for_selector('body[data-forgets="1"]', timeout=10_000)
+    assert await stored_sessions(dashboard) == 0
+    assert (await page.inner_text("#forget-status")).startswith("Deleted everything from before")
+    assert "3 frames" in await page.inner_text("#forget-status")
+    assert await shown_count(page, "sessions") == "0"
+    assert await shown_count(page, "originals") == "0"
+    assert await page.inner_text("#stored-span") == "Nothing is stored yet."
+    assert page.console.errors == []  # type: ignore[attr-defined]
+
+
+async def test_forget_one_session_chosen_from_the_list(
+    browser: Browser, dashboard: AppClient, clock: FakeClock
+) -> None:
+    """Of two sessions, the one picked goes; the other stays."""
+    first = await studied_yesterday(dashboard, clock, frames=1)
+    second = await start_session(dashboard)
+    await upload(dashboard, jpeg(640, 480, seed=9), second)
+    page = await open_page(browser, dashboard, "privacy")
+
+    await page.select_option("#forget-session", first)
+    assert await page.is_checked("#forget-kind-session")  # picking a session chooses the kind
+    await page.click("#forget-review")
+    await page.wait_for_selector("#forget-dialog[open]", timeout=5_000)
+    assert "the session of " in await page.inner_text("#forget-what")
+    await page.click("#forget-delete")
+
+    await page.wait_for_selector('body[data-forgets="1"]', timeout=10_000)
+    sessions = await data_of(await dashboard.get("/api/sessions"))
+    assert [s["sessionId"] for s in sessions["sessions"]] == [second]
+    assert await shown_count(page, "sessions") == "1"
+
+
+async def test_a_date_after_today_is_refused_on_the_page(
+    browser: Browser, dashboard: AppClient, clock: FakeClock
+) -> None:
+    """The daemon's refusal is shown; no dialog opens, nothing goes."""
+    await studied_yesterday(dashboard, clock)
+    page = await open_page(browser, dashboard, "privacy")
+    await page.evaluate('document.getElementById("forget-before").removeAttribute("max")')
+
+    await page.fill("#forget-before", "2026-11-30")
+    await page.click("#forget-review")
+
+    await page.wait_for_function(
+        'document.getElementById("forget-status").textContent.length > 0', timeout=5_000
+    )
+    assert "after today" in await page.inner_text("#forget-status")
+    assert await page.is_hidden("#forget-dialog")
+    assert await stored_sessions(dashboard) == 1
+
+
+async def test_the_privacy_page_works_by_keyboard_alone(
+    browser: Browser, dashboard: AppClient, clock: FakeClock
+) -> None:
+    """Tab to Privacy, Enter; tab to the day, type it, on to Review, Enter; Escape cancels."""
+    await studied_yesterday(dashboard, clock)
+    page = await open_page(browser, dashboard, "today")
+    await tab_to(page, 'document.activeElement.dataset.page === "privacy"')
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector('body[data-loaded="privacy"]', timeout=5_000)
+
+    await tab_to(page, 'document.activeElement.id === "forget-before"')
+    await page.keyboard.type("11252026")  # month, day, year: the en-US date field's order
+    await tab_to(page, 'document.activeElement.id === "forget-review"')
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("#forget-dialog[open]", timeout=5_000)
+    assert await page.evaluate("document.activeElement.id") == "forget-cancel"  # the safe one
+
+    await page.keyboard.press("Escape")
+
+    await page.wait_for_selector("#forget-dialog", state="hidden", timeout=5_000)
+    assert await stored_sessions(dashboard) == 1
+
+
+async def tab_to(page: Page, focused: str, most: int = 40) -> None:
+    """Press Tab until the script `focused` is true of the focused element."""
+    for _ in range(most):
+        await page.keyboard.press("Tab")
+        if await page.evaluate(focused):
+            return
+    raise AssertionError(f"never reached by Tab: {focused}")
+
+
+async def test_the_privacy_page_fits_a_phone_width_screen(
+    browser: Browser, dashboard: AppClient, clock: FakeClock
+) -> None:
+    """At 390 px wide nothing runs off the side, the session list included; a screenshot."""
+    await studied_yesterday(dashboard, clock)
+
+    page = await open_page(browser, dashboard, "privacy", viewport={"width": 390, "height": 844})
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "privacy-phone.png"), full_page=True)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+async def test_a_phones_browser_may_pause_but_sees_no_store(
+    browser: Browser, dashboard: AppClient, settings: Any
+) -> None:
+    """A browser paired as a phone gets the pause switch and why the rest is the owner's."""
+    from tests.support import pair_device
+
+    token = pair_device(settings, "tablet browser")
+    page = await browser.new_page()
+    page.console = Console(page)  # type: ignore[attr-defined]
+    await page.goto(str(dashboard.make_url(f"/?token={token}#privacy")))
+    await page.wait_for_selector('body[data-loaded="privacy"]', timeout=10_000)
+
+    assert await page.is_visible("#privacy-owner-only")
+    assert await page.is_hidden("#export")
+    assert await page.is_visible('#page-privacy [data-pause="toggle"]')
+    assert page.console.errors == []  # type: ignore[attr-defined]
+
+
+async def test_escape_after_an_earlier_delete_deletes_nothing(
+    browser: Browser, dashboard: AppClient, clock: FakeClock
+) -> None:
+    """The dialog's answer is not remembered: Escape on the next one is a Cancel."""
+    first = await studied_yesterday(dashboard, clock, frames=1)
+    second = await start_session(dashboard)
+    await upload(dashboard, jpeg(640, 480, seed=9), second)
+    page = await open_page(browser, dashboard, "privacy")
+    await page.select_option("#forget-session", first)
+    await page.click("#forget-review")
+    await page.wait_for_selector("#forget-dialog[open]", timeout=5_000)
+    await page.click("#forget-delete")
+    await page.wait_for_selector('body[data-forgets="1"]', timeout=10_000)
+
+    await page.check("#forget-kind-all")
+    await page.click("#forget-review")
+    await page.wait_for_selector("#forget-dialog[open]", timeout=5_000)
+    await page.keyboard.press("Escape")
+
+    await page.wait_for_selector("#forget-dialog", state="hidden", timeout=5_000)
+    assert await page.evaluate("document.body.dataset.forgets") == "1"
+    assert await stored_sessions(dashboard) == 1
