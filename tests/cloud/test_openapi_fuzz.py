@@ -39,6 +39,8 @@ async def schemathesis(base_url: str, token: str, report: Path) -> tuple[int, st
         str(MAX_SECONDS),
         "--exclude-path",
         "/api/auth/logout",  # would sign the fuzzer's own token out
+        "--exclude-name",
+        "DELETE /api/me",  # would delete the fuzzer's own account mid-run
         "--seed",
         "20261125",
         # No example database: it lives in the working tree (.schemathesis/), so runs would
@@ -98,3 +100,8 @@ async def test_no_generated_request_makes_a_500(
             assert statuses.total() > 100, statuses
             assert any(200 <= s < 300 for s in statuses), statuses
             assert set(checks) == {"not_a_server_error:success"}, checks
+        async with httpx.AsyncClient(base_url=server.base_url) as client:
+            me = await client.get(
+                "/api/me", headers={"Authorization": f"Bearer {student['accessToken']}"}
+            )
+        assert me.status_code == 200, me.text  # the fuzzer never deleted its own account
