@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -210,6 +211,8 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         nonlocal advertiser
+        # An export a stopped daemon was building: the student's data, never left lying about.
+        await asyncio.to_thread(shutil.rmtree, settings.temp_path, ignore_errors=True)
         await store.open()
         await session_service.load()
         supervisor.start(

@@ -499,6 +499,14 @@ class EdgeSettings(LayeredSettings):
         """The folder of voice recordings inside the data dir."""
         return self.data_dir / "recordings"
 
+    @property
+    def temp_path(self) -> Path:
+        """Where downloads are built, inside the data dir: the student's data never lands in /tmp.
+
+        Emptied at each start: what is there was left by a daemon that stopped mid-build.
+        """
+        return self.data_dir / "tmp"
+
     def flat(self) -> dict[str, Any]:
         """Every setting under its flat name, as flags, env vars and TOML keys spell it."""
         values: dict[str, Any] = {}

@@ -29,8 +29,6 @@ from shared.clock import local_date
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
-#: Where downloads are built, inside the data dir: the student's data never lands in /tmp.
-TEMP_FOLDER = "tmp"
 _BLOCK = 1 << 20
 
 
@@ -97,7 +95,7 @@ def _export_to_open_file(s: Services, folder: Path) -> BinaryIO:
 async def export(request: web.Request) -> web.StreamResponse:
     """The whole export archive (as `studylens-edge export` writes it), as a download."""
     s = services(request)
-    archive = await asyncio.to_thread(_export_to_open_file, s, s.settings.data_dir / TEMP_FOLDER)
+    archive = await asyncio.to_thread(_export_to_open_file, s, s.settings.temp_path)
     name = f"studylens-export-{local_date(s.clock.now(), s.zone).isoformat()}.zip"
     response = web.StreamResponse(
         headers={

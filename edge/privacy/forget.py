@@ -11,6 +11,7 @@ image stays on disk.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from edge.sync.credentials import CredentialStore
 from edge.sync.outbox import backlog
 from edge.voice.recording import RECORDING_NAME, made_at
 from shared.clock import Clock, from_iso, local_date, start_of_day
-from shared.schemas import RequestModel, WireModel
+from shared.schemas import RequestModel, Timestamp, WireModel
 from shared.sync import Uuid
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,8 @@ class ForgetReport(WireModel):
     originals: int
     recordings: int
     bytes: int = Field(description="bytes of originals and recordings freed")
-    oldest: datetime | None = Field(description="start of the earliest session it covers")
-    newest: datetime | None = Field(description="start of the latest session it covers")
+    oldest: Timestamp | None = Field(description="start of the earliest session it covers")
+    newest: Timestamp | None = Field(description="start of the latest session it covers")
 
 
 # --- the plan: pure reads on the store thread --------------------------------------------------
@@ -362,7 +363,7 @@ class ForgetService:
 
     async def forget(self, scope: ForgetScope) -> ForgetReport:
         """Delete what `scope` covers; a running session among it stops running first."""
-        linked = self._linked()
+        linked = await asyncio.to_thread(self._linked)  # reads the credentials file
 
         def plan_only(db: sqlite_utils.Database) -> set[str]:
             plan = self._plan(db, scope)

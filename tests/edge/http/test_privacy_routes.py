@@ -16,7 +16,6 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from edge.http import privacy as privacy_routes
 from edge.settings import EdgeSettings
 from shared.clock import to_iso
 from tests.fakes.images import jpeg
@@ -72,19 +71,19 @@ async def studied(owner: AppClient, clock: FakeClock) -> str:
 
 def temp_area(settings: EdgeSettings) -> list[Path]:
     """The files in the data dir's temp area."""
-    folder = settings.data_dir / privacy_routes.TEMP_FOLDER
+    folder = settings.temp_path
     return sorted(folder.iterdir()) if folder.exists() else []
 
 
-def open_exports() -> list[str]:
-    """The export archives this process holds open (deleted or not)."""
+def open_exports(settings: EdgeSettings) -> list[str]:
+    """The export archives this process holds open in the temp area (deleted or not)."""
     found = []
     for fd in os.listdir("/proc/self/fd"):
         try:
             target = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:
             continue
-        if f"/{privacy_routes.TEMP_FOLDER}/export-" in target:
+        if target.startswith(f"{settings.temp_path}/export-"):
             found.append(target)
     return found
 
@@ -247,7 +246,7 @@ async def test_the_export_leaves_nothing_in_the_temp_area(
     await download(owner)
 
     assert temp_area(settings) == []
-    assert open_exports() == []
+    assert open_exports(settings) == []
 
 
 async def test_a_browser_leaving_mid_download_leaves_nothing(
@@ -275,7 +274,7 @@ async def test_a_browser_leaving_mid_download_leaves_nothing(
         writer.close()
 
     assert temp_area(settings) == []
-    assert open_exports() == []
+    assert open_exports(settings) == []
 
 
 async def test_an_export_of_an_empty_store_is_still_an_archive(owner: AppClient) -> None:
@@ -332,7 +331,7 @@ async def test_a_foreign_page_starts_no_export(
     """The refusal comes before the work: no temp area is even made."""
     await status_and_code(anon, owner, "GET", EXPORT, headers=FOREIGN_PAGES[0])
 
-    assert not (settings.data_dir / privacy_routes.TEMP_FOLDER).exists()
+    assert not settings.temp_path.exists()
 
 
 async def test_a_refused_forget_deletes_nothing(
@@ -482,3 +481,16 @@ async def test_the_field_at_fault_is_named(owner: AppClient, path: str) -> None:
     error = await error_of(await owner.post(path, json={"sesionId": UNKNOWN_SESSION}), 400)
 
     assert "sesionId" in {problem["field"] for problem in error["details"]}
+
+
+async def test_an_archive_left_by_a_stopped_daemon_is_removed_at_start(
+    start_app: StartApp, settings: EdgeSettings
+) -> None:
+    """A daemon killed mid-build leaves a partial archive: the next start deletes it."""
+    settings.temp_path.mkdir(parents=True)
+    leftover = settings.temp_path / ".export-0123.zip.partial"
+    leftover.write_bytes(b"PK half an archive")
+
+    await start_app()
+
+    assert temp_area(settings) == []
