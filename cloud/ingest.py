@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.db.models import FACT_TABLES, DeviceRow, Image, LearningEvent
+from cloud.errors import InvalidToken
 from cloud.images import ObjectStore, image_key
 from shared.clock import Clock
 from shared.schemas import ErrorBody, FieldProblem
@@ -138,13 +139,18 @@ class Ingest:
             else:
                 by_kind.setdefault(entry.item.kind, []).append(entry)
         async with self._sessions.begin() as db:
+            # Held to the commit: an account deletion (which unlinks the device first) waits
+            # for this batch, or this batch sees the device unlinked and writes nothing.
+            device = await db.scalar(
+                select(DeviceRow).where(DeviceRow.id == device_id).with_for_update(read=True)
+            )
+            if device is None or device.revoked_at is not None:
+                raise InvalidToken("This device was unlinked.")
+            device.last_seen_at = now
             for kind, entries in by_kind.items():
                 results.update(await self._upsert(db, kind, entries, user_id, device_id, now))
             deleted, objects = await self._delete(db, tombstones, user_id)
             results.update(deleted)
-            device = await db.get(DeviceRow, device_id)
-            if device is not None:
-                device.last_seen_at = now
         # After the rows: if the store fails here, the batch fails and the edge sends the
         # tombstones again, which delete the objects then (their rows are gone already).
         if objects:

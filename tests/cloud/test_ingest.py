@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cloud.errors import StoreUnavailable
+from cloud.db.models import DeviceRow
+from cloud.errors import InvalidToken, StoreUnavailable
 from cloud.images import image_key, user_prefix
 from cloud.services import CloudServices
 from tests.cloud.support import (
@@ -485,3 +486,22 @@ async def test_an_object_the_store_failed_to_delete_goes_on_the_retry(
 def image_tombstone(sha256: str) -> dict[str, Any]:
     """The deletion of an original, by its hash."""
     return {"id": sha256, "kind": "tombstone", "revision": 1, "payload": {"factKind": "image"}}
+
+
+async def test_a_batch_of_a_device_unlinked_after_its_token_was_checked_writes_nothing(
+    store_cloud: tuple[httpx.AsyncClient, CloudServices], google: FakeGoogle
+) -> None:
+    """The account deletion unlinks the edge while its batch is on the way: refused, no rows."""
+    cloud, services = store_cloud
+    edge = await linked(cloud, google)
+    device_id, user_id = edge["device"]["deviceId"], edge["user"]["userId"]
+    async with services.auth.sessions.begin() as db:
+        device = await db.get(DeviceRow, device_id)
+        assert device is not None
+        device.revoked_at = services.clock.now()
+
+    with pytest.raises(InvalidToken):
+        await services.ingest.batch(user_id, device_id, study_day())
+
+    daily = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["me"]))
+    assert (daily["totalSeconds"], daily["totalAnalyses"]) == (0, 0)
