@@ -11,11 +11,14 @@ import httpx
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cloud import __version__
+from cloud.account import Accounts
 from cloud.admin import Admin
 from cloud.analytics import Analytics
 from cloud.auth import AuthService
 from cloud.db.engine import make_sessions
 from cloud.devices import DeviceLinks
+from cloud.export import CloudExport
 from cloud.identity import GoogleVerifier
 from cloud.images import FolderObjectStore, Images, ObjectStore, S3ObjectStore
 from cloud.ingest import Ingest
@@ -40,6 +43,8 @@ class CloudServices:
     folder: FolderObjectStore | None
     analytics: Analytics
     admin: Admin
+    accounts: Accounts
+    exports: CloudExport
 
     def base_url(self, request: Request) -> str:
         """The URL clients reach us at: configured, else that of the request."""
@@ -104,4 +109,6 @@ def build_services(
         folder=folder,
         analytics=Analytics(sessions),
         admin=Admin(sessions, auth, clock),
+        accounts=Accounts(sessions, objects, clock),
+        exports=CloudExport(sessions, objects, clock, __version__),
     )

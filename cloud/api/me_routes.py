@@ -14,13 +14,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
-from cloud import __version__
-from cloud.account import Accounts
 from cloud.api.auth_routes import clear_cookies
 from cloud.api.context import ACCESS_COOKIE, Student, Svc
 from cloud.auth import Principal
 from cloud.errors import CrossSiteCookie
-from cloud.export import CloudExport
 from cloud.schemas import Ok, failures
 from shared.schemas import WireModel
 
@@ -71,30 +68,15 @@ ZIP: dict[int | str, dict[str, Any]] = {
 }
 
 
-def accounts(svc: Svc) -> Accounts:
-    """Account deletion on the app's database and store (stateless, so made per request)."""
-    return Accounts(svc.auth.sessions, svc.objects, svc.clock)
-
-
-def exports(svc: Svc) -> CloudExport:
-    """The archive writer on the app's database and store (stateless, so made per request)."""
-    return CloudExport(svc.auth.sessions, svc.objects, svc.clock, __version__)
-
-
 @router.delete("/me", responses=failures(401, 403, 503))
-async def delete_me(
-    caller: StudentHere,
-    response: Response,
-    svc: Svc,
-    account: Annotated[Accounts, Depends(accounts)],
-) -> Ok[AccountDeleted]:
+async def delete_me(caller: StudentHere, response: Response, svc: Svc) -> Ok[AccountDeleted]:
     """Delete the account: every row and image of it, every token of it and of its edges.
 
     503 `deletion_incomplete` if the object store failed: the account is kept (its edges are
     unlinked already) and the same request finishes the job. Afterwards every token is 401;
     signing in with Google again makes a new, empty account.
     """
-    deleted = await account.delete(caller.user_id)
+    deleted = await svc.accounts.delete(caller.user_id)
     clear_cookies(response, svc)
     return Ok(
         data=AccountDeleted(user_id=deleted.user_id, rows=deleted.rows, objects=deleted.objects)
@@ -106,15 +88,13 @@ async def delete_me(
     response_class=StreamingResponse,
     responses=ZIP | failures(401, 403),
 )
-async def export_me(
-    caller: Student, svc: Svc, archive: Annotated[CloudExport, Depends(exports)]
-) -> StreamingResponse:
+async def export_me(caller: Student, svc: Svc) -> StreamingResponse:
     """Download everything the cloud holds of the account as one zip, streamed as it is made.
 
     The layout of the edge's `studylens-edge export`: manifest.json, README.md,
     data/<kind>.jsonl and originals/ab/cd/<sha256>.<ext>.
     """
-    pieces = archive.stream(caller.user_id)
+    pieces = svc.exports.stream(caller.user_id)
     # The first piece comes after the account and the first rows were read: a failure that
     # early still gets its status and the error envelope, not a cut-off download.
     first = await anext(pieces)
