@@ -25,6 +25,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from edge.errors import InvalidDate, SessionNotFound
 from edge.frames.originals import OriginalStore
+from edge.privacy.summary import StoredCounts
 from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import Store, transaction
@@ -33,7 +34,7 @@ from edge.sync.credentials import CredentialStore
 from edge.sync.outbox import backlog
 from edge.voice.recording import RECORDING_NAME, made_at
 from shared.clock import Clock, from_iso, local_date, start_of_day
-from shared.schemas import RequestModel, Timestamp, WireModel
+from shared.schemas import RequestModel, Timestamp
 from shared.sync import Uuid
 
 log = logging.getLogger(__name__)
@@ -73,18 +74,11 @@ class ForgetScope(RequestModel):
         return f"session {self.session_id}"
 
 
-class ForgetReport(WireModel):
-    """What a forget deletes (`deleted` false: a preview) or deleted."""
+class ForgetReport(StoredCounts):
+    """What a forget deletes (`deleted` false: a preview) or deleted: the counts of its scope."""
 
     scope: ForgetScope
     deleted: bool
-    sessions: int
-    learning_events: int
-    topic_segments: int
-    bookmarks: int
-    help_requests: int
-    originals: int
-    recordings: int
     bytes: int = Field(description="bytes of originals and recordings freed")
     oldest: Timestamp | None = Field(description="start of the earliest session it covers")
     newest: Timestamp | None = Field(description="start of the latest session it covers")
