@@ -17,6 +17,7 @@ import sqlite_utils
 from edge.frames.originals import OriginalStore
 from edge.privacy.archive import Manifest
 from edge.privacy.export import export_archive
+from edge.privacy.forget import ForgetService
 from edge.settings import EdgeSettings
 from edge.store import open_database
 from edge.sync import outbox
@@ -184,3 +185,27 @@ def table_rows(conn: sqlite3.Connection, table: str) -> list[dict[str, Any]]:
         {k: row[k] for k in row.keys() if k not in LOOKUP_IDS}  # noqa: SIM118 - sqlite3.Row
         for row in conn.execute(TABLES[table])
     ]
+
+
+def sessions_in(database: Path) -> set[str]:
+    """The session ids of a database."""
+    conn = sqlite3.connect(database)
+    conn.row_factory = sqlite3.Row
+    try:
+        return {r["id"] for r in conn.execute("SELECT id FROM sessions")}
+    finally:
+        conn.close()
+
+
+def forget_service(studied: Studied, *, linked: bool = False) -> ForgetService:
+    """The daemon's own forget service, linked to a cloud or not."""
+    s = services_of(studied.client)
+    return ForgetService(
+        s.store,
+        studied.clock,
+        s.zone,
+        originals=s.originals,
+        recordings=studied.settings.recordings_path,
+        linked=lambda: linked,
+        sessions=s.sessions,
+    )

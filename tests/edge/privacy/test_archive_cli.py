@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edge.cli import app as cli_app
-from tests.edge.privacy.conftest import Studied
+from tests.edge.privacy.conftest import Studied, sessions_in
 
 
 @pytest.fixture(autouse=True)
@@ -23,16 +22,6 @@ def run(*args: str) -> tuple[int, str]:
     """Run the edge CLI; its exit code and everything it printed."""
     result = CliRunner().invoke(cli_app, list(args))
     return result.exit_code, result.output
-
-
-def sessions_in(database: Path) -> set[str]:
-    """The session ids of a database."""
-    conn = sqlite3.connect(database)
-    conn.row_factory = sqlite3.Row
-    try:
-        return {r["id"] for r in conn.execute("SELECT id FROM sessions")}
-    finally:
-        conn.close()
 
 
 def test_export_then_import_onto_a_new_computer(studied: Studied, tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ from edge.errors import SessionNotFound
 from edge.privacy.forget import (
     DateInFuture,
     ForgetScope,
-    ForgetService,
     carry_out,
     plan_forget,
     recordings_covered,
@@ -23,7 +22,15 @@ from edge.privacy.forget import (
 from edge.store import open_database
 from edge.sync import outbox
 from shared.sync import SYNC_ITEM, TombstoneItem
-from tests.edge.privacy.conftest import RECORDING, TABLES, Studied, originals, table_rows, wav
+from tests.edge.privacy.conftest import (
+    RECORDING,
+    TABLES,
+    Studied,
+    forget_service,
+    originals,
+    table_rows,
+    wav,
+)
 from tests.fakes.images import jpeg
 from tests.support import data_of, error_of, form, services_of, start_session, upload
 
@@ -35,20 +42,6 @@ FACTS = {
     "bookmarks": "bookmark",
     "help_requests": "help_request",
 }
-
-
-def service(studied: Studied, *, linked: bool = False) -> ForgetService:
-    """The daemon's own forget service, linked to a cloud or not."""
-    s = services_of(studied.client)
-    return ForgetService(
-        s.store,
-        studied.clock,
-        s.zone,
-        originals=s.originals,
-        recordings=studied.settings.recordings_path,
-        linked=lambda: linked,
-        sessions=s.sessions,
-    )
 
 
 def snapshot(studied: Studied) -> dict[str, list[dict[str, Any]]]:
@@ -80,7 +73,7 @@ async def test_forgetting_a_session_deletes_its_facts_and_nothing_else(studied: 
     before = snapshot(studied)
     gone = ids_of_session(before, studied.synced_session)
 
-    await service(studied).forget(ForgetScope(session_id=studied.synced_session))
+    await forget_service(studied).forget(ForgetScope(session_id=studied.synced_session))
 
     after = snapshot(studied)
     for table in FACTS:
@@ -96,7 +89,7 @@ async def test_forgetting_a_session_leaves_a_tombstone_for_each_of_its_facts(
     gone = ids_of_session(before, studied.synced_session)
     revisions = {row["fact_id"]: row["revision"] for row in before["sync_outbox"]}
 
-    await service(studied).forget(ForgetScope(session_id=studied.synced_session))
+    await forget_service(studied).forget(ForgetScope(session_id=studied.synced_session))
 
     buried = {row["fact_id"]: row for row in snapshot(studied)["sync_outbox"] if row["deleted_at"]}
     facts = {fact_id: row for fact_id, row in buried.items() if row["kind"] != "image"}
@@ -117,7 +110,7 @@ async def test_an_original_no_kept_frame_shows_is_deleted_and_buried(studied: St
     assert len(only_first) == 1
     assert kept & {e["image_key"] for e in first}
 
-    report = await service(studied).forget(ForgetScope(session_id=studied.synced_session))
+    report = await forget_service(studied).forget(ForgetScope(session_id=studied.synced_session))
 
     assert image_files(studied) == kept
     assert report.originals == 1
@@ -132,7 +125,7 @@ async def test_the_session_recordings_are_deleted(studied: Studied) -> None:
     other = studied.settings.data_dir / RECORDING.format(session=studied.running_session)
     wav(other, b"\x00\x01" * 160)
 
-    report = await service(studied).forget(ForgetScope(session_id=studied.synced_session))
+    report = await forget_service(studied).forget(ForgetScope(session_id=studied.synced_session))
 
     assert (path.exists(), other.exists(), report.recordings) == (False, True, 1)
 
@@ -142,9 +135,9 @@ async def test_a_preview_counts_what_forget_deletes_and_deletes_nothing(studied:
     scope = ForgetScope(session_id=studied.synced_session)
     before = snapshot(studied)
 
-    preview = await service(studied).preview(scope)
+    preview = await forget_service(studied).preview(scope)
     unchanged = snapshot(studied)
-    done = await service(studied).forget(scope)
+    done = await forget_service(studied).forget(scope)
 
     assert unchanged == before
     assert preview.deleted is False
@@ -156,7 +149,7 @@ async def test_a_preview_counts_what_forget_deletes_and_deletes_nothing(studied:
 
 async def test_forgetting_everything_leaves_no_fact_file_or_recording(studied: Studied) -> None:
     """After `all`, every fact table, the originals folder and the recordings are empty."""
-    await service(studied).forget(ForgetScope(all=True))
+    await forget_service(studied).forget(ForgetScope(all=True))
 
     after = snapshot(studied)
     assert {table: after[table] for table in (*FACTS, "sync_images")} == {
@@ -171,7 +164,7 @@ async def test_unlinked_facts_the_cloud_never_had_leave_no_tombstone(studied: St
     before = snapshot(studied)
     never_sent = ids_of_session(before, studied.running_session)
 
-    await service(studied, linked=False).forget(ForgetScope(all=True))
+    await forget_service(studied, linked=False).forget(ForgetScope(all=True))
 
     buried = {row["fact_id"] for row in snapshot(studied)["sync_outbox"] if row["deleted_at"]}
     assert buried & never_sent == set()
@@ -185,7 +178,7 @@ async def test_linked_every_forgotten_fact_leaves_a_tombstone(studied: Studied) 
         before, studied.synced_session
     )
 
-    await service(studied, linked=True).forget(ForgetScope(all=True))
+    await forget_service(studied, linked=True).forget(ForgetScope(all=True))
 
     buried = {row["fact_id"] for row in snapshot(studied)["sync_outbox"] if row["deleted_at"]}
     assert every <= buried
@@ -194,7 +187,8 @@ async def test_linked_every_forgotten_fact_leaves_a_tombstone(studied: Studied) 
 async def test_tombstones_are_sent_first_and_originals_after_facts(studied: Studied) -> None:
     """The outbox reads deletions before facts, originals' last; each a valid wire item."""
     store = services_of(studied.client).store
-    await service(studied, linked=True).forget(ForgetScope(session_id=studied.synced_session))
+    scope = ForgetScope(session_id=studied.synced_session)
+    await forget_service(studied, linked=True).forget(scope)
 
     pending = await store.run(lambda db: outbox.pending_facts(db, 1000))
 
@@ -212,7 +206,7 @@ async def test_tombstones_are_sent_first_and_originals_after_facts(studied: Stud
 async def test_a_delivered_tombstone_is_no_longer_pending(studied: Studied) -> None:
     """Acknowledged by the cloud, the deletions leave the backlog."""
     store = services_of(studied.client).store
-    forget = service(studied, linked=True)
+    forget = forget_service(studied, linked=True)
     await forget.forget(ForgetScope(session_id=studied.synced_session))
     waiting = await forget.pending_deletions()
 
@@ -232,7 +226,7 @@ async def test_before_a_day_forgets_the_sessions_of_earlier_days_only(studied: S
     later = await start_session(studied.client)
     await upload(studied.client, jpeg(640, 480, seed=9), later)
 
-    report = await service(studied).forget(ForgetScope(before=date(2026, 11, 26)))
+    report = await forget_service(studied).forget(ForgetScope(before=date(2026, 11, 26)))
 
     assert report.sessions == 2
     assert {row["id"] for row in snapshot(studied)["sessions"]} == {later}
@@ -241,7 +235,7 @@ async def test_before_a_day_forgets_the_sessions_of_earlier_days_only(studied: S
 
 async def test_before_today_keeps_today(studied: Studied) -> None:
     """`before` is exclusive: today's sessions are kept."""
-    report = await service(studied).forget(ForgetScope(before=date(2026, 11, 25)))
+    report = await forget_service(studied).forget(ForgetScope(before=date(2026, 11, 25)))
 
     assert report.sessions == 0
     assert len(snapshot(studied)["sessions"]) == 2
@@ -252,7 +246,7 @@ async def test_a_date_in_the_future_is_refused(studied: Studied) -> None:
     before = snapshot(studied)
 
     with pytest.raises(DateInFuture):
-        await service(studied).forget(ForgetScope(before=date(2026, 11, 26)))
+        await forget_service(studied).forget(ForgetScope(before=date(2026, 11, 26)))
 
     assert snapshot(studied) == before
 
@@ -260,7 +254,7 @@ async def test_a_date_in_the_future_is_refused(studied: Studied) -> None:
 async def test_an_unknown_session_is_not_found(studied: Studied) -> None:
     """A well-formed id no session has: 404, nothing deleted."""
     with pytest.raises(SessionNotFound):
-        await service(studied).forget(
+        await forget_service(studied).forget(
             ForgetScope(session_id="00000000-0000-4000-8000-000000000000")
         )
 
@@ -289,7 +283,7 @@ def test_a_scope_must_name_exactly_one_well_formed_selection(body: dict[str, Any
 async def test_a_running_session_forgotten_refuses_its_next_frame(studied: Studied) -> None:
     """Forgotten through the daemon, the running session stops: its next frame is 404."""
     running = studied.running_session
-    await service(studied).forget(ForgetScope(session_id=running))
+    await forget_service(studied).forget(ForgetScope(session_id=running))
 
     answer = await studied.client.post(
         "/api/upload-and-analyze", data=_frame(), headers={"X-Session-Id": running}
@@ -364,7 +358,7 @@ async def test_a_kept_bookmark_of_a_forgotten_frame_loses_only_its_link(studied:
     finally:
         db.close()
 
-    await service(studied).forget(ForgetScope(session_id=studied.synced_session))
+    await forget_service(studied).forget(ForgetScope(session_id=studied.synced_session))
 
     [kept] = [b for b in snapshot(studied)["bookmarks"] if b["id"].startswith("b0000000")]
     assert kept["learning_event_id"] is None

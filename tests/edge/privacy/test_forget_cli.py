@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from edge.cli import app as cli_app
-from tests.edge.privacy.conftest import Studied
+from tests.edge.privacy.conftest import Studied, sessions_in
 
 
 @pytest.fixture(autouse=True)
@@ -24,16 +23,6 @@ def run(studied: Studied, *args: str, answer: str | None = None) -> tuple[int, s
     data_dir = ["--data-dir", str(studied.settings.data_dir)]
     result = CliRunner().invoke(cli_app, ["forget", *args, *data_dir], input=answer)
     return result.exit_code, result.output
-
-
-def sessions_in(database: Path) -> set[str]:
-    """The session ids of a database."""
-    conn = sqlite3.connect(database)
-    conn.row_factory = sqlite3.Row
-    try:
-        return {r["id"] for r in conn.execute("SELECT id FROM sessions")}
-    finally:
-        conn.close()
 
 
 def test_forget_one_session_says_what_it_deletes(studied: Studied) -> None:

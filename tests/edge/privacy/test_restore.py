@@ -21,7 +21,7 @@ from edge.privacy.errors import (
     UnknownArchiveVersion,
     UnsafeArchive,
 )
-from edge.privacy.forget import ForgetScope, ForgetService
+from edge.privacy.forget import ForgetScope
 from edge.privacy.restore import restore_archive
 from edge.sessions.stats import session_stats
 from edge.store import open_database
@@ -31,6 +31,7 @@ from tests.edge.privacy.conftest import (
     TABLES,
     Studied,
     export_now,
+    forget_service,
     originals,
     table_rows,
 )
@@ -300,15 +301,8 @@ async def test_a_partial_export_is_refused(studied: Studied, tmp_path: Path) -> 
 async def test_tombstones_still_pending_come_along(studied: Studied, tmp_path: Path) -> None:
     """Forgotten but not yet told to the cloud: the new computer tells it."""
     s = services_of(studied.client)
-    forget = ForgetService(
-        s.store,
-        studied.clock,
-        s.zone,
-        originals=s.originals,
-        recordings=studied.settings.recordings_path,
-        linked=lambda: True,
-    )
-    await forget.forget(ForgetScope(session_id=studied.synced_session))
+    scope = ForgetScope(session_id=studied.synced_session)
+    await forget_service(studied, linked=True).forget(scope)
     out = tmp_path / "after-forget.zip"
     export_now(studied, out)
     old = await s.store.run(lambda db: outbox.pending_facts(db, 1000))
