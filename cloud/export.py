@@ -47,6 +47,8 @@ from shared.archive import (
     ORIGINALS_FOLDER,
     README,
     ArchivedFile,
+    BookmarkFields,
+    HelpRequestFields,
     data_path,
     field_lines,
     original_path,
@@ -129,23 +131,12 @@ class CloudTopicSegmentLine(CloudFactLine):
     distracted_count: int = Field(description="frames of it where the student was distracted")
 
 
-class CloudBookmarkLine(CloudFactLine):
+class CloudBookmarkLine(BookmarkFields, CloudFactLine):
     """A moment the student marked (`data/bookmarks.jsonl`)."""
 
-    id: str = Field(description="UUID of the bookmark")
-    session_id: str = Field(description="its session")
-    learning_event_id: str | None = Field(description="the frame it marks, when one")
-    note: str = Field(description="the student's note (may be empty)")
-    created_at: Timestamp = Field(description="when it was made (UTC)")
 
-
-class CloudHelpRequestLine(CloudFactLine):
+class CloudHelpRequestLine(HelpRequestFields, CloudFactLine):
     """One time the student asked the tutor for help (`data/help_requests.jsonl`)."""
-
-    id: str = Field(description="UUID of the request")
-    session_id: str = Field(description="its session")
-    local_date: date = Field(description="its day, YYYY-MM-DD in the student's time zone")
-    created_at: Timestamp = Field(description="when it was asked (UTC)")
 
 
 class CloudDeviceLine(CloudLine):

@@ -9,16 +9,19 @@ One zip, format version 1, the same on both sides:
 
 The row models differ by side (the edge keeps study days and analyses, the cloud keeps who sent
 each fact and when), so each side has its own; their README sections come from `field_lines`.
+The fields that mean the same on both sides are here (`BookmarkFields`, `HelpRequestFields`),
+and each side's line model is these plus its own base.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Final
 
 from pydantic import BaseModel, Field
 
-from shared.schemas import WireModel
+from shared.schemas import Timestamp, WireModel
 
 FORMAT: Final = "studylens-export"
 FORMAT_VERSION = 1
@@ -56,3 +59,27 @@ def field_lines(path: str, model: type[BaseModel]) -> list[str]:
     for name, field in model.model_fields.items():
         lines.append(f"- `{field.alias or name}`: {field.description}")
     return lines
+
+
+# --- the row fields both sides share -----------------------------------------------------
+# A line model lists one of these before its side's base (`class BookmarkLine(BookmarkFields,
+# JsonLine)`): pydantic then keeps the base's fields first and takes `id`'s description from here.
+
+
+class BookmarkFields(WireModel):
+    """A bookmark's fields, the same on the edge and in the cloud."""
+
+    id: str = Field(description="UUID of the bookmark")
+    session_id: str = Field(description="its session")
+    learning_event_id: str | None = Field(description="the frame it marks, when one")
+    note: str = Field(description="the student's note (may be empty)")
+    created_at: Timestamp = Field(description="when it was made (UTC)")
+
+
+class HelpRequestFields(WireModel):
+    """A help request's fields, the same on the edge and in the cloud."""
+
+    id: str = Field(description="UUID of the request")
+    session_id: str = Field(description="its session")
+    local_date: date = Field(description="its day, YYYY-MM-DD in the student's time zone")
+    created_at: Timestamp = Field(description="when it was asked (UTC)")

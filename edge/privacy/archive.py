@@ -1,6 +1,6 @@
-"""The export archive's layout and models: what each file holds, shared by export and restore.
+"""The edge's export archive: its rows and manifest, shared by export and restore.
 
-One zip, format version 1:
+One zip, format version 1, in the layout of `shared.archive` plus the recordings:
 
     manifest.json                    Manifest: versions, counts, files, the sync state
     README.md                        what each file holds, made from the models below
@@ -14,7 +14,6 @@ Rows are camelCase JSON, as the edge's API speaks; times are UTC text with milli
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -22,19 +21,23 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from shared.archive import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    ORIGINALS_FOLDER,
+    ArchivedFile,
+    BookmarkFields,
+    HelpRequestFields,
+    data_path,
+    field_lines,
+)
+
+# The data dir's image folder has the archive's layout: `edge.privacy.summary` matches it here.
+from shared.archive import ORIGINAL_PATH as ORIGINAL_PATH
 from shared.schemas import Timestamp, WireModel
 
-FORMAT = "studylens-export"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-README = "README.md"
-DATA_FOLDER = "data"
-ORIGINALS_FOLDER = "originals"
 RECORDINGS_FOLDER = "recordings"
-
-#: An original's path in the archive and in the data dir's image folder: `ab/cd/<sha256>.<ext>`.
-ORIGINAL_PATH = re.compile(r"([0-9a-f]{2})/([0-9a-f]{2})/(\1\2[0-9a-f]{60})\.(jpg|png|webp)")
-#: A recording's file name, as `edge.voice.recording.Recorder` makes it.
 
 
 class JsonLine(WireModel):
@@ -109,23 +112,12 @@ class TopicSegmentLine(JsonLine):
     distracted_count: int = Field(description="frames of it where the student was distracted")
 
 
-class BookmarkLine(JsonLine):
+class BookmarkLine(BookmarkFields, JsonLine):
     """A moment the student marked (`data/bookmarks.jsonl`)."""
 
-    id: str = Field(description="UUID of the bookmark")
-    session_id: str = Field(description="its session")
-    learning_event_id: str | None = Field(description="the frame it marks, when one")
-    note: str = Field(description="the student's note (may be empty)")
-    created_at: Timestamp = Field(description="when it was made (UTC)")
 
-
-class HelpRequestLine(JsonLine):
+class HelpRequestLine(HelpRequestFields, JsonLine):
     """One time the student asked the tutor for help (`data/help_requests.jsonl`)."""
-
-    id: str = Field(description="UUID of the request")
-    session_id: str = Field(description="its session")
-    local_date: date = Field(description="its day, YYYY-MM-DD in the student's time zone")
-    created_at: Timestamp = Field(description="when it was asked (UTC)")
 
 
 class DeviceLine(JsonLine):
@@ -151,11 +143,6 @@ ROW_FILES: dict[str, type[JsonLine]] = {
 }
 
 
-def data_path(kind: str) -> str:
-    """The archive path of one kind's JSON Lines."""
-    return f"{DATA_FOLDER}/{kind}.jsonl"
-
-
 # --- the manifest ---------------------------------------------------------------------------
 
 
@@ -165,14 +152,6 @@ class LocalUser(WireModel):
     id: str
     display_name: str
     created_at: Timestamp
-
-
-class FileEntry(WireModel):
-    """A file the archive carries besides the rows."""
-
-    path: str = Field(description="its path in the archive")
-    sha256: str = Field(description="SHA-256 of its bytes, hex")
-    bytes: int = Field(ge=0)
 
 
 class FactSync(WireModel):
@@ -209,7 +188,7 @@ class SyncState(WireModel):
 class Manifest(WireModel):
     """`manifest.json`: what the archive is and what it holds."""
 
-    format: Literal["studylens-export"] = "studylens-export"
+    format: Literal["studylens-export"] = FORMAT
     format_version: int = FORMAT_VERSION
     app_version: str
     created_at: Timestamp
@@ -217,8 +196,8 @@ class Manifest(WireModel):
     time_zone: str = Field(description="the IANA zone the local dates were counted in")
     local_user: LocalUser
     counts: dict[str, int] = Field(description="rows per JSON Lines file, by kind")
-    originals: list[FileEntry]
-    recordings: list[FileEntry]
+    originals: list[ArchivedFile]
+    recordings: list[ArchivedFile]
     sync: SyncState
 
 
@@ -270,8 +249,5 @@ def readme() -> str:
         "- `data/<kind>.jsonl`: one JSON object per line:",
     ]
     for kind, model in ROW_FILES.items():
-        lines += ["", f"### `{data_path(kind)}`", "", (model.__doc__ or "").strip(), ""]
-        for name, field in model.model_fields.items():
-            alias = field.alias or name
-            lines.append(f"- `{alias}`: {field.description}")
+        lines += field_lines(data_path(kind), model)
     return "\n".join(lines) + "\n"

@@ -27,14 +27,10 @@ from edge.errors import InvalidDate
 from edge.files import FILE_MODE
 from edge.frames.originals import OriginalStore
 from edge.privacy.archive import (
-    MANIFEST,
-    ORIGINALS_FOLDER,
-    README,
     RECORDINGS_FOLDER,
     BookmarkLine,
     DeviceLine,
     FactSync,
-    FileEntry,
     HelpRequestLine,
     ImageSync,
     JsonLine,
@@ -47,12 +43,12 @@ from edge.privacy.archive import (
     StudyDayLine,
     SyncState,
     TopicSegmentLine,
-    data_path,
     no_progress,
     readme,
 )
 from edge.privacy.errors import ExportTargetExists, SinceInFuture
 from edge.voice.recording import made_at
+from shared.archive import MANIFEST, ORIGINALS_FOLDER, README, ArchivedFile, data_path
 from shared.clock import from_iso, local_date, start_of_day, to_iso
 
 _BLOCK = 1 << 20
@@ -324,7 +320,7 @@ def _sync_state(
     return outbox, images
 
 
-def _copy_in(zf: zipfile.ZipFile, source: Path, name: str) -> FileEntry | None:
+def _copy_in(zf: zipfile.ZipFile, source: Path, name: str) -> ArchivedFile | None:
     """Stream one file into the archive; None when it is gone (pruned meanwhile)."""
     digest = hashlib.sha256()
     size = 0
@@ -337,7 +333,7 @@ def _copy_in(zf: zipfile.ZipFile, source: Path, name: str) -> FileEntry | None:
             digest.update(block)
             out.write(block)
             size += len(block)
-    return FileEntry(path=name, sha256=digest.hexdigest(), bytes=size)
+    return ArchivedFile(path=name, sha256=digest.hexdigest(), bytes=size)
 
 
 def recordings_since(folder: Path, since: datetime | None) -> list[Path]:

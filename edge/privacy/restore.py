@@ -34,16 +34,9 @@ from pydantic import ValidationError
 
 from edge.files import open_private, private_dir
 from edge.privacy.archive import (
-    FORMAT,
-    FORMAT_VERSION,
-    MANIFEST,
-    ORIGINAL_PATH,
-    ORIGINALS_FOLDER,
-    README,
     RECORDINGS_FOLDER,
     ROW_FILES,
     BookmarkLine,
-    FileEntry,
     HelpRequestLine,
     JsonLine,
     LearningEventLine,
@@ -53,7 +46,6 @@ from edge.privacy.archive import (
     Step,
     StudyDayLine,
     TopicSegmentLine,
-    data_path,
     no_progress,
 )
 from edge.privacy.errors import (
@@ -67,6 +59,16 @@ from edge.privacy.errors import (
 )
 from edge.store import open_database, transaction
 from edge.voice.recording import RECORDING_NAME
+from shared.archive import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    ORIGINAL_PATH,
+    ORIGINALS_FOLDER,
+    README,
+    ArchivedFile,
+    data_path,
+)
 from shared.clock import to_iso
 
 #: The most an archive may unpack to, unless the caller allows more.
@@ -367,7 +369,7 @@ def _restore_rows(
         )
 
 
-def _extract(zf: zipfile.ZipFile, entry: FileEntry, target: Path) -> None:
+def _extract(zf: zipfile.ZipFile, entry: ArchivedFile, target: Path) -> None:
     """Stream one file out of the archive, checking its bytes against the manifest."""
     if entry.path not in zf.namelist():
         raise CorruptArchive(f"The manifest lists {entry.path}, which the archive lacks.")

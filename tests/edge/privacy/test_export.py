@@ -16,10 +16,11 @@ import pytest
 
 from edge.errors import InvalidDate
 from edge.privacy import export
-from edge.privacy.archive import ROW_FILES, Step, data_path
+from edge.privacy.archive import ROW_FILES, Step
 from edge.privacy.errors import ExportTargetExists, SinceInFuture
 from edge.settings import EdgeSettings
 from edge.store import open_database
+from shared.archive import data_path
 from shared.clock import to_iso
 from tests.edge.privacy.conftest import (
     RECORDING,
