@@ -32,9 +32,6 @@ from shared.archive import (
     data_path,
     field_lines,
 )
-
-# The data dir's image folder has the archive's layout: `edge.privacy.summary` matches it here.
-from shared.archive import ORIGINAL_PATH as ORIGINAL_PATH
 from shared.schemas import Timestamp, WireModel
 
 RECORDINGS_FOLDER = "recordings"

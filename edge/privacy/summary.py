@@ -16,10 +16,10 @@ from pathlib import Path
 import sqlite_utils
 
 from edge.frames.originals import OriginalStore
-from edge.privacy.archive import ORIGINAL_PATH
 from edge.privacy.pause import PauseState
 from edge.settings import EdgeSettings
 from edge.voice.recording import made_at
+from shared.archive import ORIGINAL_PATH
 from shared.clock import from_iso
 from shared.schemas import Timestamp, WireModel
 
