@@ -7,7 +7,7 @@ A database URL switches it to PostgreSQL, an S3 bucket to S3.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -55,6 +55,18 @@ class CloudSettings(LayeredSettings):
         "default: SQLite in the data dir.",
     )
     database_pool_size: int = Field(10, ge=1, le=200, description="Connections per process.")
+    database_secret_arn: str | None = Field(
+        None,
+        description="AWS Secrets Manager secret of the database user (JSON with `username` and "
+        "`password`, and `host`, `port`, `dbname` when it has them), such as the master secret "
+        "RDS manages; the database URL is built from it and `database_host`, `database_port`, "
+        "`database_name`. Takes the place of `database_url`.",
+    )
+    database_host: str | None = Field(
+        None, description="PostgreSQL host when the secret does not name it (the RDS endpoint)."
+    )
+    database_port: int = Field(5432, ge=1, le=65535, description="PostgreSQL port, likewise.")
+    database_name: str = Field("studylens", description="PostgreSQL database name, likewise.")
     s3_bucket: str | None = Field(None, description="S3 bucket for images; default: a folder.")
     s3_endpoint_url: str | None = Field(
         None, description="S3-compatible endpoint (MinIO, moto); default: AWS."
@@ -73,6 +85,17 @@ class CloudSettings(LayeredSettings):
         None,
         description="HMAC key of access tokens; default: a random key kept in the data dir "
         "(every process of one deployment must share it).",
+    )
+    jwt_secret_arn: str | None = Field(
+        None,
+        description="AWS Secrets Manager secret holding the HMAC key of access tokens; takes the "
+        "place of `jwt_secret`.",
+    )
+    aws_region: str | None = Field(
+        None, description="Region of the Secrets Manager secrets; default: that of their ARN."
+    )
+    secrets_endpoint_url: str | None = Field(
+        None, description="Secrets Manager endpoint (moto in the tests); default: AWS."
     )
     jwt_issuer: str = Field("studylens-cloud", description="`iss` of the access tokens.")
     access_token_ttl_seconds: int = Field(900, ge=30, le=3600, description="Access JWT life.")
@@ -133,6 +156,18 @@ class CloudSettings(LayeredSettings):
     )
     presign_ttl_seconds: int = Field(900, ge=60, le=7 * 86_400, description="Presigned URL life.")
     log_level: str = Field("info", description="Python logging level.")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`json`: one JSON object a line (for CloudWatch), with request id, route, "
+        "status, duration and a hashed user id; `text`: plain lines.",
+    )
+    shutdown_grace_seconds: float = Field(
+        20.0,
+        ge=0,
+        le=300,
+        description="On SIGTERM: how long requests in flight may still take before the process "
+        "exits (`/readyz` answers 503 meanwhile).",
+    )
 
     @field_validator("google_client_ids", mode="before")
     @classmethod
