@@ -10,7 +10,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # libportaudio2: sounddevice loads it; the local-audio tests play and record through ALSA
 # devices of their own (files, no sound card needed).
 # espeak-ng: real speech (WAV files) for the barge-in tests.
-"$root/scripts/setup.sh" edge,ocr,cloud,dev systemd postgresql-15 chromium libgl1 libglib2.0-0 libportaudio2 espeak-ng
+# haproxy: the load balancer in front of two API processes in the rolling-restart test.
+"$root/scripts/setup.sh" edge,ocr,cloud,dev systemd postgresql-15 chromium libgl1 libglib2.0-0 libportaudio2 espeak-ng haproxy
+# checkov, for the CloudFormation template's checks, in a virtualenv of its own.
+"$root/scripts/tools.sh"
 cd "$root"
 bin="$root/.venv/bin"
 
