@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -188,11 +188,17 @@ async def wait_until_ready(
 
 @asynccontextmanager
 async def running_cloud(
-    env: dict[str, str], *, processes: int = 1, workers: int = 1, port: int | None = None
+    env: dict[str, str],
+    *,
+    processes: int = 1,
+    workers: int = 1,
+    port: int | None = None,
+    stderr: IO[str] | None = None,
 ) -> AsyncIterator[list[CloudProcess]]:
     """Start `processes` separate `studylens-cloud serve` processes sharing `env`'s settings.
 
     `port` fixes the first one's port: a cloud started again there is the same URL to an edge.
+    `stderr` receives their log lines (default: the test's own stderr).
     """
     command = str(Path(sys.executable).parent / "studylens-cloud")
     started: list[CloudProcess] = []
@@ -216,6 +222,7 @@ async def running_cloud(
                     str(workers),
                 ],
                 env=base_env | {"STUDYLENS_CLOUD_LOG_LEVEL": "warning"} | env,
+                stderr=stderr,
             )
             started.append(CloudProcess(f"http://127.0.0.1:{chosen}", process))
         for server in started:
