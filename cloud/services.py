@@ -22,6 +22,7 @@ from cloud.export import CloudExport
 from cloud.identity import GoogleVerifier
 from cloud.images import FolderObjectStore, Images, ObjectStore, S3ObjectStore
 from cloud.ingest import Ingest
+from cloud.metrics import CloudMetrics
 from cloud.secrets import jwt_secret
 from cloud.settings import CloudSettings
 from shared.clock import Clock
@@ -45,6 +46,7 @@ class CloudServices:
     admin: Admin
     accounts: Accounts
     exports: CloudExport
+    metrics: CloudMetrics
 
     def base_url(self, request: Request) -> str:
         """The URL clients reach us at: configured, else that of the request."""
@@ -111,4 +113,5 @@ def build_services(
         admin=Admin(sessions, auth, clock),
         accounts=Accounts(sessions, objects, clock),
         exports=CloudExport(sessions, objects, clock, __version__),
+        metrics=CloudMetrics(),
     )

@@ -156,6 +156,11 @@ class CloudSettings(LayeredSettings):
     )
     presign_ttl_seconds: int = Field(900, ge=60, le=7 * 86_400, description="Presigned URL life.")
     log_level: str = Field("info", description="Python logging level.")
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token a scraper sends to `GET /metrics` (an admin's token works too); "
+        "without one, only admins may read it.",
+    )
     log_format: Literal["text", "json"] = Field(
         "text",
         description="`json`: one JSON object a line (for CloudWatch), with request id, route, "

@@ -19,15 +19,18 @@ from cloud.api import (
     envelope,
     health_routes,
     me_routes,
+    metrics_routes,
     sync_routes,
 )
 from cloud.api.limits import BodyLimit
+from cloud.api.observe import RequestLog
 from cloud.db.engine import make_engine
 from cloud.db.migrate import upgrade
 from cloud.services import build_services
 from cloud.services import s3_client as s3_client  # re-exported: tests build S3 clients
 from cloud.settings import CloudSettings, load_settings
 from shared.clock import Clock, SystemClock
+from shared.logs import configure_logging
 
 #: Set by `serve` for its workers: the parent process already applied the migrations.
 MIGRATED_ENV = "STUDYLENS_CLOUD_MIGRATED"
@@ -85,10 +88,24 @@ def create_app(
     app.include_router(auth_routes.me_router)
     app.include_router(device_routes.page)
     app.include_router(sync_routes.objects)
+    app.include_router(metrics_routes.router)
     app.add_middleware(BodyLimit)
+    # Outermost: every answer is counted and logged, a refused body size too.
+    app.add_middleware(RequestLog, metrics=services.metrics)
     return app
 
 
+#: Loggers that stay at INFO at most, whatever the level: aiosqlite's DEBUG lines repeat every
+#: statement with its parameters (the device flow's user codes, e-mail addresses), botocore's the
+#: signature of every presigned URL (whoever reads it can upload or read that image).
+QUIET_LOGGERS = ("aiosqlite", "botocore")
+
+
 def app_from_environment() -> FastAPI:
-    """The app of one `serve` worker: settings from the environment and config file."""
-    return create_app(load_settings(), migrate=os.environ.get(MIGRATED_ENV) != "1")
+    """The app of one `serve` worker: settings from the environment and config file.
+
+    A worker is a fresh process: it sets up its own logging, as `serve` did for itself.
+    """
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format, quiet=QUIET_LOGGERS)
+    return create_app(settings, migrate=os.environ.get(MIGRATED_ENV) != "1")

@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from cloud.api.observe import CALLER_STATE
 from cloud.auth import Principal
 from cloud.errors import AccessDenied, InsufficientScope, Unauthenticated
 from cloud.services import CloudServices
+from shared.logs import caller, hash_id
 
 ACCESS_COOKIE = "studylens_access"
 REFRESH_COOKIE = "studylens_refresh"
@@ -39,7 +41,11 @@ async def optional_principal(request: Request, svc: Svc) -> Principal | None:
     token = bearer(request)
     if token is None:
         return None
-    return await svc.auth.authenticate(token)
+    found = await svc.auth.authenticate(token)
+    # For this request's log lines: who, as a pseudonym (never the id itself, never the token).
+    setattr(request.state, CALLER_STATE, hash_id(found.user_id))
+    caller.set(getattr(request.state, CALLER_STATE))
+    return found
 
 
 async def principal(

@@ -35,7 +35,15 @@ async def sync_batch(body: SyncBatch, caller: Edge, svc: Svc) -> JSONResponse:
             f"A batch holds at most {MAX_BATCH_ITEMS} items; this one has {len(body.items)}."
         )
     assert caller.device_id is not None  # noqa: S101 - sync_principal guarantees it
-    result = await svc.ingest.batch(caller.user_id, caller.device_id, body.items)
+    with svc.metrics.ingest_seconds.time():
+        result = await svc.ingest.batch(caller.user_id, caller.device_id, body.items)
+    svc.metrics.ingest_batch_items.observe(len(body.items))
+    for status, count in (
+        ("stored", result.stored),
+        ("unchanged", result.unchanged),
+        ("rejected", result.rejected),
+    ):
+        svc.metrics.ingest_items.labels(status).inc(count)
     # Serialised directly: FastAPI would validate the 500 results a second time on the way out.
     return JSONResponse(success(result))
 

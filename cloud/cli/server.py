@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
+import shutil
 from typing import Annotated
 
 import typer
 import uvicorn
 
-from cloud.api.app import MIGRATED_ENV
+from cloud.api.app import MIGRATED_ENV, QUIET_LOGGERS
 from cloud.cli.options import ConfigOption, DatabaseOption, DataDirOption, cloud_settings
 from cloud.db.migrate import upgrade_sync
+from cloud.metrics import MULTIPROC_ENV
 from cloud.settings import CONFIG_ENV, ENV_PREFIX
+from shared.logs import configure_logging
 
 
 def serve(
@@ -28,15 +30,7 @@ def serve(
     settings = cloud_settings(
         config, host=host, port=port, data_dir=data_dir, database_url=database_url, workers=workers
     )
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # INFO at most, whatever the level asked for: aiosqlite's DEBUG lines repeat every statement
-    # with its parameters (the device flow's user codes, e-mail addresses), botocore's the
-    # signature of every presigned URL (whoever reads it can upload or read that image).
-    for chatty in ("aiosqlite", "botocore"):
-        logging.getLogger(chatty).setLevel(max(logging.INFO, logging.getLogger().level))
+    configure_logging(settings.log_level, settings.log_format, quiet=QUIET_LOGGERS)
     upgrade_sync(settings.database_address())
     # Workers are fresh processes: they rebuild the settings from the environment.
     for name, value in {
@@ -50,6 +44,12 @@ def serve(
     if config is not None:
         os.environ[CONFIG_ENV] = str(config)
     os.environ[MIGRATED_ENV] = "1"
+    if settings.workers > 1:
+        # Each worker writes its metrics here, so `/metrics` from any of them sums them all.
+        shared_metrics = settings.data_dir / "metrics"
+        shutil.rmtree(shared_metrics, ignore_errors=True)  # values of a previous run
+        shared_metrics.mkdir(parents=True)
+        os.environ[MULTIPROC_ENV] = str(shared_metrics)
     uvicorn.run(
         "cloud.api.app:app_from_environment",
         factory=True,
@@ -58,7 +58,8 @@ def serve(
         workers=settings.workers,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
-        access_log=False,
+        access_log=False,  # cloud.api.observe writes one line per request instead
+        log_config=None,  # uvicorn's own lines go through our handler, in our format
     )
 
 
