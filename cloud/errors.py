@@ -163,3 +163,13 @@ class DeletionIncomplete(StoreUnavailable):
     """An account deletion stopped before its end; sending the same request again finishes it."""
 
     code = "deletion_incomplete"
+
+
+class SecretsUnavailable(CloudError):
+    """A Secrets Manager secret the settings name could not be read or is not what it must be.
+
+    Raised at startup only; the message names the secret's ARN and the reason, never its value.
+    """
+
+    http_status = 503
+    code = "secrets_unavailable"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from shared.settings import ConfigFileMissing as ConfigFileMissing  # re-exported for callers
@@ -181,6 +181,18 @@ class CloudSettings(LayeredSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @model_validator(mode="after")
+    def _one_source_per_secret(self) -> CloudSettings:
+        # Refused rather than one winning: two sources of one secret is a mistake in the
+        # deployment, and a silent winner would hide which database or key is in use.
+        for plain, arn in (
+            ("database_url", "database_secret_arn"),
+            ("jwt_secret", "jwt_secret_arn"),
+        ):
+            if getattr(self, plain) is not None and getattr(self, arn) is not None:
+                raise ValueError(f"{plain} and {arn} are both set; set one of them")
+        return self
+
     @property
     def sqlite_path(self) -> Path:
         """The embedded database file."""
@@ -192,9 +204,17 @@ class CloudSettings(LayeredSettings):
         return self.data_dir / "objects"
 
     def database_address(self) -> str:
-        """The SQLAlchemy URL in effect."""
+        """The SQLAlchemy URL in effect (with `database_secret_arn`: of the resolved settings).
+
+        Settings naming a secret by ARN must go through `cloud.secrets.resolve_secrets` first;
+        here they raise rather than fall back to SQLite.
+        """
         if self.database_url is not None:
             return self.database_url.get_secret_value()
+        if self.database_secret_arn is not None:
+            raise RuntimeError(
+                "database_secret_arn is set: pass the settings through resolve_secrets first"
+            )
         return f"sqlite+aiosqlite:///{self.sqlite_path}"
 
 

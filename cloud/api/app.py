@@ -26,6 +26,7 @@ from cloud.api.limits import BodyLimit
 from cloud.api.observe import RequestLog
 from cloud.db.engine import make_engine
 from cloud.db.migrate import upgrade
+from cloud.secrets import resolve_secrets
 from cloud.services import build_services
 from cloud.services import s3_client as s3_client  # re-exported: tests build S3 clients
 from cloud.settings import CloudSettings, load_settings
@@ -108,4 +109,6 @@ def app_from_environment() -> FastAPI:
     """
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format, quiet=QUIET_LOGGERS)
-    return create_app(settings, migrate=os.environ.get(MIGRATED_ENV) != "1")
+    # Secrets by ARN are read here, once: uvicorn calls this factory in the worker's event loop
+    # but before the worker accepts a connection, so the blocking read holds nothing up.
+    return create_app(resolve_secrets(settings), migrate=os.environ.get(MIGRATED_ENV) != "1")

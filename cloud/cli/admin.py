@@ -11,7 +11,13 @@ import httpx
 import typer
 
 from cloud.admin import Admin
-from cloud.cli.options import ConfigOption, DatabaseOption, DataDirOption, cloud_settings
+from cloud.cli.options import (
+    ConfigOption,
+    DatabaseOption,
+    DataDirOption,
+    cloud_settings,
+    resolved_or_exit,
+)
 from cloud.db.engine import make_engine
 from cloud.db.migrate import upgrade
 from cloud.devices import DeviceLinks
@@ -29,7 +35,9 @@ def _run(
     database_url: DatabaseOption,
     work: Callable[[Admin, DeviceLinks], Awaitable[T]],
 ) -> T:
-    settings = cloud_settings(config, data_dir=data_dir, database_url=database_url)
+    settings = resolved_or_exit(
+        cloud_settings(config, data_dir=data_dir, database_url=database_url)
+    )
 
     async def main() -> T:
         await upgrade(settings.database_address())

@@ -11,7 +11,13 @@ import typer
 import uvicorn
 
 from cloud.api.app import MIGRATED_ENV, QUIET_LOGGERS
-from cloud.cli.options import ConfigOption, DatabaseOption, DataDirOption, cloud_settings
+from cloud.cli.options import (
+    ConfigOption,
+    DatabaseOption,
+    DataDirOption,
+    cloud_settings,
+    resolved_or_exit,
+)
 from cloud.db.migrate import upgrade_sync
 from cloud.metrics import MULTIPROC_ENV
 from cloud.settings import CONFIG_ENV, ENV_PREFIX
@@ -31,7 +37,8 @@ def serve(
         config, host=host, port=port, data_dir=data_dir, database_url=database_url, workers=workers
     )
     configure_logging(settings.log_level, settings.log_format, quiet=QUIET_LOGGERS)
-    upgrade_sync(settings.database_address())
+    # Only for the migrations: each worker reads the secrets itself, from the same settings.
+    upgrade_sync(resolved_or_exit(settings).database_address())
     # Workers are fresh processes: they rebuild the settings from the environment.
     for name, value in {
         "data_dir": str(settings.data_dir),
@@ -70,7 +77,7 @@ def migrate(
 ) -> None:
     """Bring the database to the newest schema."""
     settings = cloud_settings(config, data_dir=data_dir, database_url=database_url)
-    upgrade_sync(settings.database_address())
+    upgrade_sync(resolved_or_exit(settings).database_address())
     typer.echo("database is at the newest schema")
 
 
