@@ -36,6 +36,7 @@ from edge.http.auth import HostGuard, auth_middleware
 from edge.http.context import SERVICES, Services
 from edge.http.envelope import envelope_middleware, timing_middleware
 from edge.http.limits import limits_middleware
+from edge.http.requests_log import requests_log_middleware, tag_response
 from edge.lockout import Lockout
 from edge.metrics import Metrics
 from edge.pairing import daemon_id, pairing_open, revoked_ids
@@ -127,6 +128,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     pause.add_listener(bus.on_pause)
     app = web.Application(
         middlewares=[
+            requests_log_middleware,
             timing_middleware,
             envelope_middleware,
             limits_middleware(settings.limits),
@@ -138,6 +140,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         ],
         client_max_size=settings.limits.max_json_body_bytes,
     )
+    app.on_response_prepare.append(tag_response)
     app[SERVICES] = Services(
         settings=settings,
         clock=clock,

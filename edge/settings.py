@@ -400,6 +400,11 @@ class EdgeSettings(LayeredSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Least severe log level written."
     )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`json`: one JSON object a line, with request id, route, status, duration "
+        "and a hashed caller; `text`: plain lines.",
+    )
     tls: bool = Field(
         False, description="Serve HTTPS/WSS with a self-signed certificate kept in the data dir."
     )

@@ -18,6 +18,7 @@ from edge.cli.options import ConfigOption, DataDirOption, settings_or_exit
 from edge.http.context import SERVICES
 from edge.http.server import serve as run_server
 from edge.tls import server_context
+from shared.logs import configure_logging
 
 HostOption = Annotated[
     str | None, typer.Option("--host", help="Address to listen on (0.0.0.0 for the phone).")
@@ -41,11 +42,7 @@ def serve(
 ) -> None:
     """Run the daemon in the foreground until interrupted."""
     settings = settings_or_exit(config, host=host, port=port, data_dir=data_dir, tls=tls, mdns=mdns)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_mask_library_secrets)
+    configure_logging(settings.log_level, settings.log_format, filters=[_mask_library_secrets])
     log = logging.getLogger("edge")
     log.info(
         "StudyLens edge on http://%s:%d, data in %s",

@@ -113,13 +113,16 @@ async def walk_in(tmp_path: Path) -> AsyncIterator[Walk]:
 async def cloud_backend(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Where the cloud keeps things: embedded (SQLite, a folder), or as deployed (PostgreSQL, S3).
 
+    As deployed, both sides log JSON lines (`log_format`), which are searched the same way.
+
     The second needs the test services (`scripts/services.sh`), as the other cloud tests do.
     """
     if request.param == "embedded":
         return {}
     database_url = await emptied_pg_database(request.getfixturevalue("pg_template"))
     s3: dict[str, Any] = request.getfixturevalue("s3_settings")
-    return {"database_url": database_url, **s3}
+    # As deployed, the logs are JSON for CloudWatch: the daemon's too, in this walk.
+    return {"database_url": database_url, "log_format": "json", **s3}
 
 
 async def start_cloud(walk: Walk, google: FakeGoogle, backend: dict[str, Any]) -> None:
@@ -137,7 +140,9 @@ async def start_cloud(walk: Walk, google: FakeGoogle, backend: dict[str, Any]) -
     await wait_until_ready(walk.cloud_url, process)
 
 
-async def start_daemon(walk: Walk, openai: FakeOpenAI, realtime: FakeRealtime) -> None:
+async def start_daemon(
+    walk: Walk, openai: FakeOpenAI, realtime: FakeRealtime, log_format: str
+) -> None:
     """`studylens-edge serve` at DEBUG, its models the fake peers, syncing every half second."""
     port = free_port()
     api_key = f"sk-test-{secrets.token_hex(16)}"
@@ -148,6 +153,7 @@ async def start_daemon(walk: Walk, openai: FakeOpenAI, realtime: FakeRealtime) -
         STUDYLENS_REALTIME_URL=realtime.websocket_base_url,
         STUDYLENS_VISION_BACKEND="openai",
         STUDYLENS_SYNC_IDLE_SECONDS="0.5",
+        STUDYLENS_LOG_FORMAT=log_format,
     )
     command = [str(Path(sys.executable).parent / "studylens-edge"), "serve"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(walk.edge_dir)]
@@ -324,11 +330,12 @@ async def test_no_secret_reaches_a_log_line(
     tmp_path: Path,
 ) -> None:
     """Pairing, frames, voice, sign-in, link and sync at DEBUG: no secret in any line."""
+    log_format = cloud_backend.get("log_format", "text")
     async with walk_in(tmp_path) as walk:
         async with asyncio.timeout(WALK_SECONDS):
             await asyncio.gather(
                 start_cloud(walk, live_google, cloud_backend),
-                start_daemon(walk, openai_peer, realtime_peer),
+                start_daemon(walk, openai_peer, realtime_peer, log_format),
             )
             async with (
                 httpx.AsyncClient(base_url=walk.edge_url, timeout=20) as edge,
@@ -348,6 +355,10 @@ async def test_no_secret_reaches_a_log_line(
     assert walk.logs.files["cloud"].stat().st_size > 0
     found = leaks(walk.secrets.values, walk.logs.lines())
     assert not found, "secrets in log lines:\n" + "\n".join(found)
+    if log_format == "json":  # every line the two servers wrote is one JSON object
+        for server in ("daemon", "cloud"):
+            text = walk.logs.files[server].read_text().splitlines()
+            assert [json.loads(line)["level"] for line in text if line.strip()], server
 
 
 def test_the_search_finds_each_kind_of_leak() -> None:
