@@ -6,7 +6,8 @@ import asyncio
 import io
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import open_database
 from edge.topics.tracker import FrameFlags
+from shared.logs import JsonFormatter
 
 #: A zone with an offset and DST, so local midnight is never UTC midnight.
 ZONE_NAME = "Europe/Berlin"
@@ -239,3 +241,43 @@ def options_without_help(root: str, app: Any) -> list[str]:
         for param in command.params
         if param.param_type_name == "option" and not (param.help or "").strip()
     ]
+
+
+class JsonLines(logging.Handler):
+    """A logger's records as the JSON handler writes them, kept; await one request's lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict[str, Any]] = []
+        self.added = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Keep the record as the JSON it would be written as."""
+        self.lines.append(json.loads(self.format(record)))
+        self.added.set()  # the servers under test log on the test's own loop
+
+    def of(self, request_id: str) -> list[dict[str, Any]]:
+        """The lines of one request."""
+        return [line for line in self.lines if line.get("requestId") == request_id]
+
+    async def wait_for(self, request_id: str) -> list[dict[str, Any]]:
+        """The lines of one request, once it has been logged."""
+        while not (found := self.of(request_id)):
+            self.added.clear()
+            await self.added.wait()
+        return found
+
+
+@contextmanager
+def json_lines(logger: str, level: int) -> Iterator[JsonLines]:
+    """Every line `logger` writes at `level` or above while the block runs."""
+    handler = JsonLines()
+    target = logging.getLogger(logger)
+    target.addHandler(handler)
+    target.setLevel(level)
+    try:
+        yield handler
+    finally:
+        target.removeHandler(handler)
+        target.setLevel(logging.NOTSET)

@@ -17,7 +17,7 @@ import pytest
 from pydantic import SecretStr
 
 from cloud.settings import CloudSettings
-from shared.logs import JsonFormatter, hash_id
+from shared.logs import hash_id
 from tests.cloud.support import (
     bearer,
     cloud_env,
@@ -30,41 +30,21 @@ from tests.cloud.support import (
 )
 from tests.cloud.test_admin import admin_pair
 from tests.fakes.google import FakeGoogle
-from tests.support import berlin
+from tests.support import JsonLines, berlin, json_lines
 
 METRICS_TOKEN = "scrape-0123456789abcdef"  # noqa: S105 - a test's own token
 
 
-class Lines(logging.Handler):
-    """The request log's records, formatted as the JSON handler writes them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setFormatter(JsonFormatter())
-        self.lines: list[dict[str, Any]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Keep the record as the JSON it would be written as."""
-        self.lines.append(json.loads(self.format(record)))
-
-
-def of_request(lines: Lines, answer: httpx.Response) -> list[dict[str, Any]]:
+def of_request(lines: JsonLines, answer: httpx.Response) -> list[dict[str, Any]]:
     """The lines of the request `answer` answered."""
-    return [line for line in lines.lines if line["requestId"] == answer.headers["x-request-id"]]
+    return lines.of(answer.headers["x-request-id"])
 
 
 @pytest.fixture
-def request_lines() -> Iterator[Lines]:
+def request_lines() -> Iterator[JsonLines]:
     """Every line `cloud.requests` writes during the test."""
-    handler = Lines()
-    logger = logging.getLogger("cloud.requests")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(logging.NOTSET)
+    with json_lines("cloud.requests", logging.INFO) as lines:
+        yield lines
 
 
 async def test_every_answer_carries_a_request_id(cloud: httpx.AsyncClient) -> None:
@@ -100,7 +80,7 @@ async def test_a_plain_client_request_id_is_kept_else_replaced(
 
 
 async def test_a_request_line_names_the_route_status_and_caller_pseudonym(
-    cloud: httpx.AsyncClient, google: FakeGoogle, request_lines: Lines
+    cloud: httpx.AsyncClient, google: FakeGoogle, request_lines: JsonLines
 ) -> None:
     """The template, not the path; the hashed user id, not the id; no token anywhere."""
     student = await sign_in(cloud, google)
@@ -122,7 +102,7 @@ async def test_a_request_line_names_the_route_status_and_caller_pseudonym(
 
 
 async def test_a_refused_request_is_logged_with_its_status(
-    cloud: httpx.AsyncClient, request_lines: Lines
+    cloud: httpx.AsyncClient, request_lines: JsonLines
 ) -> None:
     """A 401 is one line too, with no caller."""
     answer = await cloud.get("/api/me")
@@ -132,7 +112,7 @@ async def test_a_refused_request_is_logged_with_its_status(
 
 
 async def test_an_unknown_path_is_logged_as_unmatched(
-    cloud: httpx.AsyncClient, request_lines: Lines
+    cloud: httpx.AsyncClient, request_lines: JsonLines
 ) -> None:
     """A path no route has: the line says `unmatched`, not the path a client made up."""
     answer = await cloud.get("/api/nothing-here/secret-looking-thing")

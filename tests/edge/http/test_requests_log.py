@@ -12,48 +12,15 @@ import aiohttp
 import pytest
 
 from edge.settings import EdgeSettings
-from shared.logs import JsonFormatter, hash_id
-from tests.support import AppClient, pair_device, services_of
-
-
-class Lines(logging.Handler):
-    """The request log's records, formatted as the JSON handler writes them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setFormatter(JsonFormatter())
-        self.lines: list[dict[str, Any]] = []
-        self.added = asyncio.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Keep the record as the JSON it would be written as."""
-        self.lines.append(json.loads(self.format(record)))
-        self.added.set()  # the daemon logs on the test's own loop
-
-    async def wait_for(self, request_id: str) -> list[dict[str, Any]]:
-        """The lines of one request, once it has been logged."""
-        while not (found := self.of(request_id)):
-            self.added.clear()
-            await self.added.wait()
-        return found
-
-    def of(self, request_id: str) -> list[dict[str, Any]]:
-        """The lines of one request."""
-        return [line for line in self.lines if line.get("requestId") == request_id]
+from shared.logs import hash_id
+from tests.support import AppClient, JsonLines, json_lines, pair_device, services_of
 
 
 @pytest.fixture
-def request_lines() -> Iterator[Lines]:
+def request_lines() -> Iterator[JsonLines]:
     """Every line `edge.requests` writes during the test, successes (DEBUG) included."""
-    handler = Lines()
-    logger = logging.getLogger("edge.requests")
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(logging.NOTSET)
+    with json_lines("edge.requests", logging.DEBUG) as lines:
+        yield lines
 
 
 async def device_id(client: AppClient) -> str:
@@ -75,7 +42,7 @@ async def test_every_answer_carries_its_own_request_id(client: AppClient) -> Non
 
 
 async def test_a_phone_request_line_names_the_route_and_a_pseudonym(
-    client: AppClient, request_lines: Lines
+    client: AppClient, request_lines: JsonLines
 ) -> None:
     """The pattern, not the path; the device's pseudonym, never its id or token."""
     started = await client.post("/api/session/start")
@@ -93,7 +60,7 @@ async def test_a_phone_request_line_names_the_route_and_a_pseudonym(
 
 
 async def test_the_event_stream_token_never_reaches_a_line(
-    client: AppClient, anon: aiohttp.ClientSession, settings: EdgeSettings, request_lines: Lines
+    client: AppClient, anon: aiohttp.ClientSession, settings: EdgeSettings, request_lines: JsonLines
 ) -> None:
     """`/api/events?token=` is logged as its route once the stream ends; the token is nowhere."""
     token = pair_device(settings, "browser tab")
@@ -109,7 +76,7 @@ async def test_the_event_stream_token_never_reaches_a_line(
     assert token not in json.dumps(request_lines.lines)
 
 
-async def test_the_owner_is_named_owner(owner: AppClient, request_lines: Lines) -> None:
+async def test_the_owner_is_named_owner(owner: AppClient, request_lines: JsonLines) -> None:
     """The browser of this computer: `owner`."""
     answer = await owner.get("/api/devices")
 
@@ -118,7 +85,7 @@ async def test_the_owner_is_named_owner(owner: AppClient, request_lines: Lines) 
 
 
 async def test_a_refusal_is_info_and_names_no_caller(
-    anon: Any, client: AppClient, request_lines: Lines
+    anon: Any, client: AppClient, request_lines: JsonLines
 ) -> None:
     """No token: 401 at INFO, before the access rules named anyone."""
     answer = await anon.get(f"{client.make_url('/api/sessions')}")
@@ -127,7 +94,7 @@ async def test_a_refusal_is_info_and_names_no_caller(
     assert (line["status"], line["level"], line["user"]) == (401, "INFO", None)
 
 
-async def test_an_unknown_path_is_unmatched(client: AppClient, request_lines: Lines) -> None:
+async def test_an_unknown_path_is_unmatched(client: AppClient, request_lines: JsonLines) -> None:
     """A made-up path is not written into the log."""
     answer = await client.get("/api/made-up/abcdef0123")
 
