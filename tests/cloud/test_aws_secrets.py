@@ -314,15 +314,14 @@ def arn_env(
     The database's host, port and name are settings, as for RDS's master secret.
     """
     url = make_url(database_url)
-    env = cloud_env(
-        data_dir,
-        google,
-        database_host=url.host,
-        database_port=url.port,
-        database_name=url.database,
-        secrets_endpoint_url=fake.endpoint_url,
+    settings: dict[str, Any] = {
+        "database_host": url.host,
+        "database_port": url.port,
+        "database_name": url.database,
+        "secrets_endpoint_url": fake.endpoint_url,
         **arns,
-    )
+    }
+    env = cloud_env(data_dir, google, None, **settings)
     return env | aws
 
 
