@@ -342,8 +342,9 @@ async def test_serve_runs_on_secrets_by_arn_and_processes_share_the_key(
 ) -> None:
     """Two `serve` processes given only ARNs sign in, link and sync on PostgreSQL.
 
-    Each has a data dir of its own, so the key they share is the secret's, not a file: a token
-    one issued is accepted by the other and verifies with the secret's key.
+    The second runs two workers, each reading the secrets itself. Each process has a data dir of
+    its own, so the key they share is the secret's, not a file: a token one issued is accepted by
+    the other and verifies with the secret's key.
     """
     key = new_key()
     arns = {
@@ -357,7 +358,7 @@ async def test_serve_runs_on_secrets_by_arn_and_processes_share_the_key(
     started = datetime.now(UTC)
     async with (
         running_cloud(one) as [first],
-        running_cloud(other) as [second],
+        running_cloud(other, workers=2) as [second],
         httpx.AsyncClient(base_url=first.base_url) as at_first,
         httpx.AsyncClient(base_url=second.base_url) as at_second,
     ):
