@@ -1,19 +1,17 @@
 #!/usr/bin/env bash
-# Build the cloud's release: the wheel the CloudFormation template (deploy/aws) installs, and a
-# tarball of that wheel with the systemd unit and their checksums.
+# Build the cloud's release: the wheel the CloudFormation template (deploy/aws) installs, and the
+# tarball the template fetches, made of that wheel by deploy/aws/bundle.sh (its format is the
+# installer's: the wheel, the systemd unit, pinned dependency versions, SHA256SUMS).
 #
 # Usage: scripts/release.sh
-#   PYTHON          interpreter that has `build` (default: .venv/bin/python, else python3)
-#   SOURCE_DATE_EPOCH  timestamps inside the artifacts (default: the last commit's time)
+#   PYTHON             interpreter that has `build` (default: .venv/bin/python, else python3);
+#                      bundle.sh pins the dependency versions installed in it
+#   SOURCE_DATE_EPOCH  timestamps inside the wheel (default: the last commit's time)
 #
 # Writes into dist/, and prints on stdout, one path a line (progress goes to stderr):
 #   dist/studylens-<version>-py3-none-any.whl
-#   dist/studylens-cloud-<version>.tar.gz, which holds one folder studylens-cloud-<version>/:
-#     studylens-<version>-py3-none-any.whl
-#     systemd/studylens-cloud.service
-#     SHA256SUMS            (of both; `sha256sum -c SHA256SUMS` in the folder checks them)
-# <version> is pyproject.toml's. Install on a host with
-#   /opt/studylens/venv/bin/pip install "studylens-<version>-py3-none-any.whl[cloud]"
+#   dist/studylens-cloud-<version>.tar.gz
+# <version> is pyproject.toml's. Upload the tarball where the stack's release parameters point.
 #
 # The wheel is built by `python -m build --wheel` (isolated: setuptools comes from the package
 # registry) from a copy of the checkout, so leftovers in build/ never reach it: the files git
@@ -24,7 +22,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${PYTHON:-$root/.venv/bin/python}"
 [ -x "$python" ] || python="$(command -v python3)"
-unit="systemd/studylens-cloud.service"
+bundle="$root/deploy/aws/bundle.sh"
 
 say() { echo "release: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -33,12 +31,11 @@ version="$("$python" -c '
 import sys, tomllib
 with open(sys.argv[1], "rb") as f:
     print(tomllib.load(f)["project"]["version"])' "$root/pyproject.toml")"
-name="studylens-cloud-$version"
-[ -f "$root/$unit" ] || die "$unit is missing"
+[ -f "$bundle" ] || die "deploy/aws/bundle.sh (the template's release format) is missing"
 
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
-mkdir "$stage/src" "$stage/wheel" "$stage/$name"
+mkdir "$stage/src" "$stage/wheel"
 
 if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   if [ -n "$(git -C "$root" status --porcelain)" ]; then
@@ -63,16 +60,7 @@ wheels=("$stage/wheel"/studylens-"$version"-*.whl)
 [ "${#wheels[@]}" -eq 1 ] && [ -f "${wheels[0]}" ] || die "expected one wheel of $version, got: ${wheels[*]}"
 wheel="$(basename "${wheels[0]}")"
 
-mkdir -p "$stage/$name/systemd" "$root/dist"
-cp "${wheels[0]}" "$stage/$name/$wheel"
-cp "$stage/src/$unit" "$stage/$name/$unit"
-(cd "$stage/$name" && sha256sum "$wheel" "$unit" >SHA256SUMS)
-# Same inputs, same bytes: sorted names, fixed owner and times, no name or time in the gzip header.
-tar -C "$stage" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
-  -cf - "$name" | gzip -n >"$stage/$name.tar.gz"
-
+mkdir -p "$root/dist"
 cp "${wheels[0]}" "$root/dist/$wheel"
-cp "$stage/$name.tar.gz" "$root/dist/$name.tar.gz"
-say "sha256 $(cd "$root/dist" && sha256sum "$name.tar.gz")"
 echo "$root/dist/$wheel"
-echo "$root/dist/$name.tar.gz"
+PYTHON="$python" bash "$bundle" "$root/dist/$wheel"

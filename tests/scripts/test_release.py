@@ -1,5 +1,8 @@
 """`scripts/release.sh` (issue 18, item 3): the wheel the template installs, and its tarball.
 
+The tarball's format is deploy/aws/bundle.sh's (tests/deploy check what the installer reads);
+here: that it holds the very wheel built, the unit, and sums that verify.
+
 The script runs in a copy of the checkout, as a release machine would have it; the wheel is then
 installed into a fresh virtualenv (its dependencies from the package registry) and run from
 outside any source tree.
@@ -111,28 +114,26 @@ def test_wheel_holds_every_file_of_the_product(release: Release) -> None:
     assert sorted(expected - names) == []
 
 
-def test_tarball_holds_the_wheel_the_unit_and_their_checksums(release: Release) -> None:
-    """One folder: the same wheel, the systemd unit of the checkout, SHA256SUMS of both."""
-    folder = f"studylens-cloud-{release.version}"
-    assert release.tarball == release.checkout / "dist" / f"{folder}.tar.gz"
+def test_tarball_holds_that_wheel_and_the_unit_checked_by_their_sums(release: Release) -> None:
+    """The bundle: the same wheel (the only one), the unit, SHA256SUMS of all the rest."""
+    assert (
+        release.tarball == release.checkout / "dist" / f"studylens-cloud-{release.version}.tar.gz"
+    )
     with tarfile.open(release.tarball) as archive:
         files = {
-            member.name: archive.extractfile(member).read()  # type: ignore[union-attr]
+            Path(member.name).as_posix().removeprefix("./"): archive.extractfile(member).read()  # type: ignore[union-attr]
             for member in archive.getmembers()
             if member.isfile()
         }
-    wheel = f"{folder}/{release.wheel.name}"
-    assert set(files) == {wheel, f"{folder}/{UNIT}", f"{folder}/SHA256SUMS"}
-    assert files[wheel] == release.wheel.read_bytes()
-    assert files[f"{folder}/{UNIT}"] == (ROOT / UNIT).read_bytes()
+    assert [name for name in files if name.endswith(".whl")] == [release.wheel.name]
+    assert files[release.wheel.name] == release.wheel.read_bytes()
+    assert files["studylens-cloud.service"] == (ROOT / UNIT).read_bytes()
     sums = {}
-    for line in files[f"{folder}/SHA256SUMS"].decode().splitlines():
+    for line in files["SHA256SUMS"].decode().splitlines():
         digest, name = line.split("  ", 1)
         sums[name] = digest
-    assert sums == {
-        release.wheel.name: hashlib.sha256(files[wheel]).hexdigest(),
-        UNIT: hashlib.sha256(files[f"{folder}/{UNIT}"]).hexdigest(),
-    }
+    assert set(sums) == set(files) - {"SHA256SUMS"}
+    assert all(hashlib.sha256(files[name]).hexdigest() == sums[name] for name in sums)
 
 
 @pytest.mark.timeout(300)
