@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -18,6 +18,7 @@ from cloud.analytics import Analytics
 from cloud.auth import AuthService
 from cloud.db.engine import make_sessions
 from cloud.devices import DeviceLinks
+from cloud.draining import Draining
 from cloud.export import CloudExport
 from cloud.identity import GoogleVerifier
 from cloud.images import FolderObjectStore, Images, ObjectStore, S3ObjectStore
@@ -47,6 +48,7 @@ class CloudServices:
     accounts: Accounts
     exports: CloudExport
     metrics: CloudMetrics
+    draining: Draining = field(default_factory=Draining)
 
     def base_url(self, request: Request) -> str:
         """The URL clients reach us at: configured, else that of the request."""

@@ -173,6 +173,14 @@ class CloudSettings(LayeredSettings):
         description="On SIGTERM: how long requests in flight may still take before the process "
         "exits (`/readyz` answers 503 meanwhile).",
     )
+    shutdown_drain_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=120,
+        description="On SIGTERM: how long the process keeps serving, `/readyz` answering 503, "
+        "before it closes its socket, so a load balancer sees the failing check first (its "
+        "unhealthy threshold times its interval); a second signal ends it at once.",
+    )
 
     @field_validator("google_client_ids", mode="before")
     @classmethod

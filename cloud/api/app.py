@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 
 import httpx
 from fastapi import FastAPI
@@ -26,6 +26,7 @@ from cloud.api.limits import BodyLimit
 from cloud.api.observe import RequestLog
 from cloud.db.engine import make_engine
 from cloud.db.migrate import upgrade
+from cloud.draining import drain_on_signals
 from cloud.secrets import resolve_secrets
 from cloud.services import build_services
 from cloud.services import s3_client as s3_client  # re-exported: tests build S3 clients
@@ -46,8 +47,13 @@ def create_app(
     *,
     clock: Clock | None = None,
     migrate: bool = True,
+    drain_on_stop: bool = False,
 ) -> FastAPI:
-    """Wire the services for `settings`; the lifespan applies migrations and closes resources."""
+    """Wire the services for `settings`; the lifespan applies migrations and closes resources.
+
+    `drain_on_stop` (a `serve` worker): SIGTERM and SIGINT drain first, `/readyz` answering 503
+    for `shutdown_drain_seconds`, before uvicorn's graceful shutdown.
+    """
     clock = clock or SystemClock()
     engine = make_engine(settings.database_address(), pool_size=settings.database_pool_size)
     http = httpx.AsyncClient(headers={"User-Agent": f"studylens-cloud/{__version__}"})
@@ -60,7 +66,9 @@ def create_app(
             if migrate:
                 await upgrade(settings.database_address())
             await objects.check()
-            yield
+            delay = settings.shutdown_drain_seconds
+            with drain_on_signals(services.draining, delay) if drain_on_stop else nullcontext():
+                yield
         finally:
             await http.aclose()
             await engine.dispose()
@@ -111,4 +119,6 @@ def app_from_environment() -> FastAPI:
     configure_logging(settings.log_level, settings.log_format, quiet=QUIET_LOGGERS)
     # Secrets by ARN are read here, once: uvicorn calls this factory in the worker's event loop
     # but before the worker accepts a connection, so the blocking read holds nothing up.
-    return create_app(resolve_secrets(settings), migrate=os.environ.get(MIGRATED_ENV) != "1")
+    return create_app(
+        resolve_secrets(settings), migrate=os.environ.get(MIGRATED_ENV) != "1", drain_on_stop=True
+    )

@@ -25,7 +25,16 @@ async def healthz() -> Ok[ServiceHealth]:
 
 @router.get("/readyz", responses=failures(503), response_model=Ok[ServiceHealth])
 async def readyz(svc: Svc) -> Ok[ServiceHealth] | JSONResponse:
-    """The database and the object store are reachable."""
+    """The database and the object store are reachable, and the process is not draining.
+
+    From the first SIGTERM on it answers 503 `draining`, so a load balancer stops sending
+    requests here while those in flight finish (`shutdown_drain_seconds`).
+    """
+    if svc.draining.active:
+        message = (
+            "This process is shutting down; requests in flight finish, send new ones elsewhere."
+        )
+        return error_response(503, ErrorBody(code="draining", message=message))
     try:
         async with svc.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))

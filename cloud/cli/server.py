@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
+from types import FrameType
 from typing import Annotated
 
 import typer
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 from cloud.api.app import MIGRATED_ENV, QUIET_LOGGERS
 from cloud.cli.options import (
@@ -57,17 +62,57 @@ def serve(
         shutil.rmtree(shared_metrics, ignore_errors=True)  # values of a previous run
         shared_metrics.mkdir(parents=True)
         os.environ[MULTIPROC_ENV] = str(shared_metrics)
-    uvicorn.run(
-        "cloud.api.app:app_from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        access_log=False,  # cloud.api.observe writes one line per request instead
-        log_config=None,  # uvicorn's own lines go through our handler, in our format
+    run_until_stopped(
+        uvicorn.Config(
+            "cloud.api.app:app_from_environment",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+            # Requests in flight may finish within the grace, then are cancelled (uvicorn logs how
+            # many); asyncio.wait_for takes the float as it is.
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,  # type: ignore[arg-type]
+            access_log=False,  # cloud.api.observe writes one line per request instead
+            log_config=None,  # uvicorn's own lines go through our handler, in our format
+        )
     )
+
+
+class _Workers(Multiprocess):
+    """uvicorn's supervisor of `workers` processes, letting go of the socket when they stop.
+
+    The workers close their copies of the listening socket when their shutdown starts (after the
+    drain); the supervisor would keep its own open until the last one exits, and the kernel would
+    go on accepting connections that nobody serves, reset only then. Closed as soon as the
+    workers are told to stop, new connections are refused once they all stopped listening.
+    """
+
+    def terminate_all(self) -> None:
+        """Tell every worker to stop, then close this process's copy of the socket."""
+        super().terminate_all()
+        for sock in self.sockets:
+            sock.close()
+
+
+def run_until_stopped(config: uvicorn.Config) -> None:
+    """Serve until SIGTERM or SIGINT; exit 0 once drained and shut down (3 if startup failed)."""
+    if config.workers > 1:
+        _Workers(config, sockets=[config.bind_socket()]).run()
+        return
+    # uvicorn raises the signal that stopped it again once it has shut down, so that its default
+    # action follows (death by SIGTERM, status 143); a stop that was asked for is a success.
+    signal.signal(signal.SIGTERM, _stopped)
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):  # SIGINT, raised again the same way
+        server.run()
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)
+
+
+def _stopped(_signal: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def migrate(

@@ -186,6 +186,52 @@ async def wait_until_ready(
     raise TimeoutError(f"{base_url} did not become ready")
 
 
+def serve_process(
+    env: dict[str, str], port: int, *, workers: int = 1, stderr: IO[str] | None = None
+) -> CloudProcess:
+    """Start one `studylens-cloud serve` on loopback `port` (not waiting for it to be ready).
+
+    `stderr` receives its log lines (default: the test's own stderr).
+    """
+    command = str(Path(sys.executable).parent / "studylens-cloud")
+    base_env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("STUDYLENS_CLOUD_") and key != "STATE_DIRECTORY"
+    }
+    process = subprocess.Popen(
+        [
+            command,
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=base_env | {"STUDYLENS_CLOUD_LOG_LEVEL": "warning"} | env,
+        stderr=stderr,
+    )
+    return CloudProcess(f"http://127.0.0.1:{port}", process)
+
+
+def end_process(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """SIGTERM, then SIGKILL if it is still there after `timeout` seconds; reaped either way."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def exit_status(process: subprocess.Popen[bytes], within: float = 60) -> int:
+    """Wait off the loop for `process` to end (at most `within` seconds); its exit status."""
+    return await asyncio.to_thread(process.wait, within)
+
+
 @asynccontextmanager
 async def running_cloud(
     env: dict[str, str],
@@ -198,45 +244,23 @@ async def running_cloud(
     """Start `processes` separate `studylens-cloud serve` processes sharing `env`'s settings.
 
     `port` fixes the first one's port: a cloud started again there is the same URL to an edge.
-    `stderr` receives their log lines (default: the test's own stderr).
+    `stderr` receives their log lines (default: the test's own stderr). Whatever is still
+    running at the end is stopped.
     """
-    command = str(Path(sys.executable).parent / "studylens-cloud")
     started: list[CloudProcess] = []
-    base_env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("STUDYLENS_CLOUD_") and key != "STATE_DIRECTORY"
-    }
     try:
         for number in range(processes):
             chosen = port if port is not None and number == 0 else free_port()
-            process = subprocess.Popen(  # noqa: ASYNC220 - started before anything is measured
-                [
-                    command,
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(chosen),
-                    "--workers",
-                    str(workers),
-                ],
-                env=base_env | {"STUDYLENS_CLOUD_LOG_LEVEL": "warning"} | env,
-                stderr=stderr,
-            )
-            started.append(CloudProcess(f"http://127.0.0.1:{chosen}", process))
+            started.append(serve_process(env, chosen, workers=workers, stderr=stderr))
         for server in started:
             await wait_until_ready(server.base_url, server.process)
         yield started
     finally:
         for server in started:
-            server.process.terminate()
+            if server.process.poll() is None:
+                server.process.terminate()
         for server in started:
-            try:
-                server.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.process.kill()
-                server.process.wait()
+            end_process(server.process)
 
 
 async def link_edge(
@@ -289,3 +313,19 @@ def cloud_env(
         plain = value.get_secret_value() if hasattr(value, "get_secret_value") else value
         env[f"STUDYLENS_CLOUD_{name.upper()}"] = str(plain)
     return env
+
+
+async def count_rows(database_url: str, table: Any, ids: list[str]) -> int:
+    """How many rows of `table` (a model with an `id`) have one of `ids`, read from the database."""
+    from sqlalchemy import func, select
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as db:
+            found = await db.scalar(
+                select(func.count()).select_from(table).where(table.id.in_(ids))
+            )
+            return int(found or 0)
+    finally:
+        await engine.dispose()

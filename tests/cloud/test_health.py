@@ -7,7 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from cloud.services import CloudServices
 from tests.cloud.support import data_of, error_of
 
 #: PostgreSQL only: the core modules (auth, ingest, analytics) also run on SQLite.
@@ -34,6 +36,21 @@ async def test_readyz_is_503_when_the_database_is_gone(start_cloud: Any) -> None
     broken = await start_cloud(database_url=SecretStr(settings_url))
     data_of(await cloud.get("/readyz"))
     assert error_of(await broken.get("/readyz"), 503)["code"] == "database_unavailable"
+
+
+def services_of(cloud: httpx.AsyncClient) -> CloudServices:
+    """The services of the app behind an in-process client."""
+    app: FastAPI = cloud._transport.app  # type: ignore[attr-defined]
+    found: CloudServices = app.state.services
+    return found
+
+
+async def test_readyz_is_503_draining_while_healthz_stays_ok(cloud: httpx.AsyncClient) -> None:
+    """Once draining, /readyz answers 503 draining; /healthz (liveness) and the API go on."""
+    services_of(cloud).draining.start()
+    assert error_of(await cloud.get("/readyz"), 503)["code"] == "draining"
+    assert data_of(await cloud.get("/healthz"))["status"] == "ok"
+    assert error_of(await cloud.get("/api/sessions"), 401)["code"]  # routes still answer
 
 
 async def test_openapi_lists_every_route(cloud: httpx.AsyncClient) -> None:
