@@ -10,6 +10,9 @@ from sqlalchemy import text
 
 from cloud.db.engine import make_engine
 
+#: The PostgreSQL advisory lock every process takes to migrate: one at a time, the rest wait.
+MIGRATION_LOCK = 7158420231
+
 
 def alembic_config(url: str) -> Config:
     """An Alembic config pointing at our migrations and `url`."""
@@ -32,7 +35,9 @@ async def upgrade(url: str) -> None:
         async with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 # Two API processes starting together must not both create the tables.
-                await connection.execute(text("SELECT pg_advisory_xact_lock(7158420231)"))
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": MIGRATION_LOCK}
+                )
             await connection.run_sync(_upgrade, config)
     finally:
         await engine.dispose()

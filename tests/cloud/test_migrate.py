@@ -20,7 +20,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, make_url
 
-from cloud.db.migrate import alembic_config
+from cloud.db.migrate import MIGRATION_LOCK, alembic_config
 from tests import conftest
 from tests.cloud.secrets_support import (
     FakeSecretsManager,
@@ -30,7 +30,6 @@ from tests.cloud.secrets_support import (
 from tests.integration.logs_support import clean_env
 
 #: The key `cloud.db.migrate.upgrade` locks (`pg_advisory_xact_lock`).
-MIGRATION_LOCK = 7158420231
 PROCESSES = 3
 
 
