@@ -138,7 +138,7 @@ EOF
   as_pg "$pgbin/pg_ctl" start -D "$pg/data" -l "$pg/postgres.log" -w -t 60 >/dev/null \
     || { tail -n 20 "$pg/postgres.log" >&2; die "PostgreSQL did not start"; }
   "$pgbin/psql" -h "$pg" -p "$port" -U postgres -d postgres -X -q -v ON_ERROR_STOP=1 \
-    -c "CREATE ROLE studylens LOGIN CREATEDB PASSWORD 'studylens'" \
+    -c "CREATE ROLE studylens LOGIN CREATEDB CREATEROLE PASSWORD 'studylens'" \
     -c "CREATE DATABASE studylens OWNER studylens" >/dev/null
 }
 
