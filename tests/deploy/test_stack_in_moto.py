@@ -99,7 +99,8 @@ def create_network(stack: Stack) -> dict[str, Any]:
     ec2 = stack.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     zones = [f"{REGION}a", f"{REGION}b"]
-    public, private = [], []
+    public: list[str] = []
+    private: list[str] = []
     for index, zone in enumerate(zones):
         for subnets, offset in ((public, 0), (private, 10)):
             made = ec2.create_subnet(
