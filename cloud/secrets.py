@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
 from cloud.aws_secrets import (
     DatabaseSecret,
@@ -140,3 +140,40 @@ def database_url(secret: DatabaseSecret, host: str | None, port: int, name: str,
         database=secret.dbname or name,
     )
     return url.render_as_string(hide_password=False)
+
+
+class SecretPassword:
+    """The database user's password in its secret, read again when the database refuses it.
+
+    RDS rotates the password of the secret it manages (every 7 days by default); the engine
+    asks for a fresh read only when a new connection is refused, never per connection.
+    """
+
+    def __init__(self, arn: str, store: SecretStore, current: str) -> None:
+        self._arn = arn
+        self._store = store
+        self._current = current
+
+    @property
+    def current(self) -> str:
+        """The password as last read."""
+        return self._current
+
+    def refresh(self) -> None:
+        """Read the secret again (blocking); `SecretsUnavailable` if it cannot be read."""
+        self._current = database_secret(self._store.secret_text(self._arn), self._arn).password
+
+
+def rotating_password(
+    settings: CloudSettings, resolved: CloudSettings, store: SecretStore | None = None
+) -> SecretPassword | None:
+    """For settings naming the database user by ARN: its password, kept up to date."""
+    arn = settings.database_secret_arn
+    if arn is None:
+        return None
+    password = make_url(resolved.database_address()).password
+    assert password is not None  # noqa: S101 - resolve_secrets put the secret's in the URL
+    source = store or SecretsManagerStore(
+        region=settings.aws_region, endpoint_url=settings.secrets_endpoint_url
+    )
+    return SecretPassword(arn, source, password)

@@ -22,6 +22,7 @@ import httpx
 import pytest
 import sqlite_utils
 from aiohttp.test_utils import TestClient
+from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
@@ -33,6 +34,7 @@ from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings, load_settings
 from edge.store import Store, open_database
 from shared.clock import SystemClock
+from tests.cloud.secrets_support import FakeSecretsManager, aws_environment
 from tests.edge.voice.barge_in_support import Samples, Voices
 from tests.fakes.google import CLIENT_ID, FakeGoogle
 from tests.fakes.openai_peer import FakeOpenAI
@@ -526,3 +528,27 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
+# --- AWS Secrets Manager ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def secrets_manager() -> Iterator[FakeSecretsManager]:
+    """The fake in a thread of the test process, on a free loopback port."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield FakeSecretsManager(f"http://{host}:{port}")
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """boto3 in this process on moto's credentials only; the variables, for child processes."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    values = aws_environment()
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -43,8 +44,55 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An engine for `url`; SQLite gets its pragmas, PostgreSQL a bounded pool."""
+class RotatingPassword(Protocol):
+    """A database password that can change under us (RDS rotates its managed secret)."""
+
+    @property
+    def current(self) -> str:
+        """The password as last read."""
+        ...
+
+    def refresh(self) -> None:
+        """Read it again (blocking: the engine calls it in a thread)."""
+        ...
+
+
+def _rotating_connector(url: str, password: RotatingPassword) -> Any:
+    """Connect with the current password; refused as wrong, read it again and retry once.
+
+    So connections keep opening after the secret rotates, without a restart and without a
+    read of the secret per connection.
+    """
+    import asyncpg  # type: ignore[import-untyped]
+
+    parsed = make_url(url)
+
+    async def connect() -> Any:
+        def attempt() -> Any:
+            return asyncpg.connect(
+                host=parsed.host,
+                port=parsed.port,
+                user=parsed.username,
+                database=parsed.database,
+                password=password.current,
+            )
+
+        try:
+            return await attempt()
+        except asyncpg.InvalidPasswordError:
+            await asyncio.to_thread(password.refresh)
+            return await attempt()
+
+    return connect
+
+
+def make_engine(
+    url: str, *, pool_size: int = 10, password: RotatingPassword | None = None
+) -> AsyncEngine:
+    """An engine for `url`; SQLite gets its pragmas, PostgreSQL a bounded pool.
+
+    With `password`, PostgreSQL connections use it (not the URL's) and follow its rotation.
+    """
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -54,8 +102,16 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_autocommit_driver)
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
+    options: dict[str, Any] = {}
+    if password is not None:
+        options["async_creator"] = _rotating_connector(url, password)
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        **options,
     )
 
 

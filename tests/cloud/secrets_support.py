@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
-import pytest
-from moto.server import ThreadedMotoServer
 
 #: Not the default region: a client that ignored the ARN's region would not find the secrets.
 REGION = "eu-central-1"
@@ -71,24 +68,3 @@ def aws_environment(**values: str) -> dict[str, str]:
         "AWS_EC2_METADATA_DISABLED": "true",
         **values,
     }
-
-
-@pytest.fixture(scope="session")
-def secrets_manager() -> Iterator[FakeSecretsManager]:
-    """The fake in a thread of the test process, on a free loopback port."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield FakeSecretsManager(f"http://{host}:{port}")
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """boto3 in this process on moto's credentials only; the variables, for child processes."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    values = aws_environment()
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values

@@ -32,9 +32,7 @@ from cloud.tokens import decode_access
 from tests.cloud.secrets_support import (
     REGION,
     FakeSecretsManager,
-    aws_env,  # noqa: F401 - a fixture
     missing_arn,
-    secrets_manager,  # noqa: F401 - a fixture
 )
 from tests.cloud.support import (
     bearer,
@@ -64,8 +62,8 @@ def settings_for(fake: FakeSecretsManager, **values: Any) -> CloudSettings:
 
 
 def test_rds_managed_secret_and_database_host_make_the_url(
-    secrets_manager: FakeSecretsManager,  # noqa: F811
-    aws_env: dict[str, str],  # noqa: F811
+    secrets_manager: FakeSecretsManager,
+    aws_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
     """RDS's master secret (user, password) and `database_host/port/name` make the asyncpg URL.
@@ -110,8 +108,8 @@ def test_rds_managed_secret_and_database_host_make_the_url(
 
 
 def test_host_port_and_name_of_the_secret_win(
-    secrets_manager: FakeSecretsManager,  # noqa: F811
-    aws_env: dict[str, str],  # noqa: F811
+    secrets_manager: FakeSecretsManager,
+    aws_env: dict[str, str],
 ) -> None:
     """A secret that names host, port (as a string too) and dbname is used as it is."""
     arn = secrets_manager.create(
@@ -130,8 +128,8 @@ def test_host_port_and_name_of_the_secret_win(
 
 
 def test_aws_region_setting_reaches_a_secret_named_without_an_arn(
-    secrets_manager: FakeSecretsManager,  # noqa: F811
-    aws_env: dict[str, str],  # noqa: F811
+    secrets_manager: FakeSecretsManager,
+    aws_env: dict[str, str],
 ) -> None:
     """`aws_region` is used when set, so a secret's plain name works as well as its ARN."""
     key = new_key()
@@ -194,8 +192,8 @@ BAD_SECRETS: list[tuple[str, Any, str, str]] = [
     ("what", "value", "setting", "reason"), BAD_SECRETS, ids=[case[0] for case in BAD_SECRETS]
 )
 def test_bad_secret_is_a_clear_error_naming_the_arn(
-    secrets_manager: FakeSecretsManager,  # noqa: F811
-    aws_env: dict[str, str],  # noqa: F811
+    secrets_manager: FakeSecretsManager,
+    aws_env: dict[str, str],
     what: str,
     value: Any,
     setting: str,
@@ -220,8 +218,8 @@ def test_bad_secret_is_a_clear_error_naming_the_arn(
 
 
 def test_no_host_anywhere_is_a_clear_error(
-    secrets_manager: FakeSecretsManager,  # noqa: F811
-    aws_env: dict[str, str],  # noqa: F811
+    secrets_manager: FakeSecretsManager,
+    aws_env: dict[str, str],
 ) -> None:
     """RDS's master secret names no host: without `database_host` that is said at startup."""
     arn = secrets_manager.create({"username": "u", "password": "pw-of-nobody"})
@@ -231,8 +229,8 @@ def test_no_host_anywhere_is_a_clear_error(
 
 
 def test_binary_secret_is_refused(
-    secrets_manager: FakeSecretsManager,  # noqa: F811
-    aws_env: dict[str, str],  # noqa: F811
+    secrets_manager: FakeSecretsManager,
+    aws_env: dict[str, str],
 ) -> None:
     """A secret holding only bytes is not a key or a database user."""
     arn = secrets_manager.create_binary(b"\x00\x01 binary")
@@ -240,7 +238,7 @@ def test_binary_secret_is_refused(
         resolve_secrets(settings_for(secrets_manager, jwt_secret_arn=arn))
 
 
-def test_endpoint_down_is_a_clear_error(aws_env: dict[str, str]) -> None:  # noqa: F811
+def test_endpoint_down_is_a_clear_error(aws_env: dict[str, str]) -> None:
     """Nothing listening at the endpoint: an error naming the ARN, after botocore's few tries."""
     arn = missing_arn()
     store = SecretsManagerStore(endpoint_url=f"http://127.0.0.1:{free_port()}")
@@ -250,8 +248,8 @@ def test_endpoint_down_is_a_clear_error(aws_env: dict[str, str]) -> None:  # noq
 
 
 def test_access_denied_names_the_arn_and_the_role(
-    secrets_manager: FakeSecretsManager,  # noqa: F811
-    aws_env: dict[str, str],  # noqa: F811
+    secrets_manager: FakeSecretsManager,
+    aws_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Credentials whose policy does not grant `GetSecretValue` get a message that says so.
@@ -334,8 +332,8 @@ def master_secret(database_url: str, **extra: str) -> dict[str, str]:
 
 
 async def test_serve_runs_on_secrets_by_arn_and_processes_share_the_key(
-    secrets_manager: FakeSecretsManager,  # noqa: F811
-    aws_env: dict[str, str],  # noqa: F811
+    secrets_manager: FakeSecretsManager,
+    aws_env: dict[str, str],
     pg_database_url: str,
     live_google: FakeGoogle,
     tmp_path: Path,
@@ -405,8 +403,8 @@ REFUSALS: list[tuple[str, Any, bool]] = [
 
 @pytest.mark.parametrize(("case", "value", "endpoint_up"), REFUSALS, ids=[r[0] for r in REFUSALS])
 async def test_serve_without_its_secret_exits_naming_the_arn(
-    secrets_manager: FakeSecretsManager,  # noqa: F811
-    aws_env: dict[str, str],  # noqa: F811
+    secrets_manager: FakeSecretsManager,
+    aws_env: dict[str, str],
     pg_database_url: str,
     live_google: FakeGoogle,
     tmp_path: Path,
@@ -445,7 +443,7 @@ async def test_serve_without_its_secret_exits_naming_the_arn(
 
 
 async def test_config_prints_the_arns_and_reads_no_secret(
-    aws_env: dict[str, str],  # noqa: F811
+    aws_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
     """`config` shows which secrets are named, fetching none (its endpoint is not even up)."""
@@ -465,8 +463,8 @@ async def test_config_prints_the_arns_and_reads_no_secret(
 
 
 async def test_admin_commands_read_the_secrets_too(
-    secrets_manager: FakeSecretsManager,  # noqa: F811
-    aws_env: dict[str, str],  # noqa: F811
+    secrets_manager: FakeSecretsManager,
+    aws_env: dict[str, str],
     pg_database_url: str,
     live_google: FakeGoogle,
     tmp_path: Path,
@@ -488,8 +486,8 @@ async def test_admin_commands_read_the_secrets_too(
 
 
 async def test_secret_values_never_reach_the_logs_at_debug(
-    secrets_manager: FakeSecretsManager,  # noqa: F811
-    aws_env: dict[str, str],  # noqa: F811
+    secrets_manager: FakeSecretsManager,
+    aws_env: dict[str, str],
     pg_database_url: str,
     live_google: FakeGoogle,
     tmp_path: Path,

@@ -24,8 +24,6 @@ from cloud.db.migrate import MIGRATION_LOCK, alembic_config
 from tests import conftest
 from tests.cloud.secrets_support import (
     FakeSecretsManager,
-    aws_env,  # noqa: F401 - a fixture
-    secrets_manager,  # noqa: F401 - a fixture
 )
 from tests.integration.logs_support import clean_env
 
@@ -66,8 +64,8 @@ async def lock_waiters(connection: Any) -> int:
 
 async def test_migrate_processes_at_once_with_secrets_by_arn_build_the_schema_once(
     fresh_database: URL,
-    secrets_manager: FakeSecretsManager,  # noqa: F811
-    aws_env: dict[str, str],  # noqa: F811
+    secrets_manager: FakeSecretsManager,
+    aws_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
     """Three `migrate` processes (database user by ARN) on one empty database: all exit 0.
