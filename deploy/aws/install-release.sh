@@ -5,9 +5,9 @@
 # file verbatim after a few `export` lines with the stack's values; tests/deploy checks the copy).
 # The release is the tarball deploy/aws/bundle.sh makes: exactly one wheel, the systemd unit
 # systemd/studylens-cloud.service, constraints.txt (the versions the test suite passed with) and
-# SHA256SUMS. Steps: packages -> system user -> fetch and verify the release -> virtualenv with
-# exactly that wheel -> /etc/studylens/cloud.env -> unit (+ log drop-in) -> start, wait for
-# /readyz -> cfn-signal.
+# SHA256SUMS. Steps: packages -> system user -> fetch and verify the release ->
+# /etc/studylens/cloud.env -> virtualenv with exactly that wheel -> unit (+ log drop-in) ->
+# start, wait for /readyz -> cfn-signal.
 #
 # Input (environment):
 #   STUDYLENS_RELEASE_URI     s3://bucket/key of the release tarball (fetched with the aws CLI)
@@ -209,8 +209,8 @@ main() {
   if wanted user; then create_user; fi
   work="$(mktemp -d)"
   fetch_release "$work"
-  install_wheel "$(only_wheel "$work")" "$work/constraints.txt"
   write_env_file
+  install_wheel "$(only_wheel "$work")" "$work/constraints.txt"
   install_unit "$work"
   rm -rf "$work"
   if wanted services; then start_services; fi
