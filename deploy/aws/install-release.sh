@@ -3,9 +3,9 @@
 #
 # Run as root by the launch template's user data (deploy/aws/studylens-cloud.yaml embeds this
 # file verbatim after a few `export` lines with the stack's values; tests/deploy checks the copy).
-# The release is the tarball deploy/aws/bundle.sh makes: exactly one wheel, the systemd unit
-# systemd/studylens-cloud.service, constraints.txt (the versions the test suite passed with) and
-# SHA256SUMS. Steps: packages -> system user -> fetch and verify the release ->
+# The release is the tarball scripts/release.sh makes (deploy/aws/bundle.sh): exactly one wheel,
+# the unit systemd/studylens-cloud.service, constraints.txt (the versions the test suite passed
+# with) and SHA256SUMS. Steps: packages -> system user -> fetch and verify the release ->
 # /etc/studylens/cloud.env -> virtualenv with exactly that wheel -> unit (+ log drop-in) ->
 # start, wait for /readyz -> cfn-signal.
 #
@@ -57,7 +57,7 @@ trap 'rc=$?; if [ "$rc" -ne 0 ]; then log "failed ($rc)"; signal 1; fi' EXIT
 install_packages() {
   # python3.11: the project's Python; CloudWatch agent: ships the JSON log lines;
   # aws-cfn-bootstrap: cfn-signal. The aws CLI and the SSM agent come with the image.
-  dnf install -y python3.11 amazon-cloudwatch-agent aws-cfn-bootstrap logrotate
+  dnf install -y python3.11 python3.11-pip amazon-cloudwatch-agent aws-cfn-bootstrap logrotate
 }
 
 create_user() {
