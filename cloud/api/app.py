@@ -24,10 +24,10 @@ from cloud.api import (
 )
 from cloud.api.limits import BodyLimit
 from cloud.api.observe import RequestLog
-from cloud.db.engine import make_engine
+from cloud.db.engine import RotatingPassword, make_engine
 from cloud.db.migrate import upgrade
 from cloud.draining import drain_on_signals
-from cloud.secrets import resolve_secrets
+from cloud.secrets import resolve_secrets, rotating_password
 from cloud.services import build_services
 from cloud.services import s3_client as s3_client  # re-exported: tests build S3 clients
 from cloud.settings import CloudSettings, load_settings
@@ -48,6 +48,7 @@ def create_app(
     clock: Clock | None = None,
     migrate: bool = True,
     drain_on_stop: bool = False,
+    database_password: RotatingPassword | None = None,
 ) -> FastAPI:
     """Wire the services for `settings`; the lifespan applies migrations and closes resources.
 
@@ -55,7 +56,11 @@ def create_app(
     for `shutdown_drain_seconds`, before uvicorn's graceful shutdown.
     """
     clock = clock or SystemClock()
-    engine = make_engine(settings.database_address(), pool_size=settings.database_pool_size)
+    engine = make_engine(
+        settings.database_address(),
+        pool_size=settings.database_pool_size,
+        password=database_password,
+    )
     http = httpx.AsyncClient(headers={"User-Agent": f"studylens-cloud/{__version__}"})
     services = build_services(settings, clock=clock, engine=engine, http=http)
     objects = services.objects
@@ -119,6 +124,10 @@ def app_from_environment() -> FastAPI:
     configure_logging(settings.log_level, settings.log_format, quiet=QUIET_LOGGERS)
     # Secrets by ARN are read here, once: uvicorn calls this factory in the worker's event loop
     # but before the worker accepts a connection, so the blocking read holds nothing up.
+    resolved = resolve_secrets(settings)
     return create_app(
-        resolve_secrets(settings), migrate=os.environ.get(MIGRATED_ENV) != "1", drain_on_stop=True
+        resolved,
+        migrate=os.environ.get(MIGRATED_ENV) != "1",
+        drain_on_stop=True,
+        database_password=rotating_password(settings, resolved),
     )
