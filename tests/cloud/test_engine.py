@@ -59,9 +59,7 @@ async def who(engine: Any) -> str:
 
 def settings_of(arn: str, endpoint: str) -> CloudSettings:
     """Settings naming the database user by ARN, on the fake Secrets Manager."""
-    return CloudSettings(
-        database_secret_arn=arn, secrets_endpoint_url=endpoint, aws_region=REGION
-    )
+    return CloudSettings(database_secret_arn=arn, secrets_endpoint_url=endpoint, aws_region=REGION)
 
 
 async def test_a_new_connection_after_a_rotation_uses_the_new_password(
