@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cloud.aws_secrets import SecretsManagerStore
 from cloud.db.engine import make_engine
@@ -57,49 +59,67 @@ async def who(engine: Any) -> str:
         return str((await conn.execute(text("SELECT current_user"))).scalar_one())
 
 
-def settings_of(arn: str, endpoint: str) -> CloudSettings:
-    """Settings naming the database user by ARN, on the fake Secrets Manager."""
-    return CloudSettings(database_secret_arn=arn, secrets_endpoint_url=endpoint, aws_region=REGION)
+@dataclass
+class Engine:
+    """An engine on the login's secret, the secret's ARN, and its password source if any."""
+
+    engine: AsyncEngine
+    arn: str
+    password: SecretPassword | None
+
+
+@pytest.fixture
+async def engine_of(
+    login: dict[str, Any], secrets_manager: FakeSecretsManager
+) -> AsyncIterator[Callable[[bool], Engine]]:
+    """Make an engine for the login's secret, following its rotation or not; disposed after."""
+    made: list[AsyncEngine] = []
+
+    def make(rotating: bool) -> Engine:
+        arn = secrets_manager.create(login)
+        settings = CloudSettings(
+            database_secret_arn=arn,
+            secrets_endpoint_url=secrets_manager.endpoint_url,
+            aws_region=REGION,
+        )
+        store = SecretsManagerStore(endpoint_url=secrets_manager.endpoint_url)
+        resolved = resolve_secrets(settings, store)
+        password = rotating_password(settings, resolved) if rotating else None
+        engine = make_engine(resolved.database_address(), pool_size=1, password=password)
+        made.append(engine)
+        return Engine(engine, arn, password)
+
+    yield make
+    for engine in made:
+        await engine.dispose()
 
 
 async def test_a_new_connection_after_a_rotation_uses_the_new_password(
-    login: dict[str, Any], secrets_manager: FakeSecretsManager
+    login: dict[str, Any], secrets_manager: FakeSecretsManager, engine_of: Any
 ) -> None:
     """Connected before; the password rotates; the next connection opens (no restart)."""
-    arn = secrets_manager.create(login)
-    settings = settings_of(arn, secrets_manager.endpoint_url)
-    store = SecretsManagerStore(endpoint_url=secrets_manager.endpoint_url)
-    resolved = resolve_secrets(settings, store)
-    password = rotating_password(settings, resolved)
-    engine = make_engine(resolved.database_address(), pool_size=1, password=password)
-    try:
-        before = await who(engine)
-        await rotate(login, secrets_manager, arn)
-        after = await who(engine)
-    finally:
-        await engine.dispose()
+    made = engine_of(True)
+
+    before = await who(made.engine)
+    await rotate(login, secrets_manager, made.arn)
+    after = await who(made.engine)
 
     assert before == after == login["username"]
-    assert password is not None
-    assert password.current == login["password"]
+    assert made.password is not None
+    assert made.password.current == login["password"]
 
 
 async def test_without_a_rotating_password_the_old_one_stays_refused(
-    login: dict[str, Any], secrets_manager: FakeSecretsManager
+    login: dict[str, Any], secrets_manager: FakeSecretsManager, engine_of: Any
 ) -> None:
     """The check the test above relies on: after the rotation the URL's password is refused."""
-    arn = secrets_manager.create(login)
-    settings = settings_of(arn, secrets_manager.endpoint_url)
-    store = SecretsManagerStore(endpoint_url=secrets_manager.endpoint_url)
-    resolved = resolve_secrets(settings, store)
-    engine = make_engine(resolved.database_address(), pool_size=1)
-    try:
-        await who(engine)
-        await rotate(login, secrets_manager, arn)
-        with pytest.raises(DBAPIError, match="password authentication failed"):
-            await who(engine)
-    finally:
-        await engine.dispose()
+    made = engine_of(False)
+    await who(made.engine)
+
+    await rotate(login, secrets_manager, made.arn)
+
+    with pytest.raises(DBAPIError, match="password authentication failed"):
+        await who(made.engine)
 
 
 def test_settings_without_a_secret_have_no_rotating_password() -> None:
