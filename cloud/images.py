@@ -36,9 +36,13 @@ S3_DELETE_BATCH = 1000
 READ_BLOCK = 1 << 20
 
 
+#: Every object of the store lives below this prefix.
+USERS_PREFIX = "users/"
+
+
 def user_prefix(user_id: str) -> str:
     """Where every object of `user_id` lives: deleting an account empties it."""
-    return f"users/{user_id}/"
+    return f"{USERS_PREFIX}{user_id}/"
 
 
 def image_key(user_id: str, sha256: str) -> str:
@@ -155,11 +159,17 @@ class S3ObjectStore:
         return url
 
     async def check(self) -> None:
-        """HEAD the bucket."""
+        """List one key under `users/`: reachable, and the instance role may list our prefix.
+
+        Not HeadBucket: that carries no prefix, so the role would need listing on the whole
+        bucket (deploy/aws grants it under `users/*` only).
+        """
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            await asyncio.to_thread(self._client.head_bucket, Bucket=self._bucket)
+            await asyncio.to_thread(
+                self._client.list_objects_v2, Bucket=self._bucket, Prefix=USERS_PREFIX, MaxKeys=1
+            )
         except (BotoCoreError, ClientError) as exc:
             raise StoreUnavailable(f"The bucket {self._bucket!r} cannot be reached.") from exc
 

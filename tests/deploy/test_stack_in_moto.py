@@ -501,7 +501,7 @@ def test_instance_role_has_least_privilege(stack: Stack) -> None:
     assert images["Resource"] == f"{bucket}/users/*"
     listing = statements["ListImages"]
     assert (listing["Action"], listing["Resource"]) == ("s3:ListBucket", bucket)
-    assert listing["Condition"] == {"StringLikeIfExists": {"s3:prefix": ["users/*"]}}
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["users/*"]}}
     (database,) = stack.client("rds").describe_db_instances(
         DBInstanceIdentifier=stack.physical["Database"]
     )["DBInstances"]
