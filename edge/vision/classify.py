@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
@@ -64,8 +65,12 @@ def load_lexicon(text: str | None = None) -> Lexicon:
 
 
 def normalise_text(text: str) -> str:
-    """Lowercase, with runs of whitespace made single spaces (OCR breaks lines anywhere)."""
-    return " ".join(text.lower().split())
+    """Lowercase, compatibility forms folded, runs of whitespace made single spaces.
+
+    NFKC because the OCR models read equations in full-width forms (U+FF1D for `=`, U+FF08
+    for `(`), which no lexicon term written in ASCII would match; OCR breaks lines anywhere.
+    """
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
 #: Terms at least this long also count inside run-together words (see `_found`).
@@ -74,7 +79,7 @@ SQUASHED_MIN = 5
 
 def squash(text: str) -> str:
     """Letters and digits only: OCR often drops the spaces between words."""
-    return re.sub(r"[^a-z0-9]", "", text.lower())
+    return re.sub(r"[^a-z0-9]", "", unicodedata.normalize("NFKC", text).lower())
 
 
 def _found(term: str, text: str, squashed: str) -> bool:

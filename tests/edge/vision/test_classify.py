@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.vision.classify import classify, load_lexicon, text_distance
+from edge.vision.classify import classify, load_lexicon, squash, text_distance
 from shared.topics import UNKNOWN
 
 LEXICON = load_lexicon()
@@ -78,3 +78,23 @@ def test_a_custom_lexicon_is_read_from_toml() -> None:
     """Topics and weights come from the data file's format."""
     lexicon = load_lexicon("[topics.Music]\nwords = { chord = 5 }\n")
     assert classify("a minor chord", lexicon).topic == "Music"
+
+
+def full_width(text: str) -> str:
+    """`text` in the full-width forms RapidOCR reads equations in (U+FF01 to U+FF5E)."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def test_full_width_ocr_forms_match_ascii_terms() -> None:
+    """RapidOCR reads `x=4, f(x)` in full-width forms: folded, they are math's terms."""
+    text = f"Solve {full_width('f(x)=x+3')} for {full_width('x=2,')} then the derivative"
+
+    verdict = classify(text, load_lexicon())
+
+    assert verdict.topic == "Math"
+    assert verdict.scores["Math"] >= 2 + 4 + 4  # solve, `f(x)`, derivative
+
+
+def test_full_width_letters_are_squashed_too() -> None:
+    """Run-together full-width text still holds its long terms."""
+    assert squash(full_width("PHOTOSYNTHESIS") + "\u3000" + full_width("in")) == "photosynthesisin"
