@@ -127,13 +127,10 @@ def paper(kind: str, rng: random.Random) -> Page:
     return page
 
 
-def photograph(image: Image.Image, rng: random.Random) -> Image.Image:
-    """On a desk, in perspective, rotated, blurred, lit unevenly and tinted."""
+def tilt(image: Image.Image, rng: random.Random, *, corner: float, degrees: float) -> Image.Image:
+    """Seen at an angle: each corner moved in by up to `corner` of the side, then rotated."""
     w, h = image.size
-    canvas = Image.new("RGB", (int(w * 1.1), int(h * 1.1)), (rng.randint(60, 140), 85, 65))
-    canvas.paste(image, (int(w * 0.05), int(h * 0.05)))
-    w, h = canvas.size
-    d = 0.07
+    d = corner
     quad = [
         rng.uniform(0, d) * w,
         rng.uniform(0, d) * h,
@@ -144,10 +141,19 @@ def photograph(image: Image.Image, rng: random.Random) -> Image.Image:
         w - rng.uniform(0, d) * w,
         rng.uniform(0, d) * h,
     ]
-    image = canvas.transform((w, h), Image.Transform.QUAD, quad, Image.Resampling.BILINEAR)
-    image = image.rotate(
-        rng.uniform(-5, 5), resample=Image.Resampling.BILINEAR, fillcolor=(90, 80, 70)
+    image = image.transform((w, h), Image.Transform.QUAD, quad, Image.Resampling.BILINEAR)
+    return image.rotate(
+        rng.uniform(-degrees, degrees), resample=Image.Resampling.BILINEAR, fillcolor=(90, 80, 70)
     )
+
+
+def photograph(image: Image.Image, rng: random.Random) -> Image.Image:
+    """On a desk, in perspective, rotated, blurred, lit unevenly and tinted."""
+    w, h = image.size
+    canvas = Image.new("RGB", (int(w * 1.1), int(h * 1.1)), (rng.randint(60, 140), 85, 65))
+    canvas.paste(image, (int(w * 0.05), int(h * 0.05)))
+    w, h = canvas.size
+    image = tilt(canvas, rng, corner=0.07, degrees=5)
     image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
     light = Image.linear_gradient("L").resize((w, h)).rotate(rng.uniform(0, 360))
     shade = Image.new("RGB", (w, h), (0, 0, 0))

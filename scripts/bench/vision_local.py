@@ -36,6 +36,7 @@ from edge.settings import HybridSettings
 from edge.vision.hybrid import HybridVision
 from edge.vision.local import LocalVision
 from edge.vision.openai_vision import OpenAIVision
+from scripts.bench.pagedraw import tilt
 from tests.fakes.images import scene
 from tests.fakes.openai_peer import FakeOpenAI
 
@@ -111,21 +112,7 @@ def render(lines: list[str], rng: random.Random) -> Image.Image:
 def photograph(image: Image.Image, rng: random.Random) -> bytes:
     """Perspective, rotation, blur, uneven light, partial occlusion; as a phone JPEG."""
     w, h = image.size
-    d = 0.06
-    quad = [
-        rng.uniform(0, d) * w,
-        rng.uniform(0, d) * h,
-        rng.uniform(0, d) * w,
-        h - rng.uniform(0, d) * h,
-        w - rng.uniform(0, d) * w,
-        h - rng.uniform(0, d) * h,
-        w - rng.uniform(0, d) * w,
-        rng.uniform(0, d) * h,
-    ]
-    image = image.transform((w, h), Image.Transform.QUAD, quad, Image.Resampling.BILINEAR)
-    image = image.rotate(
-        rng.uniform(-6, 6), resample=Image.Resampling.BILINEAR, fillcolor=(90, 80, 70)
-    )
+    image = tilt(image, rng, corner=0.06, degrees=6)
     image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.4)))
     light = Image.linear_gradient("L").resize((w, h)).rotate(rng.uniform(0, 360))
     shade = Image.new("RGB", (w, h), (0, 0, 0))
