@@ -8,25 +8,43 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from importlib.resources import files
+from itertools import islice
+from typing import Any
 
 from shared.topics import UNKNOWN
 
-#: Least score a topic needs before the text counts as study material of it.
+#: Default least score a topic needs before the text counts as study material of it.
 MIN_SCORE = 4.0
-#: Least distraction score (and more than the best topic's) to call a view distracted.
+#: Default least distraction score (and more than the best topic's) to call a view distracted.
 MIN_DISTRACTION = 5.0
+#: Default weight of each tier of terms.
+TIERS: Mapping[str, float] = {"strong": 4.0, "clear": 2.5, "weak": 1.0}
+#: A shape counts at most this many of its matches: a page of sums is not a hundred times math.
+MAX_SHAPE_HITS = 3
+
+
+@dataclass(frozen=True)
+class Cues:
+    """What points to one topic (or to distraction): terms, word patterns, text shapes."""
+
+    terms: Mapping[str, float] = field(default_factory=dict)
+    patterns: tuple[tuple[re.Pattern[str], float], ...] = ()
+    shapes: tuple[tuple[re.Pattern[str], float], ...] = ()
+    formulas: float = 0.0
 
 
 @dataclass(frozen=True)
 class Lexicon:
-    """Weights per term for each topic, subtopic terms, and distraction terms."""
+    """Cues per topic, subtopic terms, distraction cues and the thresholds."""
 
-    topics: Mapping[str, Mapping[str, float]]
+    topics: Mapping[str, Cues]
     subtopics: Mapping[str, Mapping[str, tuple[str, ...]]]
-    distraction: Mapping[str, float]
+    distraction: Cues
+    min_score: float = MIN_SCORE
+    min_distraction: float = MIN_DISTRACTION
 
 
 @dataclass(frozen=True)
@@ -41,27 +59,46 @@ class Verdict:
     scores: Mapping[str, float]
 
 
+def _cues(entry: Mapping[str, Any], tiers: Mapping[str, float]) -> Cues:
+    terms: dict[str, float] = {}
+    for tier, weight in tiers.items():
+        for term in entry.get(tier, []):
+            terms.setdefault(normalise_text(term), float(weight))
+    for term, weight in entry.get("words", {}).items():
+        terms[normalise_text(term)] = float(weight)
+    patterns = tuple(
+        (re.compile(pattern), float(weight))
+        for pattern, weight in entry.get("patterns", {}).items()
+    )
+    shapes = tuple(
+        (re.compile(shape), float(weight)) for shape, weight in entry.get("shapes", {}).items()
+    )
+    return Cues(terms, patterns, shapes, float(entry.get("formulas", 0.0)))
+
+
 def load_lexicon(text: str | None = None) -> Lexicon:
     """Parse a lexicon (default: the packaged `lexicon.toml`)."""
     if text is None:
         text = files("edge.vision").joinpath("lexicon.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
-    topics = {
-        name: {term.lower(): float(weight) for term, weight in entry.get("words", {}).items()}
-        for name, entry in data.get("topics", {}).items()
-    }
+    tiers = {**TIERS, **data.get("tiers", {})}
+    entries = data.get("topics", {})
+    topics = {name: _cues(entry, tiers) for name, entry in entries.items()}
     subtopics = {
         name: {
-            sub: tuple(t.lower() for t in terms)
+            sub: tuple(normalise_text(t) for t in terms)
             for sub, terms in entry.get("subtopics", {}).items()
         }
-        for name, entry in data.get("topics", {}).items()
+        for name, entry in entries.items()
     }
-    distraction = {
-        term.lower(): float(weight)
-        for term, weight in data.get("distraction", {}).get("words", {}).items()
-    }
-    return Lexicon(topics, subtopics, distraction)
+    thresholds = data.get("thresholds", {})
+    return Lexicon(
+        topics,
+        subtopics,
+        _cues(data.get("distraction", {}), tiers),
+        float(thresholds.get("topic", MIN_SCORE)),
+        float(thresholds.get("distraction", MIN_DISTRACTION)),
+    )
 
 
 def normalise_text(text: str) -> str:
@@ -73,8 +110,8 @@ def normalise_text(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
-#: Terms at least this long also count inside run-together words (see `_found`).
-SQUASHED_MIN = 5
+#: Terms at least this long also count inside run-together words (see `Reading.has`).
+SQUASHED_MIN = 8
 
 
 def squash(text: str) -> str:
@@ -82,38 +119,117 @@ def squash(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", unicodedata.normalize("NFKC", text).lower())
 
 
-def _found(term: str, text: str, squashed: str) -> bool:
-    # Whole words ("cell" is not in "cellar"); terms may hold spaces and symbols. Long terms
-    # also match inside run-together OCR text ("takesplaceinthechloroplasts"), where a chance
-    # hit is unlikely; short ones would match everywhere.
-    if re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", text) is not None:
-        return True
-    bare = squash(term)
-    return len(bare) >= SQUASHED_MIN and bare in squashed
+ELEMENTS = frozenset(
+    """
+    H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As
+    Se Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb
+    Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk
+    Cf Es Fm Md No Lr
+    """.split()  # noqa: SIM905 - the periodic table reads better as a block
+)
+_FORMULA = re.compile(r"(?<![A-Za-z])(?:\(?[A-Z][a-z]?\d{0,3}\)?\d{0,3}){2,}(?![A-Za-z0-9])")
+_SYMBOL = re.compile(r"[A-Z][a-z]?")
 
 
-def _score(weights: Mapping[str, float], text: str, squashed: str) -> float:
-    return sum(weight for term, weight in weights.items() if _found(term, text, squashed))
+def is_formula(token: str) -> bool:
+    """Whether `token` reads as a chemical formula (H2O, NaCl, C2H5OH; not OK, TV or BBC).
+
+    Element symbols only, at least two, and a count or a two-letter symbol.
+    """
+    symbols = _SYMBOL.findall(token)
+    return (
+        len(symbols) >= 2
+        and all(symbol in ELEMENTS for symbol in symbols)
+        and (any(c.isdigit() for c in token) or any(len(symbol) == 2 for symbol in symbols))
+    )
+
+
+def formulas(text: str) -> set[str]:
+    """The distinct chemical formulas in `text` (case as written: `co` is not CO)."""
+    return {m.group(0) for m in _FORMULA.finditer(text) if is_formula(m.group(0))}
+
+
+_WORD = re.compile(r"[a-z][a-z0-9]*(?:['-][a-z0-9]+)*")
+
+
+def _singulars(word: str) -> Iterator[str]:
+    # Lexicon words are singular; page text has "cells", "bacteria", "nuclei", "larvae".
+    yield word
+    if len(word) > 3:
+        if word.endswith("ies"):
+            yield word[:-3] + "y"
+        if word.endswith("es"):
+            yield word[:-2]
+        if word.endswith("s") and not word.endswith("ss"):
+            yield word[:-1]
+        if word.endswith("i"):
+            yield word[:-1] + "us"
+        if word.endswith("ae"):
+            yield word[:-1]
+        if word.endswith("a"):
+            yield word[:-1] + "um"
+
+
+class Reading:
+    """One text made ready for matching: its clean form, its words, its run-together form."""
+
+    def __init__(self, text: str) -> None:
+        self.clean = normalise_text(text)
+        self.folded = unicodedata.normalize("NFKC", text)
+        self.squashed = squash(text)
+        self.words = set(_WORD.findall(self.clean))
+        self.stems = {stem for word in self.words for stem in _singulars(word)}
+
+    def has(self, term: str) -> bool:
+        """Whether `term` is in the text: a word (or its plural), a phrase, or run together."""
+        if term in self.stems:
+            return True
+        # Phrases and terms with symbols ("f(x)", "e.g."), as whole words: "cell" is not in
+        # "cellar". Long terms also match inside run-together OCR text
+        # ("takesplaceinthechloroplasts"), where a chance hit is unlikely.
+        if not term.isalpha() and re.search(
+            rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", self.clean
+        ):
+            return True
+        bare = squash(term)
+        return len(bare) >= SQUASHED_MIN and bare in self.squashed
+
+    def score(self, cues: Cues) -> float:
+        """The sum of the cues found.
+
+        Each term once, each word a pattern fits once, each shape as often as it shows (up to
+        `MAX_SHAPE_HITS`), and the distinct formulas (up to as many).
+        """
+        found = {term for term in cues.terms if self.has(term)}
+        total = sum(cues.terms[term] for term in found)
+        for pattern, weight in cues.patterns:
+            fits = {w for w in self.words if w not in found and pattern.fullmatch(w)}
+            total += weight * len(fits)
+        for shape, weight in cues.shapes:
+            hits = len(list(islice(shape.finditer(self.folded), MAX_SHAPE_HITS)))
+            total += weight * hits
+        if cues.formulas:
+            total += cues.formulas * min(MAX_SHAPE_HITS, len(formulas(self.folded)))
+        return total
 
 
 def classify(text: str, lexicon: Lexicon) -> Verdict:
     """Score every topic over `text`; the best one wins if it scores enough."""
-    clean = normalise_text(text)
-    squashed = squash(text)
-    scores = {topic: _score(weights, clean, squashed) for topic, weights in lexicon.topics.items()}
+    reading = Reading(text)
+    scores = {topic: reading.score(cues) for topic, cues in lexicon.topics.items()}
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     best, best_score = ranked[0] if ranked else (UNKNOWN, 0.0)
     runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-    distraction = _score(lexicon.distraction, clean, squashed)
-    distracted = distraction >= MIN_DISTRACTION and distraction > best_score
-    if best_score < MIN_SCORE or distracted:
+    distraction = reading.score(lexicon.distraction)
+    distracted = distraction >= lexicon.min_distraction and distraction > best_score
+    if best_score < lexicon.min_score or distracted:
         return Verdict(UNKNOWN, None, 0.0, False, distracted, scores)
     # Sure when the winner scores well and clearly ahead of the next topic.
     confidence = round(min(1.0, best_score / 12) * (best_score / (best_score + runner_up)), 2)
     subtopic = None
     best_hits = 0
     for name, terms in lexicon.subtopics.get(best, {}).items():
-        hits = sum(_found(term, clean, squashed) for term in terms)
+        hits = sum(reading.has(term) for term in terms)
         if hits > best_hits:
             subtopic, best_hits = name, hits
     return Verdict(best, subtopic, confidence, True, False, scores)

@@ -20,6 +20,7 @@ fonts-freefont-ttf fonts-dkg-handwriting fonts-humor-sans fonts-comic-neue fonts
 fonts-femkeklaver
 
 Run: .venv/bin/python scripts/bench/analyser_eval.py [--quick] [--per-topic 24] [--scenes 24]
+     [--part dev|heldout|both] [--dump dev.jsonl]
 """
 
 from __future__ import annotations
@@ -156,9 +157,9 @@ def report(name: str, split: str, resolution: str, outcomes: list[Outcome]) -> N
         print(f"| {'(not study)' if truth == 'none' else truth} | {cells} |")
 
 
-def summary(name: str, outcomes: list[Outcome]) -> None:
+def summary(name: str, outcomes: list[Outcome], parts: tuple[str, ...]) -> None:
     """One line per part and resolution, for the table at the head of BENCHMARKS.md's section."""
-    for split in ("dev", "heldout"):
+    for split in parts:
         for resolution in RESOLUTIONS:
             mine = [o for o in outcomes if o.item.split == split and o.resolution == resolution]
             study = [o for o in mine if o.item.label != "none"]
@@ -206,6 +207,9 @@ async def run(args: argparse.Namespace) -> None:
         f"Sets built in {time.perf_counter() - began:.0f} s: "
         + ", ".join(f"{k} {len(v)} images" for k, v in sets.items())
     )
+    if args.part != "both":
+        sets = {name: [i for i in items if i.split == args.part] for name, items in sets.items()}
+    parts = ("dev", "heldout") if args.part == "both" else (args.part,)
     results: dict[str, list[Outcome]] = {}
     with tempfile.TemporaryDirectory() as data_dir:
         settings = EdgeSettings(data_dir=Path(data_dir))
@@ -218,7 +222,7 @@ async def run(args: argparse.Namespace) -> None:
         finally:
             await reader.close()
     for name, outcomes in results.items():
-        for split in ("dev", "heldout"):
+        for split in parts:
             for resolution in RESOLUTIONS:
                 mine = [o for o in outcomes if o.item.split == split and o.resolution == resolution]
                 report(name, split, resolution, mine)
@@ -228,7 +232,7 @@ async def run(args: argparse.Namespace) -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     for name, outcomes in results.items():
-        summary(name, outcomes)
+        summary(name, outcomes, parts)
     if args.dump:
         dump(args.dump, [o for outcomes in results.values() for o in outcomes])
     print(f"\nTotal {time.perf_counter() - began:.0f} s")
@@ -248,6 +252,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=19, help="seed of the splits and pages")
     parser.add_argument("--quick", action="store_true", help="2 pages per topic and 2 scenes")
     parser.add_argument("--dump", type=Path, help="write the dev part's outcomes (JSON lines)")
+    parser.add_argument(
+        "--part",
+        choices=("dev", "heldout", "both"),
+        default="both",
+        help="analyse one part only (tuning runs: dev)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.per_topic = args.scenes = args.team_per_topic = args.team_scenes = 2

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from edge.vision.classify import classify, load_lexicon, squash, text_distance
+from edge.vision.classify import (
+    MAX_SHAPE_HITS,
+    Reading,
+    classify,
+    is_formula,
+    load_lexicon,
+    squash,
+    text_distance,
+)
 from shared.topics import UNKNOWN
 
 LEXICON = load_lexicon()
@@ -98,3 +106,90 @@ def test_full_width_ocr_forms_match_ascii_terms() -> None:
 def test_full_width_letters_are_squashed_too() -> None:
     """Run-together full-width text still holds its long terms."""
     assert squash(full_width("PHOTOSYNTHESIS") + "\u3000" + full_width("in")) == "photosynthesisin"
+
+
+def test_plurals_and_latin_plurals_match_the_singular_term() -> None:
+    """The lexicon holds 'nucleus' and 'bacterium'; pages say 'nuclei' and 'bacteria'."""
+    reading = Reading("The nuclei of bacteria, the larvae and the ovaries")
+
+    assert all(reading.has(term) for term in ("nucleus", "bacterium", "larva", "ovary"))
+
+
+def test_one_strong_term_alone_is_not_a_study_page() -> None:
+    """A feed line that names 'predators' once is not biology: a topic needs more than one cue."""
+    verdict = classify("An effective way to deal with predators is to taste terrible", LEXICON)
+
+    assert verdict.topic == UNKNOWN
+    assert 0 < verdict.scores["Biology"] < LEXICON.min_score
+
+
+def test_word_shapes_name_a_topic_without_any_listed_term() -> None:
+    """Words the lexicon never lists still count by their form (-cyte, -itis)."""
+    verdict = classify("Thrombocytes in nephritis", LEXICON)
+
+    assert verdict.topic == "Biology"
+
+
+def test_equations_alone_are_math() -> None:
+    """Math notes are mostly symbols: the shape of equations is enough."""
+    verdict = classify("3x + 2y = 16, x - y = 2\nx = 4, y = 2", LEXICON)
+
+    assert verdict.topic == "Math"
+
+
+def test_a_shape_counts_at_most_a_few_times() -> None:
+    """A page of twenty equations is not twenty times math."""
+    lexicon = load_lexicon("[topics.Math]\nshapes = { '=' = 1 }\n[thresholds]\ntopic = 1\n")
+
+    verdict = classify(" ".join(f"a{n}=b" for n in range(20)), lexicon)
+
+    assert verdict.scores["Math"] == MAX_SHAPE_HITS
+
+
+@pytest.mark.parametrize("token", ["H2O", "NaCl", "C2H5OH", "Ca(OH)2", "CO2"])
+def test_chemical_formulas_are_recognised(token: str) -> None:
+    """Element symbols with counts or two-letter symbols read as formulas."""
+    assert is_formula(token)
+
+
+@pytest.mark.parametrize("token", ["OK", "TV", "BBC", "ICU", "Xx2", "co2"])
+def test_capitals_that_are_not_formulas_are_not(token: str) -> None:
+    """Acronyms, non-symbols and lowercase are not formulas."""
+    assert not is_formula(token)
+
+
+def test_formulas_make_a_page_chemistry() -> None:
+    """Formulas count for chemistry (up to three of them)."""
+    verdict = classify("2H2 + O2 -> 2H2O; NaCl in water", LEXICON)
+
+    assert verdict.topic == "Chemistry"
+
+
+def test_a_group_chat_quoting_authors_is_distracted_not_english() -> None:
+    """Attributed quotations in a chat, with its times and members, are a chat."""
+    text = (
+        "Chloe, Ana and 8 others\nWhatever occurs from love is always beyond good\n23:48\n"
+        "-- Friedrich Nietzsche\n21:20\nThose who cannot remember the past\n21:58\n"
+        "-- George Santayana\n11:41"
+    )
+
+    verdict = classify(text, LEXICON)
+
+    assert (verdict.topic, verdict.is_distracted) == (UNKNOWN, True)
+
+
+def test_an_essay_plan_is_english() -> None:
+    """Essay-plan headings are English work even when the content words are ordinary."""
+    text = "Essay plan\nIntro: the town at night\nPoint 1: the river\nConclusion: home again"
+
+    verdict = classify(text, LEXICON)
+
+    assert (verdict.topic, verdict.subtopic) == ("English", "Essay writing")
+
+
+def test_thresholds_come_from_the_lexicon() -> None:
+    """`[thresholds]` sets how much a topic needs."""
+    lexicon = load_lexicon("[topics.Music]\nweak = ['chord']\n[thresholds]\ntopic = 1\n")
+
+    assert classify("a chord", lexicon).topic == "Music"
+    assert classify("a chord", load_lexicon("[topics.Music]\nweak = ['chord']\n")).topic == UNKNOWN
