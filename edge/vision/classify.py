@@ -45,6 +45,17 @@ class Lexicon:
     distraction: Cues
     min_score: float = MIN_SCORE
     min_distraction: float = MIN_DISTRACTION
+    per_word: float = 0.0
+    dense_words: int = 100
+
+    def needed(self, words: int) -> float:
+        """The score a topic needs in a text of `words` words.
+
+        Study text is dense with its subject's terms; ordinary prose (a feed, a chat, a novel's
+        page) names some in passing. Longer text must therefore score more, up to
+        `dense_words` words, beyond which a page's distinct terms stop growing with it.
+        """
+        return max(self.min_score, self.per_word * min(words, self.dense_words))
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,8 @@ def load_lexicon(text: str | None = None) -> Lexicon:
         _cues(data.get("distraction", {}), tiers),
         float(thresholds.get("topic", MIN_SCORE)),
         float(thresholds.get("distraction", MIN_DISTRACTION)),
+        float(thresholds.get("per_word", 0.0)),
+        int(thresholds.get("dense_words", 100)),
     )
 
 
@@ -110,8 +123,16 @@ def normalise_text(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
+#: Words at least this long also match a term one OCR error away ("chromosone"), at
+#: `FUZZY_WEIGHT` of the term's weight; shorter words would match other words.
+FUZZY_MIN = 7
+FUZZY_WEIGHT = 0.75
+
 #: Terms at least this long also count inside run-together words (see `Reading.has`).
-SQUASHED_MIN = 8
+SQUASHED_MIN = 6
+#: A run of letters this long is words that OCR ran together, not one word: few English words
+#: are this long, so a term inside it is seldom a chance part of a longer word ("education").
+RUN_TOGETHER = 12
 
 
 def squash(text: str) -> str:
@@ -170,15 +191,27 @@ def _singulars(word: str) -> Iterator[str]:
             yield word[:-1] + "um"
 
 
+def deletions(word: str) -> set[str]:
+    """`word` with one letter dropped, each way: two words one edit apart share one of these."""
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
 class Reading:
     """One text made ready for matching: its clean form, its words, its run-together form."""
 
     def __init__(self, text: str) -> None:
         self.clean = normalise_text(text)
         self.folded = unicodedata.normalize("NFKC", text)
-        self.squashed = squash(text)
-        self.words = set(_WORD.findall(self.clean))
+        # Only the runs too long to be one word: "absolute" must not hold "solute".
+        self.squashed = " ".join(
+            run for run in re.split(r"[^a-z0-9]+", self.folded.lower()) if len(run) >= RUN_TOGETHER
+        )
+        every = _WORD.findall(self.clean)
+        self.count = len(every)
+        self.words = set(every)
         self.stems = {stem for word in self.words for stem in _singulars(word)}
+        long = {stem for stem in self.stems if len(stem) >= FUZZY_MIN - 1}
+        self.variants = long | {v for stem in long for v in deletions(stem)}
 
     def has(self, term: str) -> bool:
         """Whether `term` is in the text: a word (or its plural), a phrase, or run together."""
@@ -194,6 +227,12 @@ class Reading:
         bare = squash(term)
         return len(bare) >= SQUASHED_MIN and bare in self.squashed
 
+    def near(self, term: str) -> bool:
+        """Whether a word of the text is one letter added, dropped or changed from `term`."""
+        if len(term) < FUZZY_MIN or not term.isalpha():
+            return False
+        return term in self.variants or not self.variants.isdisjoint(deletions(term))
+
     def score(self, cues: Cues) -> float:
         """The sum of the cues found.
 
@@ -202,6 +241,9 @@ class Reading:
         """
         found = {term for term in cues.terms if self.has(term)}
         total = sum(cues.terms[term] for term in found)
+        total += FUZZY_WEIGHT * sum(
+            weight for term, weight in cues.terms.items() if term not in found and self.near(term)
+        )
         for pattern, weight in cues.patterns:
             fits = {w for w in self.words if w not in found and pattern.fullmatch(w)}
             total += weight * len(fits)
@@ -222,7 +264,7 @@ def classify(text: str, lexicon: Lexicon) -> Verdict:
     runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
     distraction = reading.score(lexicon.distraction)
     distracted = distraction >= lexicon.min_distraction and distraction > best_score
-    if best_score < lexicon.min_score or distracted:
+    if best_score < lexicon.needed(reading.count) or distracted:
         return Verdict(UNKNOWN, None, 0.0, False, distracted, scores)
     # Sure when the winner scores well and clearly ahead of the next topic.
     confidence = round(min(1.0, best_score / 12) * (best_score / (best_score + runner_up)), 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edge.vision.classify import (
+    FUZZY_WEIGHT,
     MAX_SHAPE_HITS,
     Reading,
     classify,
@@ -193,3 +194,39 @@ def test_thresholds_come_from_the_lexicon() -> None:
 
     assert classify("a chord", lexicon).topic == "Music"
     assert classify("a chord", load_lexicon("[topics.Music]\nweak = ['chord']\n")).topic == UNKNOWN
+
+
+def test_a_term_one_ocr_error_away_still_counts() -> None:
+    """Handwriting OCR misreads a letter: 'chromosone' and 'mitocondria' are still biology."""
+    verdict = classify("The chromosone and the mitocondria", LEXICON)
+
+    assert verdict.topic == "Biology"
+    assert verdict.scores["Biology"] == pytest.approx(FUZZY_WEIGHT * 8)
+
+
+def test_short_words_are_not_matched_loosely() -> None:
+    """Near misses of short words are other words ('cel' is not 'cell', 'hear' not 'heart')."""
+    reading = Reading("a cel and hear")
+
+    assert not reading.near("cell")
+    assert not reading.near("heart")
+
+
+def test_terms_inside_ordinary_words_do_not_count() -> None:
+    """'absolute' holds 'solute' and 'education' holds 'cation': one word each, no term."""
+    reading = Reading("an absolute education")
+
+    assert not reading.has("solute")
+    assert not reading.has("cation")
+
+
+def test_longer_prose_needs_more_than_a_passing_term() -> None:
+    """A long text naming two subject terms in passing is not a study page."""
+    prose = " ".join(["we walked to the river and talked about the weekend"] * 10)
+    text = f"{prose} the enzyme and the chromosome"
+
+    verdict = classify(text, LEXICON)
+
+    assert verdict.scores["Biology"] >= LEXICON.min_score
+    assert verdict.topic == UNKNOWN
+    assert classify("the enzyme and the chromosome", LEXICON).topic == "Biology"
