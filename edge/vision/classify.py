@@ -203,9 +203,9 @@ class Reading:
         self.clean = normalise_text(text)
         self.folded = unicodedata.normalize("NFKC", text)
         # Only the runs too long to be one word: "absolute" must not hold "solute".
-        self.squashed = " ".join(
-            run for run in re.split(r"[^a-z0-9]+", self.folded.lower()) if len(run) >= RUN_TOGETHER
-        )
+        runs = re.split(r"[^a-z0-9]+", self.folded.lower())
+        self.squashed = " ".join(run for run in runs if len(run) >= RUN_TOGETHER)
+        self.runs = set(runs)
         every = _WORD.findall(self.clean)
         self.count = len(every)
         self.words = set(every)
@@ -225,6 +225,8 @@ class Reading:
         ):
             return True
         bare = squash(term)
+        if " " in term and bare in self.runs:
+            return True  # a phrase run together ("ESSAYPLAN") is no English word
         return len(bare) >= SQUASHED_MIN and bare in self.squashed
 
     def near(self, term: str) -> bool:

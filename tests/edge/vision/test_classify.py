@@ -230,3 +230,8 @@ def test_longer_prose_needs_more_than_a_passing_term() -> None:
     assert verdict.scores["Biology"] >= LEXICON.min_score
     assert verdict.topic == UNKNOWN
     assert classify("the enzyme and the chromosome", LEXICON).topic == "Biology"
+
+
+def test_a_phrase_written_as_one_word_still_counts() -> None:
+    """OCR reads the heading 'Essay plan' as 'ESSAYPLAN'."""
+    assert Reading("ESSAYPLAN\nIntro: x").has("essay plan")
