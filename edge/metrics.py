@@ -106,6 +106,12 @@ class Metrics:
             "Realtime events the relay failed to handle (logged).",
             registry=self.registry,
         )
+        self.voice_tool_calls = Counter(
+            "studylens_voice_tool_calls",
+            "The tutor's function calls, by tool and outcome (ok, refused, failed).",
+            ["tool", "outcome"],
+            registry=self.registry,
+        )
 
         self.voice_latency = Histogram(
             "studylens_voice_relay_latency_seconds",

@@ -20,6 +20,7 @@ from openai.types.realtime.realtime_audio_formats_param import AudioPCM
 from openai.types.realtime.realtime_audio_input_turn_detection_param import (
     RealtimeAudioInputTurnDetectionParam,
 )
+from openai.types.realtime.realtime_function_tool_param import RealtimeFunctionToolParam
 from openai.types.realtime.realtime_session_create_request_param import (
     RealtimeSessionCreateRequestParam,
 )
@@ -137,6 +138,18 @@ class RealtimeLink:
         with _mapped_errors():
             await self._open.response.cancel()
 
+    async def send_function_output(self, call_id: str, output: str) -> None:
+        """`conversation.item.create` of the `function_call_output` answering `call_id`."""
+        with _mapped_errors():
+            await self._open.conversation.item.create(
+                item={"type": "function_call_output", "call_id": call_id, "output": output}
+            )
+
+    async def create_response(self) -> None:
+        """`response.create`: the model speaks on (after tool outputs)."""
+        with _mapped_errors():
+            await self._open.response.create()
+
     async def truncate(self, item_id: str, audio_end_ms: int) -> None:
         """`conversation.item.truncate`: the assistant item's audio ends at `audio_end_ms`."""
         with _mapped_errors():
@@ -177,9 +190,11 @@ def realtime_connector(
 
 
 def session_config(
-    settings: RealtimeSettings, instructions: str
+    settings: RealtimeSettings,
+    instructions: str,
+    tools: list[RealtimeFunctionToolParam] | None = None,
 ) -> RealtimeSessionCreateRequestParam:
-    """The `session` of a `session.update`: PCM 24 kHz both ways, VAD, transcription, voice."""
+    """The `session` of a `session.update`: PCM 24 kHz, VAD, transcription, voice, tools."""
     pcm: AudioPCM = {"type": "audio/pcm", "rate": MODEL_RATE}
     turn_detection: RealtimeAudioInputTurnDetectionParam = (
         {"type": "server_vad"}
@@ -193,13 +208,17 @@ def session_config(
     }
     if settings.noise_reduction != "off":
         audio_input["noise_reduction"] = {"type": settings.noise_reduction}
-    return {
+    config: RealtimeSessionCreateRequestParam = {
         "type": "realtime",
         "model": settings.model,
         "output_modalities": ["audio"],
         "instructions": instructions,
         "audio": {"input": audio_input, "output": {"format": pcm, "voice": settings.voice}},
     }
+    if tools:
+        config["tools"] = list(tools)
+        config["tool_choice"] = "auto"
+    return config
 
 
 def instructions_update(instructions: str) -> RealtimeSessionCreateRequestParam:

@@ -26,6 +26,9 @@ from openai.types.realtime.conversation_item_input_audio_transcription_delta_eve
 from openai.types.realtime.input_audio_buffer_speech_started_event import (
     InputAudioBufferSpeechStartedEvent as SpeechStarted,
 )
+from openai.types.realtime.realtime_conversation_item_function_call import (
+    RealtimeConversationItemFunctionCall as FunctionCall,
+)
 from openai.types.realtime.realtime_error_event import RealtimeErrorEvent
 from openai.types.realtime.response_audio_delta_event import ResponseAudioDeltaEvent
 from openai.types.realtime.response_audio_transcript_delta_event import (
@@ -60,6 +63,7 @@ from edge.voice.link import (
 from edge.voice.playback import PlaybackTracker, Truncation
 from edge.voice.protocol import Closing, ErrorEvent, Interrupt, Transcript
 from edge.voice.recording import Recorder
+from edge.voice.tools import Toolbox
 from shared.schemas import WireModel
 
 log = logging.getLogger(__name__)
@@ -114,8 +118,13 @@ class VoiceRelay:
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         reconnect_attempts: int | None = None,
+        toolbox: Toolbox | None = None,
     ) -> None:
         self._phone = phone
+        self._toolbox = toolbox
+        # Function calls of finished responses, waiting for the tool loop to answer them.
+        self._calls: list[FunctionCall] = []
+        self._calls_due = asyncio.Event()
         self._connect = connect
         self._settings = settings
         self._link_settings = link
@@ -223,8 +232,9 @@ class VoiceRelay:
                 to_phone = tasks.create_task(self._pump_to_phone(), name="voice:to-phone")
                 context = tasks.create_task(self._context_loop(), name="voice:context")
                 stops = tasks.create_task(self._stop_loop(), name="voice:barge-in")
+                tools = tasks.create_task(self._tool_loop(), name="voice:tools")
                 await self._done.wait()
-                others = {link, to_model, context, stops}
+                others = {link, to_model, context, stops, tools}
                 for task in others:
                     task.cancel()  # none of them runs again before its CancelledError
                 # Last words to the phone, after the audio still queued for it (a phone that
@@ -286,9 +296,11 @@ class VoiceRelay:
         try:
             async with RealtimeLink(self._connect) as link:
                 self._link = link
+                tools = self._toolbox.definitions() if self._toolbox is not None else None
                 await link.update_session(
-                    session_config(self._link_settings, tutor_instructions(self._context))
+                    session_config(self._link_settings, tutor_instructions(self._context), tools)
                 )
+                self._calls.clear()  # calls of the old session have no item in the new one
                 self._throttle.sent(self._clock())
                 self._tracker.response_ended(None)
                 self.connected.set()
@@ -411,6 +423,16 @@ class VoiceRelay:
 
     async def _on_response_done(self, event: ResponseDoneEvent) -> None:
         self._tracker.response_ended(event.response.id)
+        # The model answers a call only after the response that made it is done (a
+        # `response.create` during it is refused), so calls are taken from `response.done`.
+        calls = [
+            item
+            for item in event.response.output or []
+            if isinstance(item, FunctionCall) and item.status == "completed" and item.call_id
+        ]
+        if calls and self._toolbox is not None:
+            self._calls.extend(calls)
+            self._calls_due.set()
 
     async def _on_user_transcript_delta(self, event: UserTranscriptDelta) -> None:
         if event.delta is not None:  # declared optional; the API always sends it
@@ -498,6 +520,29 @@ class VoiceRelay:
                         await self._stop_tutor(link, *stop)
                 except LinkError as exc:  # the link loop reconnects
                     log.info("barge-in lost with the link (%s)", exc)
+
+    async def _tool_loop(self) -> None:
+        """Run the model's function calls, answer each, then let the model speak on."""
+        while True:
+            await self._calls_due.wait()
+            self._calls_due.clear()
+            calls, self._calls = self._calls, []
+            if self._toolbox is None or not calls:
+                continue
+            outputs = [
+                (call.call_id, await self._toolbox.call(call.name, call.arguments))
+                for call in calls
+            ]
+            link = self._link
+            if link is None:  # the session the calls belong to is gone with its items
+                continue
+            try:
+                for call_id, output in outputs:
+                    if call_id is not None:
+                        await link.send_function_output(call_id, output)
+                await link.create_response()
+            except LinkError as exc:  # the link loop reconnects
+                log.info("tool outputs lost with the link (%s)", exc)
 
     # --- helpers ----------------------------------------------------------------------------
 

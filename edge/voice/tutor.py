@@ -10,6 +10,7 @@ from edge.voice.context import StudyContext
 from edge.voice.link import Connect, realtime_connector
 from edge.voice.recording import Recorder
 from edge.voice.relay import PhoneSide, VoiceRelay
+from edge.voice.tools import Toolbox
 from shared.schemas import WireModel
 
 
@@ -29,6 +30,7 @@ class Tutor:
         *,
         recorder: Recorder | None = None,
         greeting: WireModel | None = None,
+        toolbox: Toolbox | None = None,
     ) -> VoiceRelay:
         """A relay between `phone` and a new Realtime session, steered by `context`."""
         return VoiceRelay(
@@ -40,6 +42,7 @@ class Tutor:
             metrics=self.metrics,
             recorder=recorder,
             greeting=greeting,
+            toolbox=toolbox,
         )
 
 

@@ -195,6 +195,7 @@ class FakeRealtime:
         self.paths: list[str] = []  # path and query of each accepted connection
         self.errors: list[dict[str, Any]] = []  # `error` objects sent to the client
         self.responses: list[dict[str, Any]] = []  # final response objects (response.done)
+        self.function_outputs: list[dict[str, Any]] = []  # function_call_output items accepted
         self.reply_audio_ms = reply_audio_ms
         self.delta_ms = delta_ms
         self.delta_interval = delta_interval
@@ -265,6 +266,80 @@ class FakeRealtime:
             raise RuntimeError("a response is already active")
         await self._cancelled_done(conn)
         await self._start_response(conn)
+
+    async def call_function(self, name: str, arguments: str, *, status: str = "completed") -> str:
+        """Make the model call `name` with `arguments` (a response of one function call item).
+
+        As the real API does it: the item is announced, its arguments streamed, and the
+        response ends (`response.done` holding the call) before the client may answer it. With
+        `status="cancelled"` the response is cut off and its item left incomplete. Returns the
+        call id.
+        """
+        conn = self.current
+        if conn.response is not None:
+            raise RuntimeError("a response is already active")
+        resp = _Response(id=_id("resp"), item_id=_id("item"))
+        call_id = _id("call")
+        item = {
+            "id": resp.item_id,
+            "object": "realtime.item",
+            "type": "function_call",
+            "status": "in_progress",
+            "name": name,
+            "call_id": call_id,
+            "arguments": "",
+        }
+        where = {"response_id": resp.id, "item_id": resp.item_id, "output_index": 0}
+        previous = conn.last_item
+        conn.items[resp.item_id] = item
+        conn.last_item = resp.item_id
+        await self._send(
+            conn,
+            _event(
+                "response.created", response=self._response_object(conn, resp, "in_progress", None)
+            ),
+        )
+        await self._send(
+            conn,
+            _event("response.output_item.added", response_id=resp.id, output_index=0, item=item),
+        )
+        await self._send(
+            conn, _event("conversation.item.added", previous_item_id=previous, item=item)
+        )
+        half = len(arguments) // 2
+        for delta in (arguments[:half], arguments[half:]):
+            await self._send(
+                conn,
+                _event(
+                    "response.function_call_arguments.delta", **where, call_id=call_id, delta=delta
+                ),
+            )
+        await self._send(
+            conn,
+            _event(
+                "response.function_call_arguments.done",
+                **where,
+                call_id=call_id,
+                name=name,
+                arguments=arguments,
+            ),
+        )
+        final_item = {
+            **item,
+            "arguments": arguments,
+            "status": "completed" if status == "completed" else "incomplete",
+        }
+        conn.items[resp.item_id] = final_item
+        final = self._response_object(conn, resp, status, final_item)
+        if status == "cancelled":
+            final["status_details"] = {"type": "cancelled", "reason": "turn_detected"}
+        else:
+            for kind in ("response.output_item.done", "conversation.item.done"):
+                extra = {"response_id": resp.id, "output_index": 0} if "response" in kind else {}
+                await self._send(conn, _event(kind, **extra, item=final_item))
+        self.responses.append(final)
+        await self._send(conn, _event("response.done", response=final))
+        return call_id
 
     async def close_current(self, code: int = 1001) -> None:
         """Close the current socket from the server side with `code`."""
@@ -461,6 +536,24 @@ class FakeRealtime:
         elif kind == "conversation.item.create":
             item = {"id": _id("item"), "object": "realtime.item", **event["item"]}
             item.setdefault("status", "completed")
+            if item.get("type") == "function_call_output":
+                calls = {
+                    i.get("call_id")
+                    for i in conn.items.values()
+                    if i.get("type") == "function_call"
+                }
+                if item.get("call_id") not in calls:
+                    # The real API refuses an output that answers no call of the conversation.
+                    await self._error(
+                        conn,
+                        "invalid_value",
+                        f"No tool call found for function call output with call_id "
+                        f"{item.get('call_id')}.",
+                        param="item.call_id",
+                        event_id=event_id,
+                    )
+                    return
+                self.function_outputs.append(item)
             await self._add_item(conn, item, event.get("previous_item_id"))
         elif kind == "conversation.item.delete":
             if conn.items.pop(event["item_id"], None) is None:

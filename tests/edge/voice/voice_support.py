@@ -19,6 +19,7 @@ from edge.settings import RealtimeSettings, RelaySettings
 from edge.voice.context import StudyContext
 from edge.voice.link import Connect, realtime_connector
 from edge.voice.relay import PhoneSide, VoiceRelay
+from edge.voice.tools import Toolbox
 from shared.schemas import WireModel
 from shared.topics import STUDY_TOPICS
 from tests.fakes.realtime_peer import FakeRealtime
@@ -231,6 +232,7 @@ def make_relay(
     metrics: Metrics | None = None,
     *,
     reconnect_attempts: int | None = None,
+    toolbox: Toolbox | None = None,
     **changes: Any,
 ) -> VoiceRelay:
     """A relay outside the daemon, with a fresh context and its own metrics."""
@@ -242,6 +244,7 @@ def make_relay(
         context=StudyContext(STUDY_TOPICS),
         metrics=metrics or Metrics(),
         reconnect_attempts=reconnect_attempts,
+        toolbox=toolbox,
     )
 
 
