@@ -28,6 +28,12 @@ class InvalidDate(InvalidRequest):
     code = "invalid_date"
 
 
+class InvalidWeek(InvalidRequest):
+    """A week parameter is not an ISO week (`YYYY-Www`) that exists and has begun."""
+
+    code = "invalid_week"
+
+
 class SessionNotFound(EdgeError):
     """No session has this id."""
 

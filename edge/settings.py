@@ -93,6 +93,16 @@ class SessionSettings(Section):
     )
 
 
+class GoalSettings(Section):
+    """What the student aims for each day: read by the weekly report."""
+
+    flat_renamed: ClassVar[Mapping[str, str]] = {"minutes_per_day": "study_goal_minutes_per_day"}
+
+    minutes_per_day: int = Field(
+        60, ge=1, le=1440, description="Study time a day must reach to count as a goal met."
+    )
+
+
 class LimitSettings(Section):
     """What one client may ask of the HTTP server: read by the server and its middlewares."""
 
@@ -411,6 +421,7 @@ class EdgeSettings(LayeredSettings):
     sessions: SessionSettings = Field(
         default_factory=SessionSettings, description="When sessions end by themselves."
     )
+    goal: GoalSettings = Field(default_factory=GoalSettings, description="The daily study goal.")
     limits: LimitSettings = Field(
         default_factory=LimitSettings, description="What one client may ask of the server."
     )

@@ -38,6 +38,7 @@ CASES: list[tuple[str, str, str, str, Any]] = [
     ("ocr_threads", "4", "vision", "ocr_threads", 4),
     ("vision_backend", "local", "vision", "backend", "local"),
     ("session_idle_minutes", "5", "sessions", "idle_minutes", 5),
+    ("study_goal_minutes_per_day", "45", "goal", "minutes_per_day", 45),
     ("max_json_body_bytes", "2048", "limits", "max_json_body_bytes", 2048),
     ("pairing_code_minutes", "2", "access", "pairing_code_minutes", 2),
     ("model_image_quality", "60", "frames", "model_image_quality", 60),
@@ -117,3 +118,16 @@ def test_sections_are_frozen() -> None:
     """A section handed to a component cannot be changed under it."""
     with pytest.raises(ValidationError):
         load_settings().relay.frame_ms = 99  # type: ignore[misc]
+
+
+def test_the_study_goal_defaults_to_an_hour_a_day() -> None:
+    """With nothing set, a day's goal is 60 minutes."""
+    assert load_settings().goal.minutes_per_day == 60
+
+
+@pytest.mark.parametrize("minutes", [0, 1441, -5])
+def test_a_study_goal_outside_a_day_is_refused(minutes: int) -> None:
+    """The goal is 1 to 1440 minutes; beyond, the error names the flat setting."""
+    with pytest.raises(ValidationError) as caught:
+        load_settings(study_goal_minutes_per_day=minutes)
+    assert [err["loc"] for err in caught.value.errors()] == [("study_goal_minutes_per_day",)]

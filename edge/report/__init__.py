@@ -1,0 +1,1 @@
+"""The weekly report: study time against the week before, goals, streaks, recall."""
