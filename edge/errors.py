@@ -54,6 +54,16 @@ class AnalysisNotFound(EdgeError):
         super().__init__(f"No analysis with id {analysis_id!r} in this session.")
 
 
+class CardNotFound(EdgeError):
+    """No review card has this id."""
+
+    http_status = 404
+    code = "card_not_found"
+
+    def __init__(self, card_id: str) -> None:
+        super().__init__(f"No review card with id {card_id!r}.")
+
+
 class SessionNotActive(EdgeError):
     """The session has already ended."""
 

@@ -279,6 +279,76 @@ def _tombstones(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def _study_memory(db: sqlite_utils.Database) -> None:
+    # Review cards made from the pages of a session, each with its FSRS state (the `fsrs`
+    # package's Card: state 1 learning, 2 review, 3 relearning; step NULL in review), and one
+    # review log row per grade with the state it left. `question_key` is the question folded
+    # (case, spacing, punctuation) so no two cards ask the same. A card lives and dies with its
+    # session and page, so forgetting a session takes its cards and their reviews along.
+    fsrs_state = """
+            state INTEGER NOT NULL CHECK (state IN (1, 2, 3)),
+            step INTEGER CHECK (step IS NULL OR step >= 0),
+            stability REAL CHECK (stability IS NULL OR stability > 0),
+            difficulty REAL CHECK (difficulty IS NULL OR difficulty BETWEEN 1 AND 10),
+            due TEXT NOT NULL,
+            last_review TEXT,
+            CHECK ((stability IS NULL) = (difficulty IS NULL)),
+            CHECK ((state = 2) = (step IS NULL))"""
+    for statement in [
+        f"""CREATE TABLE cards (
+            id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            learning_event_id TEXT REFERENCES learning_events(id) ON DELETE CASCADE,
+            topic_id INTEGER NOT NULL REFERENCES topics(id),
+            subtopic_id INTEGER REFERENCES subtopics(id),
+            kind TEXT NOT NULL CHECK (kind IN ('qa', 'cloze')),
+            question TEXT NOT NULL CHECK (length(question) BETWEEN 1 AND 1000),
+            question_key TEXT NOT NULL UNIQUE CHECK (length(question_key) >= 1),
+            answer TEXT NOT NULL CHECK (length(answer) BETWEEN 1 AND 1000),
+            maker TEXT NOT NULL,
+            created_at TEXT NOT NULL,{fsrs_state}
+        )""",
+        # The due queue: cards due by now, soonest first, read straight off this index.
+        "CREATE INDEX cards_due ON cards(due, id)",
+        "CREATE INDEX cards_topic ON cards(topic_id, created_at)",
+        "CREATE INDEX cards_session ON cards(session_id)",
+        "CREATE INDEX cards_event ON cards(learning_event_id)",
+        f"""CREATE TABLE review_logs (
+            id TEXT PRIMARY KEY,
+            card_id TEXT NOT NULL REFERENCES cards(id) ON DELETE CASCADE,
+            rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 4),
+            reviewed_at TEXT NOT NULL,
+            review_duration_ms INTEGER CHECK (review_duration_ms >= 0),{fsrs_state}
+        )""",
+        "CREATE INDEX review_logs_card ON review_logs(card_id, reviewed_at)",
+        "CREATE INDEX review_logs_time ON review_logs(reviewed_at)",
+        # Pages (learning events) already turned into cards, or found to hold none: never
+        # carded again. A table of its own: a column on learning_events would re-sync every
+        # carded frame through the outbox triggers.
+        """CREATE TABLE carded_pages (
+            learning_event_id TEXT PRIMARY KEY
+                REFERENCES learning_events(id) ON DELETE CASCADE,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            maker TEXT NOT NULL,
+            carded_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX carded_pages_session ON carded_pages(session_id)",
+    ]:
+        db.execute(statement)
+
+
+def _event_confidence(db: sqlite_utils.Database) -> None:
+    # How sure the analyser was of each frame, kept with the event (not only in the response)
+    # so that answers can be judged afterwards; NULL for rows from before and for analysers
+    # that cannot say (the OpenAI model). typeof() refuses text and blobs, which REAL affinity
+    # would otherwise keep as they came.
+    db.execute(
+        """ALTER TABLE learning_events ADD COLUMN confidence REAL
+            CHECK (confidence IS NULL
+                   OR (typeof(confidence) = 'real' AND confidence BETWEEN 0 AND 1))"""
+    )
+
+
 #: Append only: a released migration is never edited, renamed or reordered.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial_schema", _initial_schema),
@@ -288,6 +358,8 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0005_pairing_roles", _pairing_roles),
     ("0006_privacy_pause", _privacy_pause),
     ("0007_tombstones", _tombstones),
+    ("0008_study_memory", _study_memory),
+    ("0009_event_confidence", _event_confidence),
 ]
 
 

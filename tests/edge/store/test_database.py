@@ -67,6 +67,9 @@ def test_schema_has_the_data_model(tmp_path: Path) -> None:
         "topic_segments",
         "bookmarks",
         "help_requests",
+        "cards",
+        "review_logs",
+        "carded_pages",
     } <= set(db.table_names())
     assert "daily_topic_stats" in db.view_names()
 

@@ -1,0 +1,157 @@
+"""The review service: due queue, grading, the list, deletion and today's progress."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import fsrs
+import pytest
+import sqlite_utils
+
+from edge.errors import CardNotFound
+from edge.memory import records, review
+from edge.memory.port import CardDraft
+from edge.memory.scheduler import Scheduler
+from tests.edge.memory.conftest import MITOSIS, PageSpec, add_session
+from tests.support import ZONE, berlin
+
+NOW = berlin("2026-11-25 10:00")
+
+
+def scheduler() -> Scheduler:
+    """FSRS's defaults, without fuzz."""
+    return Scheduler(fsrs.Scheduler(enable_fuzzing=False))
+
+
+def add_cards(
+    db: sqlite_utils.Database, questions: list[str], at: datetime = NOW, topic: str = "Biology"
+) -> list[str]:
+    """One card per question, made at `at` (so due then); their ids."""
+    session_id, [event] = add_session(db, [PageSpec(MITOSIS, topic=topic)])
+    made = [
+        records.insert_card(db, session_id, CardDraft(event, topic, None, "qa", q, "a"), "t", at)
+        for q in questions
+    ]
+    return [card_id for card_id in made if card_id is not None]
+
+
+def test_a_question_asked_again_makes_no_second_card(db: sqlite_utils.Database) -> None:
+    """Case, spacing, punctuation and blank length do not make a question new."""
+    ids = add_cards(db, ["What is _____ ?", "what  is ___?", "WHAT IS ____"])
+
+    assert len(ids) == 1
+    assert db.table("cards").count == 1
+
+
+def test_the_due_queue_is_soonest_first_and_only_what_is_due(db: sqlite_utils.Database) -> None:
+    """Cards made later are due later; one not yet due is left out and not counted."""
+    first = add_cards(db, ["first?"], NOW - timedelta(hours=2))
+    second = add_cards(db, ["second?"], NOW - timedelta(hours=1))
+    add_cards(db, ["later?"], NOW + timedelta(hours=1))
+
+    queue = review.due(db, NOW, ZONE, limit=20)
+
+    assert [card.card_id for card in queue.cards] == first + second
+    assert queue.due_count == 2
+
+
+def test_the_due_queue_stops_at_its_limit_but_counts_all(db: sqlite_utils.Database) -> None:
+    """`limit` caps the cards answered, not the count of those due."""
+    add_cards(db, [f"question {n}?" for n in range(5)], NOW - timedelta(minutes=5))
+
+    queue = review.due(db, NOW, ZONE, limit=2)
+
+    assert (len(queue.cards), queue.due_count) == (2, 5)
+
+
+def test_grading_moves_the_card_out_of_the_queue(db: sqlite_utils.Database) -> None:
+    """A good first grade puts the card ten minutes out: not due now, one reviewed today."""
+    [card_id] = add_cards(db, ["What is mitosis?"])
+
+    graded = review.grade(db, scheduler(), card_id, "good", NOW, ZONE)
+
+    assert graded.card.due == NOW + timedelta(minutes=10)
+    assert (graded.progress.reviewed_today, graded.progress.due_now) == (1, 0)
+
+
+def test_grading_an_unknown_card_is_card_not_found(db: sqlite_utils.Database) -> None:
+    """A made-up id is refused and writes no review log."""
+    with pytest.raises(CardNotFound):
+        review.grade(db, scheduler(), "no-such-card", "good", NOW, ZONE)
+    assert db.table("review_logs").count == 0
+
+
+def test_todays_progress_counts_the_students_day_only(db: sqlite_utils.Database) -> None:
+    """A grade given before local midnight is yesterday's, though the same UTC date."""
+    [card_id] = add_cards(db, ["What is mitosis?"], berlin("2026-11-24 09:00"))
+    review.grade(db, scheduler(), card_id, "again", berlin("2026-11-24 23:30"), ZONE)
+
+    today = review.progress(db, berlin("2026-11-25 00:30"), ZONE)
+
+    assert today.reviewed_today == 0
+
+
+def test_cards_of_one_topic_match_in_any_case(db: sqlite_utils.Database) -> None:
+    """`topic=chemistry` lists the Chemistry cards and counts only them."""
+    add_cards(db, ["What is mitosis?"])
+    [acid] = add_cards(db, ["What does an acid donate?"], topic="Chemistry")
+
+    found = review.cards(db, "chemistry")
+
+    assert ([c.card_id for c in found.cards], found.total) == ([acid], 1)
+
+
+def test_deleting_a_card_takes_its_review_logs(db: sqlite_utils.Database) -> None:
+    """The card and its review logs are gone; another card is untouched."""
+    keep, gone = add_cards(db, ["keep?", "gone?"])
+    review.grade(db, scheduler(), gone, "good", NOW, ZONE)
+
+    review.delete(db, gone)
+
+    assert [row["id"] for row in db.query("SELECT id FROM cards")] == [keep]
+    assert db.table("review_logs").count == 0
+
+
+def test_deleting_an_unknown_card_is_card_not_found(db: sqlite_utils.Database) -> None:
+    """Nothing to delete is a 404, not a silent success."""
+    with pytest.raises(CardNotFound):
+        review.delete(db, "no-such-card")
+
+
+def test_forgetting_a_session_takes_its_cards_along(db: sqlite_utils.Database) -> None:
+    """Deleting a session's rows as forget does (children, then the session) drops its cards."""
+    [card_id] = add_cards(db, ["What is mitosis?"])
+    review.grade(db, scheduler(), card_id, "good", NOW, ZONE)
+    [session_id] = [row["session_id"] for row in db.query("SELECT session_id FROM cards")]
+
+    db.execute("DELETE FROM learning_events WHERE session_id = ?", [session_id])
+    db.execute("DELETE FROM sessions WHERE id = ?", [session_id])
+
+    assert (db.table("cards").count, db.table("review_logs").count) == (0, 0)
+
+
+def test_the_due_query_reads_the_due_index(db: sqlite_utils.Database) -> None:
+    """The queue of 5,000 cards is an index range scan in due order, never a sort of all."""
+    plan = db.execute(
+        "EXPLAIN QUERY PLAN SELECT c.id FROM cards c JOIN topics t ON t.id = c.topic_id"
+        " LEFT JOIN subtopics st ON st.id = c.subtopic_id"
+        " WHERE c.due <= ? ORDER BY c.due, c.id LIMIT 20",
+        ["2026-11-25T10:00:00.000Z"],
+    ).fetchall()
+    details = " | ".join(row["detail"] for row in plan)
+
+    assert "USING INDEX cards_due" in details
+    assert "TEMP B-TREE" not in details
+
+
+def test_the_first_due_cards_of_5000_are_read_fast(db: sqlite_utils.Database) -> None:
+    """5,000 cards, 20 due answered: well under the dashboard's 200 ms budget."""
+    add_cards(db, [f"question number {n}?" for n in range(5000)], NOW - timedelta(days=1))
+
+    started = time.perf_counter()
+    queue = review.due(db, NOW, ZONE, limit=20)
+    elapsed = time.perf_counter() - started
+
+    assert len(queue.cards) == 20
+    assert elapsed < 0.2
