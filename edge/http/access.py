@@ -87,6 +87,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/privacy/export"): Access.OWNER,
     ("POST", "/api/privacy/forget/preview"): Access.OWNER,
     ("POST", "/api/privacy/forget"): Access.OWNER,
+    # The student's own account of their week (goals, recall), read at this computer.
+    ("GET", "/api/report/weekly"): Access.OWNER,
 }
 
 #: Routes where a browser cannot set headers, so the token may come as `?token=`.
