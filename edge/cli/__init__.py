@@ -13,6 +13,7 @@ from edge.cli import (
     discover,
     pairing,
     privacy,
+    report,
     sessions,
     stats,
     sync,
@@ -31,6 +32,9 @@ app.command(help="Ask the running daemon how it is doing.")(daemon.status)
 app.add_typer(config.app, name="config")
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(stats.app, name="stats")
+app.command(help="Show a week's report: time against the week before, goals, streak, recall.")(
+    report.report
+)
 app.command(help="Talk to the tutor with this computer's microphone and speaker.")(voice.voice)
 app.add_typer(voice.audio_app, name="audio")
 app.command(help="Show a one-time code to pair a phone.")(pairing.pair)
