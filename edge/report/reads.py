@@ -12,6 +12,7 @@ from datetime import date, datetime, tzinfo
 import sqlite_utils
 
 from edge.analytics import days_stats
+from edge.memory.scheduler import RATINGS
 from edge.report.models import WeeklyReport
 from edge.report.weekly import IsoWeek, Review, weekly_report
 from edge.sessions import records
@@ -35,14 +36,12 @@ def study_days(db: sqlite_utils.Database, until: date, now: datetime, zone: tzin
     return {day for day, total in seconds.items() if day <= until and round(total) > 0}
 
 
-#: The review log keeps the `fsrs` package's rating numbers (`fsrs.Rating.Again` is 1).
-_RATING_NAMES = {1: "again", 2: "hard", 3: "good", 4: "easy"}
+#: The review log keeps the `fsrs` package's rating numbers; the report speaks of the names.
+_RATING_NAMES = {int(number): name for name, number in RATINGS.items()}
 
 
 def reviews_between(db: sqlite_utils.Database, start: datetime, end: datetime) -> list[Review]:
-    """Review-log rows graded in [start, end); none while the review tables do not exist."""
-    if "review_logs" not in db.table_names():
-        return []
+    """Review-log rows graded in [start, end)."""
     rows = db.execute(
         "SELECT rating, reviewed_at FROM review_logs WHERE reviewed_at >= ? AND reviewed_at < ?",
         [to_iso(start), to_iso(end)],
