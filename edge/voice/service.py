@@ -36,6 +36,7 @@ from edge.voice.protocol import (
 )
 from edge.voice.recording import Recorder, stamp
 from edge.voice.relay import PhoneSide, VoiceRelay
+from edge.voice.tools import Toolbox
 from edge.voice.tutor import Tutor, configured_tutor
 from shared.clock import Clock
 
@@ -84,8 +85,11 @@ class VoiceService:
         clock: Clock,
         recordings: Path | None = None,
         pause_check: Callable[[], Awaitable[None]] | None = None,
+        tools: Callable[[str], Toolbox] | None = None,
     ) -> None:
         self._tutor = tutor
+        #: The tutor's tools for a voice session of study session `id` (none: no tools).
+        self._tools = tools
         #: Raises an EdgeError (`paused`) while capture is paused; new sockets are refused.
         self._pause_check = pause_check
         self._open: set[_OpenSocket] = set()
@@ -107,6 +111,7 @@ class VoiceService:
         store: Store,
         clock: Clock,
         pause_check: Callable[[], Awaitable[None]] | None = None,
+        tools: Callable[[str], Toolbox] | None = None,
     ) -> VoiceService:
         """The service the settings describe (no key: sockets hear `voice_not_configured`)."""
         return cls(
@@ -117,6 +122,7 @@ class VoiceService:
             clock=clock,
             recordings=settings.recordings_path if settings.relay.record else None,
             pause_check=pause_check,
+            tools=tools,
         )
 
     async def serve(self, phone: PhoneSocket, device_id: str | None) -> None:
@@ -193,6 +199,7 @@ class VoiceService:
             self._hub.context(session_id),
             recorder=self._recorder(session_id, tutor.settings.max_frame_bytes),
             greeting=Ready(session_id=session_id, input_rate=PHONE_RATE, output_rate=MODEL_RATE),
+            toolbox=self._tools(session_id) if self._tools is not None else None,
         )
         entry.relay = relay
         self._hub.attach(session_id, relay, device_id)
