@@ -71,6 +71,19 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.cards_made = Counter(
+            "studylens_cards_made",
+            "Review cards made from session pages, by maker (on-device or model).",
+            ["maker"],
+            registry=self.registry,
+        )
+        self.card_making_failures = Counter(
+            "studylens_card_making_failures",
+            "Card-making passes that made no cards because the maker failed, by error code.",
+            ["code"],
+            registry=self.registry,
+        )
+
         self.voice_sessions = Gauge(
             "studylens_voice_sessions", "Live voice sessions.", registry=self.registry
         )

@@ -103,6 +103,20 @@ class GoalSettings(Section):
     )
 
 
+class CardSettings(Section):
+    """How review cards are made from a session's pages: read by card making."""
+
+    flat_prefix: ClassVar[str] = "cards_"
+
+    per_session: int = Field(
+        8,
+        ge=1,
+        le=50,
+        description="Most review cards made from one session's pages (bounds the model's "
+        "output tokens too).",
+    )
+
+
 class LimitSettings(Section):
     """What one client may ask of the HTTP server: read by the server and its middlewares."""
 
@@ -422,6 +436,9 @@ class EdgeSettings(LayeredSettings):
         default_factory=SessionSettings, description="When sessions end by themselves."
     )
     goal: GoalSettings = Field(default_factory=GoalSettings, description="The daily study goal.")
+    cards: CardSettings = Field(
+        default_factory=CardSettings, description="Review cards made from session pages."
+    )
     limits: LimitSettings = Field(
         default_factory=LimitSettings, description="What one client may ask of the server."
     )

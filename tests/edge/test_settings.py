@@ -39,6 +39,7 @@ CASES: list[tuple[str, str, str, str, Any]] = [
     ("vision_backend", "local", "vision", "backend", "local"),
     ("session_idle_minutes", "5", "sessions", "idle_minutes", 5),
     ("study_goal_minutes_per_day", "45", "goal", "minutes_per_day", 45),
+    ("cards_per_session", "3", "cards", "per_session", 3),
     ("max_json_body_bytes", "2048", "limits", "max_json_body_bytes", 2048),
     ("pairing_code_minutes", "2", "access", "pairing_code_minutes", 2),
     ("model_image_quality", "60", "frames", "model_image_quality", 60),

@@ -6,12 +6,18 @@ truncated or malformed output. Every JSON body it answers with is checked strict
 SDK's models (`Response`, or `ErrorObject` for an error): a key the SDK does not declare, or one
 it requires and is missing, is reported by `assert_valid`. A scripted body that is not JSON (a
 proxy's HTML page) is sent as is, unchecked: it is malformed on purpose.
+
+It also makes review cards: a request whose answer format is named `review_cards` is checked
+against the SDK's own request type (`ResponseCreateParamsNonStreaming`, no key it does not
+declare) and answered with `cards`, or by default one question per page it was sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -19,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 from openai.types.responses import Response
+from openai.types.responses.response_create_params import ResponseCreateParamsNonStreaming
 from openai.types.shared import ErrorObject
 from pydantic import TypeAdapter
 
@@ -35,6 +42,55 @@ DEFAULT_ANALYSIS: dict[str, Any] = {
 MODEL_SNAPSHOT = "gpt-4.1-2025-04-14"
 RESPONSE: TypeAdapter[Any] = TypeAdapter(strict_model(Response))
 ERROR: TypeAdapter[Any] = TypeAdapter(strict_model(ErrorObject))
+#: The answer format's name in a card-making request (edge/memory/openai_cards.py).
+CARDS_FORMAT = "review_cards"
+_PAGE = re.compile(r"^Page (\d+) \([^)]*\):\n(.*)$", re.MULTILINE)
+
+
+@functools.cache
+def create_params() -> TypeAdapter[Any]:
+    """The SDK's `responses.create` body type (built once: it takes a while)."""
+    return TypeAdapter(ResponseCreateParamsNonStreaming)
+
+
+def is_card_request(body: Any) -> bool:
+    """Whether a request asks for review cards."""
+    text = body.get("text") if isinstance(body, dict) else None
+    answer_format = text.get("format") if isinstance(text, dict) else None
+    return isinstance(answer_format, dict) and answer_format.get("name") == CARDS_FORMAT
+
+
+def request_problems(body: dict[str, Any]) -> list[str]:
+    """Why a request body is not what the SDK's `responses.create` declares."""
+    declared = set(ResponseCreateParamsNonStreaming.__annotations__)
+    found = [f"{key}: not a parameter of responses.create" for key in body if key not in declared]
+    return found + problems(create_params(), json.dumps(body))
+
+
+def default_cards(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """One question per page of a card request: its page's first three words as the answer."""
+    messages = body.get("input") or []
+    if isinstance(messages, str):
+        messages = [{"content": messages}]
+    text = "\n".join(
+        m["content"] for m in messages if isinstance(m, dict) and isinstance(m.get("content"), str)
+    )
+    return [
+        {
+            "page": int(number),
+            "kind": "qa",
+            "question": f"What does page {number} begin with?",
+            "answer": " ".join(page.split()[:3]),
+        }
+        for number, page in _PAGE.findall(text)
+    ]
+
+
+def refusal_body(reason: str = "I can't help with that.") -> dict[str, Any]:
+    """A completed answer whose only content is a refusal, as the API sends one."""
+    body = response_body("")
+    body["output"][0]["content"] = [{"type": "refusal", "refusal": reason}]
+    return body
 
 
 @dataclass
@@ -119,6 +175,8 @@ class FakeOpenAI:
         self.headers: list[dict[str, str]] = []
         self.script: deque[Reply] = deque()
         self.analysis: dict[str, Any] = dict(DEFAULT_ANALYSIS)
+        #: The cards a card request is answered with; None: `default_cards` of the request.
+        self.cards: list[dict[str, Any]] | None = None
         self.delay = 0.0
         self.holding = asyncio.Event()
         self.invalid: list[str] = []  # bodies of ours the SDK's models would not declare
@@ -160,6 +218,10 @@ class FakeOpenAI:
         body = await request.json()
         self.requests.append(body)
         self.headers.append(dict(request.headers))
+        cards_asked = is_card_request(body)
+        if cards_asked:
+            for problem in request_problems(body):
+                self.invalid.append(f"request {len(self.requests)}, card request: {problem}")
         reply = self.script.popleft() if self.script else Reply(delay=self.delay)
         if reply.delay:
             await asyncio.sleep(reply.delay)
@@ -175,7 +237,13 @@ class FakeOpenAI:
             return web.json_response(payload, status=reply.status, headers=headers)
         if isinstance(reply.body, str):
             return web.Response(text=reply.body, content_type="application/json")
-        payload = reply.body if reply.body is not None else response_body(json.dumps(self.analysis))
+        if reply.body is not None:
+            payload = reply.body
+        elif cards_asked:
+            cards = self.cards if self.cards is not None else default_cards(body)
+            payload = response_body(json.dumps({"cards": cards}))
+        else:
+            payload = response_body(json.dumps(self.analysis))
         text = body.get("text") if isinstance(body, dict) else None
         if isinstance(text, dict):
             payload = payload | {"text": text}  # the real API echoes the request's format

@@ -149,7 +149,7 @@ def test_config_show_describes_every_setting(runner: CliRunner) -> None:
 
     assert result.exit_code == 0, result.output
     names = flat_names()
-    assert len(names) == 65  # as the README's Configuration table documents them
+    assert len(names) == 66  # as the README's Configuration table documents them
     for name, place in names.items():
         assert place.info.description
         assert f"# {place.info.description}\n{name} = " in result.output

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,7 +12,7 @@ import pytest
 import sqlite_utils
 
 from edge.sessions import records as session_records
-from edge.store import open_database, transaction
+from edge.store import Store, open_database, transaction
 from shared.analysis import FrameAnalysis
 from shared.clock import to_iso
 from tests.support import ZONE, berlin
@@ -96,3 +96,12 @@ def add_session(
     with transaction(db):
         session_records.finish_session(db, session_id, end, "ended")
     return session_id, event_ids
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """The daemon's store on the test's database (the `db` fixture is the CLI's view of it)."""
+    opened = Store(tmp_path / "studylens.db")
+    await opened.open()
+    yield opened
+    await opened.close()
