@@ -1,4 +1,4 @@
-// StudyLens dashboard: fetches the daemon's API, renders five pages, follows live events.
+// StudyLens dashboard: fetches the daemon's API, renders six pages, follows live events.
 "use strict";
 
 const COLOURS = ["#2456c9", "#1a7f4b", "#b54708", "#7a3cc2", "#0e7c86", "#c2185b", "#5d6b00", "#8d6e63"];
@@ -514,10 +514,105 @@ document.getElementById("forget-dialog").addEventListener("close", async () => {
   document.body.dataset.forgets = String(Number(document.body.dataset.forgets || 0) + 1);
 });
 
+// --- Report ---------------------------------------------------------------------------------
+
+let reportWeek = null; // the week chosen with the picker; null follows the current week
+// Whole minutes, half a minute up: as `studylens-edge report` rounds them.
+const minutes = (seconds) => Math.floor((seconds + 30) / 60);
+const signed = (n) => (n > 0 ? `+${n}` : String(n));
+
+function showReportOwnerOnly(ownerOnly) {
+  document.getElementById("report-owner-only").hidden = !ownerOnly;
+  document.getElementById("report-body").hidden = ownerOnly;
+  document.querySelector("#page-report .week-picker").hidden = ownerOnly;
+}
+
+function minutesRow(label, seconds, previousSeconds, attributes) {
+  const now = minutes(seconds);
+  const before = minutes(previousSeconds);
+  return element("tr", attributes,
+    element("th", { scope: "row", text: label }),
+    element("td", { class: "num", "data-cell": "minutes", text: String(now) }),
+    element("td", { class: "num", "data-cell": "previous", text: String(before) }),
+    element("td", { class: "num", "data-cell": "change", text: signed(now - before) }),
+  );
+}
+
+async function loadReport() {
+  // A token means this browser paired as a phone: the report is the owner's.
+  if (token()) return showReportOwnerOnly(true);
+  let report;
+  try {
+    report = await api(`/api/report/weekly${reportWeek ? `?week=${encodeURIComponent(reportWeek)}` : ""}`);
+  } catch (error) {
+    if (error instanceof OwnerOnly) return showReportOwnerOnly(true);
+    throw error;
+  }
+  showReportOwnerOnly(false);
+  document.getElementById("report-week").textContent = report.week;
+  document.getElementById("report-span").textContent =
+    `${longDay(report.fromDate)} to ${longDay(report.toDate)}`;
+  const rows = report.topics.map((t) =>
+    minutesRow(t.topic, t.seconds, t.previousSeconds, { "data-topic": t.topic }));
+  if (!rows.length) {
+    rows.push(element("tr", {}, element("td", { colspan: "4", class: "muted", text: "Nothing studied this week or the week before." })));
+  }
+  document.querySelector("#report-topics tbody").replaceChildren(...rows);
+  document.querySelector("#report-topics tfoot").replaceChildren(
+    minutesRow("Total", report.totalSeconds, report.previousTotalSeconds, { id: "report-total" }));
+  document.getElementById("report-goal-days").textContent = String(report.goalDaysMet);
+  document.getElementById("report-goal").textContent = String(report.goalMinutesPerDay);
+  document.querySelector("#report-days tbody").replaceChildren(...report.days.map((d) => element("tr", { "data-date": d.date },
+    element("th", { scope: "row", text: day(d.date + "T12:00:00") }),
+    element("td", { class: "num", "data-cell": "minutes", text: String(minutes(d.seconds)) }),
+    element("td", { "data-cell": "goal", text: d.goalMet ? "met" : "" }),
+  )));
+  document.getElementById("report-streak").textContent = counted(report.streakDays, "day", "days");
+  document.getElementById("report-streak-until").textContent = report.streakUntil
+    ? `of study in a row, up to ${longDay(report.streakUntil)}`
+    : "Study today to start a streak.";
+  const r = report.recall;
+  facts("report-recall", [
+    ["reviewed", "Reviewed", r.reviewed],
+    ["recalled", "Recalled", r.share === null ? "—" : `${Math.round(r.share * 100)} %`],
+  ], "data-recall");
+  const distracted = report.distracted.map((d) => element("li", { "data-topic": d.topic,
+    text: `${d.topic}: ${counted(d.distractedFrames, "distracted frame", "distracted frames")} of ${d.frames}` }));
+  if (!distracted.length) distracted.push(element("li", { class: "muted", text: "None this week." }));
+  document.getElementById("report-distracted").replaceChildren(...distracted);
+  const previous = document.getElementById("report-previous");
+  const next = document.getElementById("report-next");
+  previous.dataset.week = report.previousWeek;
+  next.dataset.week = report.nextWeek || "";
+  next.disabled = report.nextWeek === null;
+  // For the page's tests: which week is on show, once it is drawn.
+  document.body.dataset.reportWeek = report.week;
+}
+
+async function showWeek(button) {
+  const wanted = button.dataset.week;
+  if (!wanted) return;
+  reportWeek = wanted;
+  try {
+    await loadReport();
+  } catch (error) {
+    console.warn("report failed:", error.message);
+  }
+  // Disabled at the current week, Next would drop the focus: keep it in the picker.
+  if (button.disabled) document.getElementById("report-previous").focus();
+}
+
+for (const id of ["report-previous", "report-next"]) {
+  const button = document.getElementById(id);
+  button.addEventListener("click", () => showWeek(button));
+}
+document.getElementById("report-print").addEventListener("click", () => window.print());
+
 // --- pages and live updates -----------------------------------------------------------------
 
 const LOADERS = {
   today: loadToday, history: loadHistory, frames: loadFrames, devices: loadDevices, privacy: loadPrivacy,
+  report: loadReport,
 };
 
 function currentPage() {

@@ -32,7 +32,7 @@ from tests.support import (
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
-PAGES = ("today", "history", "frames", "devices", "privacy")
+PAGES = ("today", "history", "frames", "devices", "privacy", "report")
 
 
 @pytest.fixture
@@ -543,3 +543,142 @@ async def test_escape_after_an_earlier_delete_deletes_nothing(
     await page.wait_for_selector("#forget-dialog", state="hidden", timeout=5_000)
     assert await page.evaluate("document.body.dataset.forgets") == "1"
     assert await stored_sessions(dashboard) == 1
+
+
+# --- the Report page ----------------------------------------------------------------------------
+
+
+async def studied_at(
+    dashboard: AppClient, clock: FakeClock, at: str, topic: str, seconds: int
+) -> None:
+    """An ended session at Berlin time `at`, `seconds` on `topic`; then the clock is on the 25th."""
+    from tests.support import ACTIVE
+
+    clock.current = berlin(at)
+    sessions = services_of(dashboard).sessions
+    session_id = (await sessions.start()).session_id
+    await sessions.track(session_id, topic, clock.now(), ACTIVE)
+    clock.advance(seconds)
+    await sessions.end(session_id)
+    clock.current = berlin("2026-11-25 10:00")
+
+
+async def two_weeks_studied(dashboard: AppClient, clock: FakeClock) -> None:
+    """Math and History the week before (2026-W47), Math and Biology this week (W48)."""
+    await studied_at(dashboard, clock, "2026-11-17 18:00", "Math", 900)
+    await studied_at(dashboard, clock, "2026-11-18 18:00", "History", 1290)
+    await studied_at(dashboard, clock, "2026-11-23 18:00", "Math", 3630)
+    await studied_at(dashboard, clock, "2026-11-24 18:00", "Biology", 1750)
+
+
+def shown_minutes(seconds: int) -> str:
+    """Whole minutes as the page and the CLI show them, half a minute up."""
+    return str((seconds + 30) // 60)
+
+
+async def cells(page: Page, row: str) -> list[str]:
+    """The minutes, previous and change cells of one row of the report's topic table."""
+    return [
+        await page.inner_text(f'{row} td[data-cell="{name}"]')
+        for name in ("minutes", "previous", "change")
+    ]
+
+
+async def test_the_report_shows_the_numbers_the_api_reports(
+    browser: Browser, dashboard: AppClient, clock: FakeClock
+) -> None:
+    """Every topic row, the total, the goal days, the streak and recall are the API's."""
+    await two_weeks_studied(dashboard, clock)
+    async with ClientSession() as this_computer:  # no token: the owner, as the page is
+        api = await data_of(await this_computer.get(dashboard.make_url("/api/report/weekly")))
+
+    page = await open_page(browser, dashboard, "report")
+
+    assert len(api["topics"]) == 3
+    for topic in api["topics"]:
+        now, before = shown_minutes(topic["seconds"]), shown_minutes(topic["previousSeconds"])
+        change = int(now) - int(before)
+        assert await cells(page, f'#report-topics tr[data-topic="{topic["topic"]}"]') == [
+            now,
+            before,
+            f"+{change}" if change > 0 else str(change),
+        ]
+    assert await cells(page, "#report-total") == ["90", "37", "+53"]
+    assert await page.inner_text("#report-goal-days") == str(api["goalDaysMet"]) == "1"
+    met = await page.inner_text('#report-days tr[data-date="2026-11-23"] td[data-cell="goal"]')
+    assert met == "met"
+    assert await page.inner_text("#report-streak") == f"{api['streakDays']} days" == "2 days"
+    assert await page.inner_text('#report-recall dd[data-recall="reviewed"]') == "0"
+    assert await page.inner_text('#report-recall dd[data-recall="recalled"]') == "—"
+    assert page.console.errors == []  # type: ignore[attr-defined]
+
+
+async def test_the_report_pages_through_weeks_by_keyboard_alone(
+    browser: Browser, dashboard: AppClient, clock: FakeClock
+) -> None:
+    """Tab to Report, Enter; Previous week, Enter shows W47; Next, Enter is back at W48."""
+    await two_weeks_studied(dashboard, clock)
+    page = await open_page(browser, dashboard, "today")
+    await tab_to(page, 'document.activeElement.dataset.page === "report"')
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector('body[data-report-week="2026-W48"]', timeout=5_000)
+    assert await page.is_disabled("#report-next")  # no report of a week to come
+
+    await tab_to(page, 'document.activeElement.id === "report-previous"')
+    await page.keyboard.press("Enter")
+
+    await page.wait_for_selector('body[data-report-week="2026-W47"]', timeout=5_000)
+    history = '#report-topics tr[data-topic="History"] td[data-cell="minutes"]'
+    assert await page.inner_text(history) == "22"
+    await tab_to(page, 'document.activeElement.id === "report-next"')
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector('body[data-report-week="2026-W48"]', timeout=5_000)
+    assert await page.evaluate("document.activeElement.id") == "report-previous"
+    assert page.console.errors == []  # type: ignore[attr-defined]
+
+
+async def test_the_report_fits_a_phone_width_screen(
+    browser: Browser, dashboard: AppClient, clock: FakeClock
+) -> None:
+    """At 390 px wide nothing runs off the side; a screenshot."""
+    await two_weeks_studied(dashboard, clock)
+
+    page = await open_page(browser, dashboard, "report", viewport={"width": 390, "height": 844})
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "report-phone.png"), full_page=True)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+async def test_the_printed_report_leaves_out_navigation_and_controls(
+    browser: Browser, dashboard: AppClient, clock: FakeClock
+) -> None:
+    """In print media the header, its pages and the week picker are hidden, the table is not."""
+    await two_weeks_studied(dashboard, clock)
+    page = await open_page(browser, dashboard, "report")
+    assert await page.is_visible("nav")
+
+    await page.emulate_media(media="print")
+
+    assert await page.is_hidden("nav")
+    assert await page.is_hidden("#pause-toggle")
+    assert await page.is_hidden("#report-previous")
+    assert await page.is_visible('#report-topics tr[data-topic="Math"]')
+    await page.pdf(path=str(SHOTS / "report.pdf"))
+
+
+async def test_a_phones_browser_is_told_the_report_is_the_owners(
+    browser: Browser, dashboard: AppClient, settings: Any
+) -> None:
+    """A browser paired as a phone sees why there is no report, and no error."""
+    from tests.support import pair_device
+
+    token = pair_device(settings, "tablet browser")
+    page = await browser.new_page()
+    page.console = Console(page)  # type: ignore[attr-defined]
+    await page.goto(str(dashboard.make_url(f"/?token={token}#report")))
+    await page.wait_for_selector('body[data-loaded="report"]', timeout=10_000)
+
+    assert await page.is_visible("#report-owner-only")
+    assert await page.is_hidden("#report-body")
+    assert page.console.errors == []  # type: ignore[attr-defined]
