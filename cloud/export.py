@@ -104,6 +104,9 @@ class CloudLearningEventLine(CloudFactLine):
     outcome: str = Field(description="`analysed` by the model, `reused`, or `failed`")
     error_code: str | None = Field(description="why the analysis failed, when it did")
     source: str | None = Field(description="who analysed it (`openai`, `on-device`, ...)")
+    confidence: float | None = Field(
+        description="how sure the analyser was, 0-1; null when it could not say"
+    )
     topic: str | None = Field(description="the topic it was counted under")
     subtopic: str | None = Field(description="the subtopic, when one was named")
     is_studying: bool | None = Field(description="the frame shows study material")

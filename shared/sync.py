@@ -42,6 +42,8 @@ Name = Annotated[str, Field(min_length=1, max_length=64)]
 #: Instants and local dates lie in [2000-01-01, 2101-01-01) UTC, after the offset is applied.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2101, 1, 1, tzinfo=UTC)
+#: An analyser's confidence: a probability, finite.
+Confidence = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
 #: The longest local day (25 hours, when daylight saving time ends): a segment lies in one.
 MAX_DAY_SECONDS = 25 * 3600
 #: Frames one segment may count: more than one a second for a whole day.
@@ -102,6 +104,9 @@ class LearningEventFact(Fact):
     outcome: Literal["analysed", "reused", "failed"]
     error_code: Annotated[str, Field(max_length=64)] | None = None
     source: Annotated[str, Field(max_length=64)] | None = None
+    #: How sure `source` was; absent from edges older than it, and from analysers that
+    #: cannot say.
+    confidence: Confidence | None = None
     topic: Name | None = None
     subtopic: Annotated[str, Field(max_length=200)] | None = None
     is_studying: bool | None = None

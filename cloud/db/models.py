@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -201,11 +202,19 @@ class StudySession(FactColumns, Base):
     end_reason: Mapped[str | None] = mapped_column(String(16))
 
 
+#: The values `learning_events.confidence` may hold (NaN fails it: PostgreSQL orders NaN last).
+CONFIDENCE_RANGE = "confidence IS NULL OR (confidence >= 0 AND confidence <= 1)"
+
+
 class LearningEvent(FactColumns, Base):
     """One frame's analysis (or its failure)."""
 
     __tablename__ = "learning_events"
-    __table_args__ = (Index("ix_learning_events_user_date", "user_id", "local_date"),)
+    __table_args__ = (
+        Index("ix_learning_events_user_date", "user_id", "local_date"),
+        # Ingest validates it too; the table holds the line whatever path writes to it.
+        CheckConstraint(CONFIDENCE_RANGE, name="confidence"),
+    )
 
     session_id: Mapped[str] = mapped_column(ID, index=True)
     local_date: Mapped[date]
@@ -213,6 +222,8 @@ class LearningEvent(FactColumns, Base):
     outcome: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str | None] = mapped_column(String(64))
+    #: How sure `source` was, 0-1; NULL from older edges and analysers that cannot say.
+    confidence: Mapped[float | None] = mapped_column(Float)
     topic: Mapped[str | None] = mapped_column(String(64))
     subtopic: Mapped[str | None] = mapped_column(String(200))
     is_studying: Mapped[bool | None] = mapped_column(Boolean)

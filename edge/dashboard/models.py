@@ -55,6 +55,8 @@ class FrameView(WireModel):
     image_url: str | None
     outcome: str
     source: str | None
+    #: How sure the analyser was, 0-1; null when it cannot say or the frame failed.
+    confidence: float | None
     analysis: FrameAnalysis | None
     bookmarked: bool
 

@@ -62,7 +62,7 @@ def recent_frames(db: sqlite_utils.Database, limit: int) -> list[FrameView]:
     """The latest learning events, newest first, with their analysis and bookmark state."""
     rows = db.execute(
         """SELECT e.id, e.session_id, e.captured_at, e.image_key, e.outcome, e.source,
-                  e.analysis_json,
+                  e.confidence, e.analysis_json,
                   EXISTS (SELECT 1 FROM bookmarks b WHERE b.learning_event_id = e.id)
                       AS bookmarked
            FROM learning_events e ORDER BY e.captured_at DESC, e.rowid DESC LIMIT ?""",
@@ -76,6 +76,7 @@ def recent_frames(db: sqlite_utils.Database, limit: int) -> list[FrameView]:
             image_url=f"/api/images/{row['image_key']}" if row["image_key"] else None,
             outcome=row["outcome"],
             source=row["source"],
+            confidence=row["confidence"],
             analysis=(
                 FrameAnalysis.model_validate(json.loads(row["analysis_json"]))
                 if row["analysis_json"]

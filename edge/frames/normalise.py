@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -10,6 +12,8 @@ from pydantic.alias_generators import to_camel
 from edge.vision.port import ModelBadOutput
 from shared.analysis import FrameAnalysis
 from shared.topics import normalise_topic
+
+log = logging.getLogger(__name__)
 
 #: Longest subtopic kept; a model that rambles is cut, not rejected.
 MAX_SUBTOPIC_LENGTH = 80
@@ -46,3 +50,22 @@ def normalise(text: str, topics: Sequence[str], max_text_chars: int) -> FrameAna
         subtopic=subtopic,
         extracted_text=(loose.extracted_text or "").strip()[:max_text_chars].rstrip(),
     )
+
+
+def normalise_confidence(value: object) -> float | None:
+    """The analyser's confidence as it is stored: a number in [0, 1], else None (unknown).
+
+    A value outside that is an analyser's bug; it costs the frame its confidence, never the
+    frame (the event and its count are one transaction, and the column refuses such a value).
+    """
+    if value is None:
+        return None
+    # bool is an int to Python, but True is no confidence.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        log.warning("analyser gave a confidence that is not a number (%s)", type(value).__name__)
+        return None
+    number = float(value)
+    if not (math.isfinite(number) and 0.0 <= number <= 1.0):
+        log.warning("analyser gave a confidence outside 0..1 (%r)", number)
+        return None
+    return number

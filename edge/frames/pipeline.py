@@ -24,7 +24,7 @@ from edge.errors import EdgeError, SessionNotActive, SessionNotFound
 from edge.frames import records
 from edge.frames.dedupe import DuplicateGate
 from edge.frames.images import PreparedFrame, prepare, sniff
-from edge.frames.normalise import normalise
+from edge.frames.normalise import normalise, normalise_confidence
 from edge.frames.originals import OriginalStore, image_key
 from edge.frames.records import FrameEvent
 from edge.frames.workers import frame_executor
@@ -126,6 +126,7 @@ class FramePipeline:
             outcome="reused" if reused else "analysed",
             source=source,
             analysis=analysis,
+            confidence=confidence,
         )
         stored = self._as_stored(event)
         try:
@@ -231,8 +232,9 @@ class FramePipeline:
             elapsed = time.perf_counter() - started
             self._metrics.model_seconds.observe(elapsed)
         self._metrics.model_calls.labels("ok").inc()
-        self._gate.remember(session_id, prepared.dhash, analysis, answer.source, answer.confidence)
-        return analysis, answer.source, False, elapsed, answer.confidence
+        confidence = normalise_confidence(answer.confidence)
+        self._gate.remember(session_id, prepared.dhash, analysis, answer.source, confidence)
+        return analysis, answer.source, False, elapsed, confidence
 
     async def _record_failure(
         self, session_id: str, key: str | None, at: datetime, code: str

@@ -25,6 +25,8 @@ class FrameEvent:
     source: str | None
     analysis: FrameAnalysis | None
     error_code: str | None = None
+    #: The analyser's confidence in [0, 1] (`normalise_confidence`), None when it cannot say.
+    confidence: float | None = None
 
 
 def _subtopic_id(db: sqlite_utils.Database, topic_id: int, name: str) -> int:
@@ -62,6 +64,7 @@ def insert_event(db: sqlite_utils.Database, event: FrameEvent) -> str:
             "is_studying": analysis.is_studying if analysis else None,
             "is_active": analysis.is_active if analysis else None,
             "is_distracted": analysis.is_distracted if analysis else None,
+            "confidence": event.confidence,
         }
     )
     return event.event_id

@@ -33,6 +33,7 @@ from shared.archive import (
     field_lines,
 )
 from shared.schemas import Timestamp, WireModel
+from shared.sync import Confidence
 
 RECORDINGS_FOLDER = "recordings"
 
@@ -81,6 +82,10 @@ class LearningEventLine(JsonLine):
     )
     error_code: str | None = Field(description="why the analysis failed, when it did")
     source: str | None = Field(description="who analysed it (`openai`, `on-device`, ...)")
+    # A default: archives made before it was kept import as they are.
+    confidence: Confidence | None = Field(
+        default=None, description="how sure the analyser was, 0-1; null when it could not say"
+    )
     analysis: dict[str, Any] | None = Field(
         description="the analysis as the API answered it (topic, extractedText, flags, ...)"
     )

@@ -169,7 +169,8 @@ _SELECTS = {
     ),
     "learning_events": (
         """SELECT e.id, e.session_id, e.captured_at, e.image_key, e.outcome, e.error_code,
-                  e.source, e.analysis_json, t.name AS topic, st.name AS subtopic,
+                  e.source, e.confidence, e.analysis_json, t.name AS topic,
+                  st.name AS subtopic,
                   e.is_studying, e.is_active, e.is_distracted
            FROM learning_events e
            LEFT JOIN topics t ON t.id = e.topic_id LEFT JOIN subtopics st ON st.id = e.subtopic_id

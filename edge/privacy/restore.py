@@ -253,6 +253,7 @@ def _row(line: Any, names: _Names) -> tuple[str, dict[str, Any]]:
                 "outcome": line.outcome,
                 "error_code": line.error_code,
                 "source": line.source,
+                "confidence": line.confidence,
                 # As the pipeline writes it (pydantic's compact JSON, text unescaped).
                 "analysis_json": None
                 if line.analysis is None

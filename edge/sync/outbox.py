@@ -135,7 +135,7 @@ def _events(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
         db,
         f"""SELECT o.fact_id, o.revision, e.session_id, d.local_date, e.captured_at, e.outcome,
                    e.error_code, e.source, t.name AS topic, st.name AS subtopic, e.is_studying,
-                   e.is_active, e.is_distracted, e.analysis_json, e.image_key,
+                   e.is_active, e.is_distracted, e.confidence, e.analysis_json, e.image_key,
                    (SELECT i.uploaded_at IS NOT NULL FROM sync_images i
                     WHERE i.image_key = e.image_key) AS image_uploaded
             FROM sync_outbox o JOIN learning_events e ON e.id = o.fact_id
@@ -161,6 +161,7 @@ def _events(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
                 outcome=r["outcome"],
                 error_code=r["error_code"],
                 source=r["source"],
+                confidence=r["confidence"],
                 topic=r["topic"],
                 subtopic=r["subtopic"],
                 is_studying=flag(r["is_studying"]),

@@ -7,8 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from cloud.db.models import DeviceRow
+from cloud.db.models import DeviceRow, LearningEvent
 from cloud.errors import InvalidToken, StoreUnavailable
 from cloud.images import image_key, user_prefix
 from cloud.services import CloudServices
@@ -505,3 +507,53 @@ async def test_a_batch_of_a_device_unlinked_after_its_token_was_checked_writes_n
 
     daily = data_of(await cloud.get("/api/topic/daily?date=2026-11-25", headers=edge["me"]))
     assert (daily["totalSeconds"], daily["totalAnalyses"]) == (0, 0)
+
+
+def services_of(cloud: httpx.AsyncClient) -> CloudServices:
+    """The services of the app behind an in-process client."""
+    found: CloudServices = cloud._transport.app.state.services  # type: ignore[attr-defined]
+    return found
+
+
+async def test_an_events_confidence_is_stored_and_an_older_edges_event_without_it_too(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """A newer edge's confidence is kept as sent; an older edge, which sends none, stores NULL."""
+    edge = await linked(cloud, google)
+    sid = str(uuid.uuid4())
+    start = berlin("2026-11-25 09:00")
+    newer = event_item(sid, "Biology", start)
+    newer["payload"] |= {"source": "on-device", "confidence": 0.72}
+    older = event_item(sid, "Biology", start)
+    assert "confidence" not in older["payload"]
+    batch = [session_item(start, id=sid), newer, older]
+    result = data_of(await send(cloud, edge["headers"], batch))
+    assert [r["status"] for r in result["results"]] == ["stored"] * 3
+    async with services_of(cloud).auth.sessions() as db:
+        kept = {row.id: row.confidence for row in await db.scalars(select(LearningEvent))}
+    assert kept == {newer["id"]: 0.72, older["id"]: None}
+
+
+async def test_the_table_refuses_a_confidence_outside_0_to_1(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """Past ingest's own check, the column's constraint still refuses 1.5."""
+    edge = await linked(cloud, google)
+    sessions = services_of(cloud).auth.sessions
+    with pytest.raises(IntegrityError, match="confidence"):
+        async with sessions.begin() as db:
+            db.add(
+                LearningEvent(
+                    id=str(uuid.uuid4()),
+                    user_id=edge["user"]["userId"],
+                    device_id=edge["device"]["deviceId"],
+                    revision=1,
+                    received_at=berlin("2026-11-25 09:00"),
+                    session_id=str(uuid.uuid4()),
+                    local_date=berlin("2026-11-25 09:00").date(),
+                    captured_at=berlin("2026-11-25 09:00"),
+                    outcome="analysed",
+                    extracted_text="",
+                    confidence=1.5,
+                )
+            )

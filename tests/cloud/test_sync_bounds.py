@@ -7,6 +7,7 @@ record; every one must be rejected while a valid item in the same batch is store
 from __future__ import annotations
 
 import copy
+import math
 import uuid
 from datetime import date
 from typing import Any
@@ -68,6 +69,8 @@ BAD_DATES = ["1970-01-01", "2200-01-01", "9999-12-31"]
 BAD_INTS: list[Any] = [-1, 2**63, 2**62 + 1, 1.5, 3.0, True, "3"]
 BAD_COUNTS: list[Any] = [-1, 2**63, 2**62, 1.5, 3.0, True, "3"]
 BAD_SECONDS: list[Any] = [-1, 2**63, 2**62, 25 * 3600 + 1]
+#: Not a probability, or not a number: text and booleans are not read as one.
+BAD_CONFIDENCES: list[Any] = [-0.01, 1.01, 2, "0.5", "NaN", True]
 
 
 def item(kind: str, **changes: Any) -> dict[str, Any]:
@@ -146,6 +149,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
         for value in BAD_COUNTS
     ),
     *(case("topic_segment", "durationSeconds", value) for value in BAD_SECONDS),
+    *(case("learning_event", "confidence", value) for value in BAD_CONFIDENCES),
     *ORDER_CASES.values(),
 ]
 
@@ -196,6 +200,19 @@ def test_every_valid_payload_is_accepted() -> None:
 
     valid, rejected = validate_items([item(kind) for kind in VALID])
     assert (len(valid), rejected) == (len(VALID), {})
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf], ids=repr)
+def test_a_confidence_that_is_not_finite_is_rejected(value: float) -> None:
+    """NaN and infinities (which JSON cannot carry, but a parser may) are no confidence."""
+    from cloud.ingest import validate_items
+
+    valid, rejected = validate_items([item("learning_event", confidence=value)])
+    assert valid == []
+    error = rejected[0].error
+    assert error is not None
+    assert error.details is not None
+    assert "payload.confidence" in [d.field for d in error.details]
 
 
 @pytest.mark.parametrize("kind", list(VALID))

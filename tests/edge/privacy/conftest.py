@@ -66,6 +66,12 @@ async def studied(vision_client: AppClient, clock: FakeClock, settings: EdgeSett
     store = services_of(client).store
     first = await start_session(client)
     frame = await upload(client, jpeg(640, 480, seed=1), first)
+    # The model says no confidence; one event with one proves the column travels too.
+    await store.run(
+        lambda db: db.execute(
+            "UPDATE learning_events SET confidence = 0.61 WHERE id = ?", [frame["analysisId"]]
+        )
+    )
     clock.advance(20)
     await upload(client, jpeg(640, 480, seed=2), first)
     await data_of(

@@ -86,6 +86,24 @@ def test_every_table_comes_back_equal(
     assert new.execute("SELECT count(*) AS n FROM devices").fetchone()["n"] == 0
 
 
+def test_an_archive_from_before_confidence_was_kept_restores_with_null(
+    exported: Path, tmp_path: Path, read_db: ReadDb
+) -> None:
+    """Event lines without `confidence` (older exports) import, their confidence NULL."""
+    with zipfile.ZipFile(exported) as zf:
+        lines = [json.loads(line) for line in zf.read("data/learning_events.jsonl").splitlines()]
+    assert any(line["confidence"] is not None for line in lines)  # the fixture kept one
+    older = b"".join(
+        json.dumps({k: v for k, v in line.items() if k != "confidence"}).encode() + b"\n"
+        for line in lines
+    )
+    archive = rewrite(exported, tmp_path / "older.zip", **{"data/learning_events.jsonl": older})
+    restore_archive(archive, tmp_path / "new")
+    db = read_db(tmp_path / "new" / "studylens.db")
+    kept = [row["confidence"] for row in db.execute("SELECT confidence FROM learning_events")]
+    assert kept == [None] * len(lines)
+
+
 def test_the_totals_are_the_same(studied: Studied, exported: Path, tmp_path: Path) -> None:
     """Today, this week, the recent sessions and each session's stats, as the daemon reads them."""
     new_dir = tmp_path / "new-computer"

@@ -193,6 +193,30 @@ async def test_every_field_of_a_learning_event_item_is_its_rows(client: AppClien
         assert when(sent["capturedAt"]) == when(payload["capturedAt"])
 
 
+async def test_a_learning_event_item_carries_its_confidence(client: AppClient) -> None:
+    """The stored confidence goes out as `confidence`; a NULL one as null, which ingest takes."""
+    session_id = await start_session(client)
+
+    def write(db: sqlite_utils.Database) -> dict[str, float | None]:
+        common = {
+            "session_id": session_id,
+            "captured_at": "2026-11-25T09:00:05.000Z",
+            "analysis_json": json.dumps({"extractedText": ""}),
+        }
+        sure = insert_event(db, **common, outcome="analysed", source="on-device", confidence=0.9)
+        silent = insert_event(db, **common, outcome="analysed", source="gpt-4.1")
+        return {sure: 0.9, silent: None}
+
+    expected = await run(client, write)
+    facts = await pending(client)
+    assert {i: facts[i].item["payload"]["confidence"] for i in expected} == expected
+    from cloud.ingest import validate_items
+
+    valid, rejected = validate_items([facts[i].item for i in expected])
+    assert rejected == {}
+    assert [v.fact.model_dump()["confidence"] for v in valid] == list(expected.values())
+
+
 async def test_extracted_text_is_cut_to_the_wire_limit(client: AppClient) -> None:
     """Text longer than the sync schema allows goes out cut to its first 20,000 characters."""
     session_id = await start_session(client)
