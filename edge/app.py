@@ -23,6 +23,7 @@ from edge.http import (
     dashboard,
     frames,
     health,
+    memory,
     metrics,
     moments,
     pairing,
@@ -39,6 +40,12 @@ from edge.http.envelope import envelope_middleware, timing_middleware
 from edge.http.limits import limits_middleware
 from edge.http.requests_log import requests_log_middleware, tag_response
 from edge.lockout import Lockout
+from edge.memory.cloze import ClozeMaker
+from edge.memory.making import CardMaking, CardWorker
+from edge.memory.openai_cards import OpenAICards
+from edge.memory.port import CardMaker
+from edge.memory.review import ReviewService
+from edge.memory.scheduler import Scheduler
 from edge.metrics import Metrics
 from edge.pairing import daemon_id, pairing_open, revoked_ids
 from edge.privacy.forget import ForgetService
@@ -110,6 +117,11 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     bus = EventBus()
     pipeline.add_hook("dashboard", bus.on_frame)
     session_service.add_listener(bus.on_session)
+    making = card_making(settings, store, clock, meters)
+    # Cards are made after a session ends, in the background: never on a frame's path, never
+    # before the end's answer.
+    card_worker = CardWorker(making, store, clock)
+    session_service.add_listener(card_worker.on_session)
     voice_service = VoiceService.configured(
         settings,
         api_key=openai_key(settings),
@@ -164,6 +176,9 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         forget=ForgetService.configured(
             settings, store, clock, credentials=credentials, sessions=session_service
         ),
+        review=ReviewService(store, Scheduler(), clock, zone),
+        card_making=making,
+        card_worker=card_worker,
     )
     for table in (
         health.routes,
@@ -174,6 +189,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         analytics.routes,
         report.routes,
         moments.routes,
+        memory.routes,
         frames.routes,
         voice.routes,
         sync.routes,
@@ -231,6 +247,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         supervisor.start(
             "recordings", lambda: every(RECORDINGS_CHECK_SECONDS, prune_old_recordings)
         )
+        supervisor.start("cards", card_worker.run)
         if worker is not None:
             supervisor.start("sync", worker.run)
         if settings.discovery.enabled:
@@ -252,6 +269,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
                 await sync_http.aclose()
             if vision is not None:
                 await vision.close()
+            await making.close()
             await store.close()
 
     async def end_voice(app: web.Application) -> None:
@@ -303,6 +321,36 @@ def make_vision(settings: EdgeSettings, metrics: Metrics | None = None) -> Visio
     if backend == "hybrid":
         return HybridVision(make_local_vision(settings), model, settings.hybrid, metrics)
     return model
+
+
+def make_card_maker(settings: EdgeSettings) -> CardMaker:
+    """The model with a key (unless frames are read on-device only), else on-device clozes.
+
+    `vision_backend = "local"` keeps page text on the computer for cards as for frames.
+    """
+    key = openai_key(settings)
+    if vision_backend(settings) == "local" or not key:
+        return ClozeMaker()
+    client = AsyncOpenAI(
+        api_key=key,
+        base_url=settings.openai.base_url,
+        timeout=settings.vision.timeout_seconds,
+        max_retries=settings.vision.max_retries,
+    )
+    return OpenAICards(client, model=settings.vision.model)
+
+
+def card_making(
+    settings: EdgeSettings, store: Store, clock: Clock, metrics: Metrics | None = None
+) -> CardMaking:
+    """Card making as the settings ask, for the daemon and `studylens-edge cards make`."""
+    return CardMaking(
+        store,
+        make_card_maker(settings),
+        clock,
+        per_session=settings.cards.per_session,
+        metrics=metrics,
+    )
 
 
 def make_local_vision(settings: EdgeSettings) -> LocalVision:

@@ -8,12 +8,14 @@ import typer
 
 from edge.cli import (
     archive,
+    cards,
     config,
     daemon,
     discover,
     pairing,
     privacy,
     report,
+    review,
     sessions,
     stats,
     sync,
@@ -34,6 +36,10 @@ app.add_typer(sessions.app, name="sessions")
 app.add_typer(stats.app, name="stats")
 app.command(help="Show a week's report: time against the week before, goals, streak, recall.")(
     report.report
+)
+app.add_typer(cards.app, name="cards")
+app.command(help="Review the due cards: Enter shows the answer, keys 1-4 grade, q quits.")(
+    review.review
 )
 app.command(help="Talk to the tutor with this computer's microphone and speaker.")(voice.voice)
 app.add_typer(voice.audio_app, name="audio")

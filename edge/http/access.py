@@ -89,6 +89,13 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/privacy/forget"): Access.OWNER,
     # The student's own account of their week (goals, recall), read at this computer.
     ("GET", "/api/report/weekly"): Access.OWNER,
+    # Study memory: the student reviews at this computer (dashboard, CLI); by voice, the
+    # tutor's tools call the edge's review service itself, so no phone needs these routes.
+    ("POST", "/api/session/{session_id}/cards"): Access.OWNER,
+    ("GET", "/api/review/due"): Access.OWNER,
+    ("POST", "/api/review/{card_id}/grade"): Access.OWNER,
+    ("GET", "/api/cards"): Access.OWNER,
+    ("DELETE", "/api/cards/{card_id}"): Access.OWNER,
 }
 
 #: Routes where a browser cannot set headers, so the token may come as `?token=`.

@@ -11,6 +11,8 @@ from edge.events import EventBus
 from edge.frames.originals import OriginalStore
 from edge.frames.pipeline import FramePipeline
 from edge.lockout import Lockout
+from edge.memory.making import CardMaking, CardWorker
+from edge.memory.review import ReviewService
 from edge.metrics import Metrics
 from edge.privacy.forget import ForgetService
 from edge.privacy.pause import PauseService
@@ -49,6 +51,9 @@ class Services:
     events: EventBus
     pause: PauseService
     forget: ForgetService
+    review: ReviewService
+    card_making: CardMaking
+    card_worker: CardWorker
 
 
 SERVICES = web.AppKey("services", Services)

@@ -11,10 +11,9 @@ from aiohttp import web
 from edge import analytics
 from edge.dashboard import queries
 from edge.dashboard.models import FrameList, SessionList
-from edge.errors import InvalidRequest
 from edge.http.access import CALLER
 from edge.http.context import services
-from edge.http.envelope import ok
+from edge.http.envelope import ok, query_limit
 
 routes = web.RouteTableDef()
 STATIC = Path(__file__).resolve().parent.parent / "dashboard" / "static"
@@ -27,13 +26,6 @@ POLL_SECONDS = 1.0
 def _connected(request: web.Request) -> bool:
     transport = request.transport
     return transport is not None and not transport.is_closing()
-
-
-def _limit(request: web.Request, default: int, most: int) -> int:
-    raw = request.query.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= most:
-        raise InvalidRequest(f"`limit` must be a whole number from 1 to {most}.")
-    return int(raw)
 
 
 @routes.get("/")
@@ -54,7 +46,7 @@ async def today(request: web.Request) -> web.Response:
 @routes.get("/api/frames/recent")
 async def recent_frames(request: web.Request) -> web.Response:
     """The latest frames with their analysis, newest first (`limit`, at most 100)."""
-    limit = _limit(request, 24, 100)
+    limit = query_limit(request, 24, 100)
     frames = await services(request).store.run(lambda db: queries.recent_frames(db, limit))
     return ok(FrameList(frames=frames))
 
@@ -63,7 +55,7 @@ async def recent_frames(request: web.Request) -> web.Response:
 async def sessions(request: web.Request) -> web.Response:
     """The latest sessions with their totals, newest first (`limit`, at most 200)."""
     s = services(request)
-    limit = _limit(request, 20, 200)
+    limit = query_limit(request, 20, 200)
     found = await s.store.run(
         lambda db: analytics.recent_sessions(db, s.clock.now(), s.zone, limit)
     )

@@ -29,6 +29,7 @@ RECEIVE_SECONDS = web.RequestKey("receive_seconds", float)
 MODEL_SECONDS = web.RequestKey("model_seconds", float)
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_COUNT = re.compile(r"[0-9]{1,9}")
 
 _CODES = {
     400: "bad_request",
@@ -177,3 +178,14 @@ def query_date(request: web.Request, name: str, default: date) -> date:
         return date.fromisoformat(raw)
     except ValueError as exc:
         raise InvalidDate(f"{name} must be a date as YYYY-MM-DD, not {raw!r}.") from exc
+
+
+def query_limit(request: web.Request, default: int, most: int) -> int:
+    """Read `?limit=`, a whole number from 1 to `most`, or `default` when absent."""
+    raw = request.query.get("limit")
+    if raw is None:
+        return default
+    # ASCII digits only: str.isdigit also takes "²", which int() then refuses.
+    if not _COUNT.fullmatch(raw) or not 1 <= int(raw) <= most:
+        raise InvalidRequest(f"`limit` must be a whole number from 1 to {most}, not {raw!r}.")
+    return int(raw)

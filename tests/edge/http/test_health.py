@@ -91,6 +91,7 @@ async def test_health_reports_the_background_tasks_running(client: AppClient) ->
         "revocations": {"running": True, "failures": 0, "lastError": None},
         "pause": {"running": True, "failures": 0, "lastError": None},
         "recordings": {"running": True, "failures": 0, "lastError": None},
+        "cards": {"running": True, "failures": 0, "lastError": None},
         "sync": {"running": True, "failures": 0, "lastError": None},
     }
 

@@ -105,3 +105,36 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await opened.open()
     yield opened
     await opened.close()
+
+
+def add_events(
+    db: sqlite_utils.Database, session_id: str, texts: Sequence[str], at: datetime = STARTED
+) -> list[str]:
+    """Biology study frames with these texts in an existing session, a minute apart."""
+    ids = []
+    for n, text in enumerate(texts):
+        analysis = FrameAnalysis(
+            is_studying=True,
+            is_active=False,
+            is_distracted=False,
+            topic="Biology",
+            subtopic=None,
+            extracted_text=text,
+        )
+        event_id = str(uuid.uuid4())
+        db.table("learning_events").insert(
+            {
+                "id": event_id,
+                "session_id": session_id,
+                "captured_at": to_iso(at + timedelta(minutes=n)),
+                "outcome": "analysed",
+                "source": "on-device",
+                "analysis_json": analysis.model_dump_json(by_alias=True),
+                "topic_id": session_records.topic_id(db, "Biology"),
+                "is_studying": True,
+                "is_active": False,
+                "is_distracted": False,
+            }
+        )
+        ids.append(event_id)
+    return ids
