@@ -240,3 +240,20 @@ async def test_the_end_answers_while_the_model_is_still_making_cards(
         await services_of(client).card_worker.idle()
 
     assert (await data_of(await client.get("/api/cards")))["cards"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/review/due"),
+        ("POST", "/api/review/some-card/grade"),
+        ("GET", "/api/cards"),
+        ("DELETE", "/api/cards/some-card"),
+        ("POST", "/api/session/some-session/cards"),
+    ],
+)
+async def test_a_paired_phone_may_not_review(client: AppClient, method: str, path: str) -> None:
+    """The review routes are the owner's: a phone's token gets 403 (the tutor reviews by voice)."""
+    answer = await client.request(method, path, json={"rating": "good"})
+
+    assert (await error_of(answer, 403))["code"] == "forbidden"
