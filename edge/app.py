@@ -64,6 +64,7 @@ from edge.vision.port import VisionAnalyser
 from edge.voice.hub import VoiceHub
 from edge.voice.recording import prune_recordings
 from edge.voice.service import VoiceService
+from edge.voice.study_tools import study_toolbox
 from shared.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     # before the end's answer.
     card_worker = CardWorker(making, store, clock)
     session_service.add_listener(card_worker.on_session)
+    review = ReviewService(store, Scheduler(), clock, zone)
     voice_service = VoiceService.configured(
         settings,
         api_key=openai_key(settings),
@@ -131,6 +133,9 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         store=store,
         clock=clock,
         pause_check=pause.require_unpaused,
+        tools=lambda session_id: study_toolbox(
+            session_id, store=store, clock=clock, zone=zone, review=review, metrics=meters
+        ),
     )
 
     async def pause_voice(state: PauseState) -> None:
@@ -176,7 +181,7 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
         forget=ForgetService.configured(
             settings, store, clock, credentials=credentials, sessions=session_service
         ),
-        review=ReviewService(store, Scheduler(), clock, zone),
+        review=review,
         card_making=making,
         card_worker=card_worker,
     )

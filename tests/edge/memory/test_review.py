@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 
 import fsrs
@@ -145,13 +144,10 @@ def test_the_due_query_reads_the_due_index(db: sqlite_utils.Database) -> None:
     assert "TEMP B-TREE" not in details
 
 
-def test_the_first_due_cards_of_5000_are_read_fast(db: sqlite_utils.Database) -> None:
-    """5,000 cards, 20 due answered: well under the dashboard's 200 ms budget."""
+def test_of_5000_due_cards_the_first_page_comes_and_all_count(db: sqlite_utils.Database) -> None:
+    """5,000 due cards: 20 answered, all 5,000 counted (speed: scripts/bench/review_page.py)."""
     add_cards(db, [f"question number {n}?" for n in range(5000)], NOW - timedelta(days=1))
 
-    started = time.perf_counter()
     queue = review.due(db, NOW, ZONE, limit=20)
-    elapsed = time.perf_counter() - started
 
-    assert len(queue.cards) == 20
-    assert elapsed < 0.2
+    assert (len(queue.cards), queue.due_count) == (20, 5000)
