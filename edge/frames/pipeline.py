@@ -33,7 +33,13 @@ from edge.sessions.service import SessionService
 from edge.settings import FrameSettings
 from edge.store import Store
 from edge.topics.tracker import FrameFlags
-from edge.vision.port import VisionAnalyser, VisionError, VisionNotConfigured
+from edge.vision.port import (
+    ModelAnswer,
+    SessionVision,
+    VisionAnalyser,
+    VisionError,
+    VisionNotConfigured,
+)
 from shared.analysis import FrameAnalysis
 from shared.clock import Clock
 
@@ -87,6 +93,16 @@ class FramePipeline:
         self._pause_check = pause_check
         self._hooks: dict[str, FrameHook] = {}
         self._executor = frame_executor()
+        sessions.add_listener(self._on_session)
+
+    def _on_session(self, change: str, session_id: str) -> None:
+        """Session listener: what was kept of an ended session's frames is of no more use."""
+        if change != "ended":
+            return
+        self._gate.forget(session_id)
+        # `is not None` first: mypy cannot narrow an Optional straight to a protocol's subtype.
+        if self._vision is not None and isinstance(self._vision, SessionVision):
+            self._vision.end_session(session_id)
 
     def add_hook(self, name: str, hook: FrameHook) -> None:
         """Call `hook` with every analysed or reused frame (voice context, sync, dashboard)."""
@@ -219,7 +235,7 @@ class FramePipeline:
                     "No vision model is configured: set STUDYLENS_OPENAI_API_KEY (or "
                     "OPENAI_API_KEY) and restart the daemon."
                 )
-            answer = await self._vision.analyse(prepared.jpeg)
+            answer = await self._ask(self._vision, session_id, prepared.jpeg)
             analysis = normalise(
                 answer.text, self._limits.topics, self._limits.extracted_text_max_chars
             )
@@ -235,6 +251,13 @@ class FramePipeline:
         confidence = normalise_confidence(answer.confidence)
         self._gate.remember(session_id, prepared.dhash, analysis, answer.source, confidence)
         return analysis, answer.source, False, elapsed, confidence
+
+    @staticmethod
+    async def _ask(vision: VisionAnalyser, session_id: str, jpeg: bytes) -> ModelAnswer:
+        """The analyser's answer; one that keeps a history keeps it per session."""
+        if isinstance(vision, SessionVision):
+            return await vision.analyse(jpeg, session=session_id)
+        return await vision.analyse(jpeg)
 
     async def _record_failure(
         self, session_id: str, key: str | None, at: datetime, code: str

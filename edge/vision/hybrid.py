@@ -3,12 +3,14 @@
 The local reading decides: a new topic, text substantially different from what the model last
 saw, or too many frames or seconds since the last call mean a model call; otherwise the model's
 last analysis stands (the local text keeps `extractedText` current). Calls saved are counted.
+Each session has its own gate: one session's answer never stands for another's frame.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,7 +64,11 @@ class HybridGate:
 
 
 class HybridVision:
-    """The vision port that puts the on-device reading in front of the model."""
+    """The vision port that puts the on-device reading in front of the model, per session."""
+
+    #: Sessions whose gate is kept; one student runs one session at a time, so a few is plenty,
+    #: and a session that ended without being announced is dropped past them.
+    MAX_SESSIONS = 32
 
     def __init__(
         self,
@@ -74,29 +80,47 @@ class HybridVision:
     ) -> None:
         self._local = local
         self._model = model
-        self._gate = HybridGate(policy)
+        self._policy = policy
+        self._gates: OrderedDict[str | None, HybridGate] = OrderedDict()
         self._metrics = metrics
         self._clock = clock
         self.saved = 0
 
-    async def analyse(self, jpeg: bytes) -> ModelAnswer:
-        """Local first; the model when the gate says so (or when the local reading failed)."""
+    def gate(self, session: str | None) -> HybridGate:
+        """The session's gate, made on its first frame; the longest-unused go past a few."""
+        gate = self._gates.pop(session, None)
+        if gate is None:
+            gate = HybridGate(self._policy)
+        self._gates[session] = gate
+        while len(self._gates) > self.MAX_SESSIONS:
+            self._gates.popitem(last=False)
+        return gate
+
+    def end_session(self, session: str) -> None:
+        """Drop an ended session's gate."""
+        self._gates.pop(session, None)
+
+    async def analyse(self, jpeg: bytes, *, session: str | None = None) -> ModelAnswer:
+        """Local first; the model when the session's gate says so (or the local reading failed)."""
         try:
             reading = await self._local.analyse(jpeg)
         except VisionError:
             return await self._model.analyse(jpeg)
         local = json.loads(reading.text)
         now = self._clock()
-        reason = self._gate.needs_model(local["topic"], local["extractedText"], now)
+        gate = self.gate(session)
+        reason = gate.needs_model(local["topic"], local["extractedText"], now)
         if reason is None:
             self.saved += 1
             if self._metrics is not None:
                 self._metrics.model_calls_saved.inc()
-            answer = self._gate.reused()
+            answer = gate.reused()
             kept = json.loads(answer.text) | {"extractedText": local["extractedText"]}
             return ModelAnswer(json.dumps(kept), answer.source, answer.confidence)
         answer = await self._model.analyse(jpeg)
-        self._gate.called(local["topic"], local["extractedText"], now, answer)
+        # The gate taken before the call: a session that ended while the model ran is not
+        # brought back by its last answer.
+        gate.called(local["topic"], local["extractedText"], now, answer)
         return answer
 
     async def close(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from edge.errors import EdgeError
 
@@ -27,6 +27,23 @@ class VisionAnalyser(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class SessionVision(Protocol):
+    """An analyser whose answer depends on the session's earlier frames (the hybrid gate).
+
+    A separate port rather than a parameter of every `analyse`: analysers that look at one
+    frame alone need not know sessions exist.
+    """
+
+    async def analyse(self, jpeg: bytes, *, session: str | None = None) -> ModelAnswer:
+        """Analyse one frame of `session` (None: frames of no session, one history)."""
+        ...
+
+    def end_session(self, session: str) -> None:
+        """Forget what was kept for a session that ended."""
         ...
 
 
