@@ -10,9 +10,11 @@ import asyncio
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from edge.memory.port import CardDraft, Page
+from edge.threads import lower_priority
 from edge.vision.classify import Lexicon, Reading, load_lexicon
 
 BLANK = "_____"
@@ -110,10 +112,16 @@ class ClozeMaker:
 
     def __init__(self, lexicon: Lexicon | None = None) -> None:
         self._lexicon = lexicon
+        # One niced thread of its own, as the OCR has: a session's cards yield the CPU to the
+        # frames and the voice relay arriving meanwhile.
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="studylens-cards", initializer=lower_priority
+        )
 
     async def make(self, pages: Sequence[Page], limit: int) -> list[CardDraft]:
-        """Clozes from the pages, worked out on a thread: 40 pages take a CPU for a while."""
-        return await asyncio.to_thread(self._make, pages, limit)
+        """Clozes from the pages, worked out on the card thread, off the loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._make, pages, limit)
 
     def _make(self, pages: Sequence[Page], limit: int) -> list[CardDraft]:
         if self._lexicon is None:
@@ -121,4 +129,5 @@ class ClozeMaker:
         return cloze_cards(pages, self._lexicon, limit)
 
     async def close(self) -> None:
-        """Nothing to release."""
+        """Stop the card thread."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
