@@ -1,4 +1,4 @@
-// StudyLens dashboard: fetches the daemon's API, renders six pages, follows live events.
+// StudyLens dashboard: fetches the daemon's API, renders seven pages, follows live events.
 "use strict";
 
 const COLOURS = ["#2456c9", "#1a7f4b", "#b54708", "#7a3cc2", "#0e7c86", "#c2185b", "#5d6b00", "#8d6e63"];
@@ -27,6 +27,10 @@ function token() { return localStorage.getItem("studylens-token"); }
 class NeedsPairing extends Error {}
 // A phone's token on a route only the owner may use (this computer's own browser).
 class OwnerOnly extends Error {}
+// Any other refusal, with the envelope's code: a page may tell "gone" from "try again".
+class ApiError extends Error {
+  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+}
 
 async function api(path, options = {}) {
   const headers = Object.assign({}, options.headers || {});
@@ -39,7 +43,7 @@ async function api(path, options = {}) {
   if (response.status === 401) throw new NeedsPairing();
   const body = await response.json();
   if (response.status === 403 && body.error.code === "forbidden") throw new OwnerOnly(body.error.message);
-  if (!body.success) throw new Error(body.error.message);
+  if (!body.success) throw new ApiError(response.status, body.error.code, body.error.message);
   return body.data;
 }
 
@@ -608,11 +612,200 @@ for (const id of ["report-previous", "report-next"]) {
 }
 document.getElementById("report-print").addEventListener("click", () => window.print());
 
+// --- Review ---------------------------------------------------------------------------------
+
+const RATINGS = ["again", "hard", "good", "easy"]; // keys 1 to 4, as `studylens-edge review`
+// Cards fetched at once: enough for a sitting without a wait, few enough to answer fast.
+const REVIEW_BATCH = 20;
+const MAX_REVIEW_MS = 3_600_000; // the daemon refuses longer: a card left open is no review
+const review = { queue: [], card: null, revealed: false, busy: false, shownAt: 0 };
+const reviewBox = () => document.getElementById("review-card");
+
+function showReviewOwnerOnly(ownerOnly) {
+  document.getElementById("review-owner-only").hidden = !ownerOnly;
+  document.getElementById("review-progress").hidden = ownerOnly;
+  if (ownerOnly) {
+    reviewBox().hidden = true;
+    document.getElementById("review-empty").hidden = true;
+  }
+}
+
+function showReviewProgress(progress) {
+  document.getElementById("review-due").textContent = String(progress.dueNow);
+  document.getElementById("review-done").textContent = String(progress.reviewedToday);
+}
+
+function showReviewError(message) {
+  const box = document.getElementById("review-error");
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+// A cloze's blank is the run of underscores its maker put in the term's place; revealed, the
+// term fills it, so the sentence reads whole.
+function questionNodes(card, revealed) {
+  if (card.kind !== "cloze") return [card.question];
+  return card.question.split(/(_{3,})/).map((part, i) => {
+    if (i % 2 === 0) return part;
+    if (revealed) return element("span", { class: "blank filled", text: card.answer });
+    return element("span", { class: "blank" }, element("span", { class: "sr-only", text: "blank" }));
+  });
+}
+
+// Focus inside the card is about to vanish with what it was on: move it to what replaces it.
+function keepFocus(hadFocus, target) {
+  if (hadFocus) target.focus();
+}
+
+function showCard() {
+  const hadFocus = reviewBox().contains(document.activeElement);
+  const card = review.card;
+  review.revealed = false;
+  reviewBox().hidden = card === null;
+  document.getElementById("review-empty").hidden = card !== null;
+  if (!card) {
+    document.body.dataset.reviewCard = "";
+    keepFocus(hadFocus, document.getElementById("review-empty"));
+    return;
+  }
+  reviewBox().dataset.cardId = card.cardId;
+  document.getElementById("review-topic").textContent =
+    card.subtopic ? `${card.topic} · ${card.subtopic}` : card.topic;
+  document.getElementById("review-question").replaceChildren(...questionNodes(card, false));
+  document.getElementById("review-answer").textContent = card.answer;
+  document.getElementById("review-answer-box").hidden = true;
+  document.getElementById("review-grades").hidden = true;
+  document.getElementById("review-reveal").hidden = false;
+  review.shownAt = Date.now();
+  // For the page's tests and its benchmark: which card is on show, once it is drawn.
+  document.body.dataset.reviewCard = card.cardId;
+  keepFocus(hadFocus, document.getElementById("review-reveal"));
+}
+
+function reveal() {
+  if (!review.card || review.revealed) return;
+  const hadFocus = reviewBox().contains(document.activeElement);
+  review.revealed = true;
+  document.getElementById("review-question").replaceChildren(...questionNodes(review.card, true));
+  document.getElementById("review-answer-box").hidden = false;
+  document.getElementById("review-reveal").hidden = true;
+  document.getElementById("review-grades").hidden = false;
+  // Good is the usual answer, so Enter or Space again gives it (as in Anki); 1-4 give any.
+  keepFocus(hadFocus, document.querySelector('#review-grades [data-rating="good"]'));
+}
+
+// The cards due now, fresh from the daemon; the first of them on show.
+async function fetchDue() {
+  const due = await api(`/api/review/due?limit=${REVIEW_BATCH}`);
+  review.queue = due.cards;
+  review.card = review.queue.shift() || null;
+  showReviewProgress(due.progress);
+}
+
+async function loadReview() {
+  // A token means this browser paired as a phone: reviewing here is the owner's.
+  if (token()) return showReviewOwnerOnly(true);
+  showReviewError("");
+  try {
+    await fetchDue();
+  } catch (error) {
+    if (error instanceof OwnerOnly) return showReviewOwnerOnly(true);
+    if (error instanceof NeedsPairing) throw error;
+    review.queue = [];
+    review.card = null;
+    showReviewError(`The cards could not be loaded: ${error.message}. Check again in a moment.`);
+  }
+  showReviewOwnerOnly(false);
+  showCard();
+}
+
+function setGrading(busy) {
+  review.busy = busy;
+  // aria-disabled, not disabled: a disabled button drops the keyboard focus.
+  for (const button of document.querySelectorAll("#review-grades button")) {
+    button.setAttribute("aria-disabled", String(busy));
+  }
+}
+
+// The next card from the queue held; the daemon is asked again only when it runs out and
+// its last answer said more are due.
+async function nextCard(dueNow) {
+  review.card = review.queue.shift() || null;
+  if (review.card === null && dueNow > 0) {
+    try {
+      await fetchDue();
+    } catch (error) {
+      showReviewError(`The next cards could not be loaded: ${error.message}. Check again in a moment.`);
+    }
+  }
+  showCard();
+}
+
+async function grade(rating) {
+  const card = review.card;
+  if (!card || !review.revealed || review.busy) return; // one request per grade, never two
+  setGrading(true);
+  showReviewError("");
+  const reviewDurationMs = Math.min(Math.max(0, Date.now() - review.shownAt), MAX_REVIEW_MS);
+  let graded;
+  try {
+    graded = await api(`/api/review/${encodeURIComponent(card.cardId)}/grade`,
+      { method: "POST", json: { rating, reviewDurationMs } });
+  } catch (error) {
+    setGrading(false);
+    if (error instanceof NeedsPairing) return showPairing(true);
+    if (error instanceof ApiError && error.code === "card_not_found") {
+      // Deleted elsewhere meanwhile: a retry could never succeed, so go on to the next.
+      showReviewError("That card was deleted meanwhile, so its grade was not saved. Here is the next one.");
+      await nextCard(Number(document.getElementById("review-due").textContent));
+    } else {
+      const why = error instanceof TypeError ? "the daemon could not be reached" : error.message;
+      showReviewError(`Your grade was not saved: ${why}. The card is still here; grade it again.`);
+    }
+    return;
+  }
+  setGrading(false);
+  showReviewProgress(graded.progress);
+  if (review.card === card) await nextCard(graded.progress.dueNow);
+}
+
+document.getElementById("review-reveal").addEventListener("click", reveal);
+for (const button of document.querySelectorAll("#review-grades button")) {
+  button.addEventListener("click", () => grade(button.dataset.rating));
+}
+document.getElementById("review-check").addEventListener("click", async () => {
+  await loadReview();
+  // Still nothing: the focus stays on the button pressed, not lost with a hidden one.
+  if (review.card) document.getElementById("review-reveal").focus();
+});
+
+document.addEventListener("keydown", (event) => {
+  if (currentPage() !== "review" || !review.card) return;
+  if (event.altKey || event.ctrlKey || event.metaKey || document.querySelector("dialog[open]")) return;
+  const target = event.target;
+  if (target.closest("input, select, textarea")) return; // typing is not reviewing
+  const key = event.key;
+  if (event.repeat && (key === "Enter" || key === " ") && reviewBox().contains(target)) {
+    // A held key would reveal, then grade Good on the button the focus moved to.
+    event.preventDefault();
+    return;
+  }
+  const index = ["1", "2", "3", "4"].indexOf(key);
+  if (index >= 0) {
+    event.preventDefault();
+    grade(RATINGS[index]);
+  } else if ((key === " " || key === "Enter") && !review.revealed && !target.closest("a, button")) {
+    // On a button or a link, Space and Enter are that control's: only elsewhere do they reveal.
+    event.preventDefault();
+    reveal();
+  }
+});
+
 // --- pages and live updates -----------------------------------------------------------------
 
 const LOADERS = {
   today: loadToday, history: loadHistory, frames: loadFrames, devices: loadDevices, privacy: loadPrivacy,
-  report: loadReport,
+  report: loadReport, review: loadReview,
 };
 
 function currentPage() {
@@ -652,7 +845,10 @@ function connectEvents() {
   const live = document.getElementById("live");
   events.onopen = () => { live.textContent = "live"; live.classList.add("on"); };
   events.onerror = () => { live.textContent = "reconnecting…"; live.classList.remove("on"); };
-  for (const kind of ["frame", "session"]) events.addEventListener(kind, refreshSoon);
+  for (const kind of ["frame", "session"]) {
+    // A refresh of the Review page would drop the card being answered for a new queue.
+    events.addEventListener(kind, () => { if (currentPage() !== "review") refreshSoon(); });
+  }
   events.addEventListener("pairing", onPairing);
   events.addEventListener("pause", (event) => showPause(JSON.parse(event.data)));
 }
