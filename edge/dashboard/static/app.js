@@ -96,6 +96,24 @@ function element(tag, attributes = {}, ...children) {
 // --- charts ---------------------------------------------------------------------------------
 
 const charts = {};
+let chartLibrary = null;
+
+// Loaded by the first page that draws a chart, not with the page: the Review page, opened
+// first, is to show its card within 200 ms, and 200 kB of script to run would come first.
+function chartsLoaded() {
+  if (!chartLibrary) {
+    chartLibrary = new Promise((resolve, reject) => {
+      const script = element("script", { src: "/static/vendor/chart.umd.min.js" });
+      script.addEventListener("load", resolve);
+      script.addEventListener("error", () => {
+        chartLibrary = null; // the next refresh tries again
+        reject(new Error("the chart library could not be loaded"));
+      });
+      document.head.append(script);
+    });
+  }
+  return chartLibrary;
+}
 
 function drawChart(id, config) {
   if (charts[id]) charts[id].destroy();
@@ -109,7 +127,7 @@ let skew = 0; // daemon clock minus this browser's, in ms
 const now = () => Date.now() + skew;
 
 async function loadToday() {
-  const board = await api("/api/dashboard/today");
+  const [board] = await Promise.all([api("/api/dashboard/today"), chartsLoaded()]);
   skew = Date.parse(board.now) - Date.now();
   document.getElementById("today-date").textContent = day(board.date + "T12:00:00");
   const stats = board.stats.topicStats;
@@ -167,7 +185,8 @@ setInterval(() => {
 // --- History --------------------------------------------------------------------------------
 
 async function loadHistory() {
-  const [week, listed] = await Promise.all([api("/api/topic/weekly"), api("/api/sessions?limit=30")]);
+  const [week, listed] = await Promise.all([
+    api("/api/topic/weekly"), api("/api/sessions?limit=30"), chartsLoaded()]);
   const topics = [...new Set(week.days.flatMap((d) => d.topicStats.map((s) => s.topic)))];
   drawChart("week-chart", {
     type: "bar",

@@ -811,6 +811,7 @@ async def test_the_review_page_shows_the_count_and_the_first_card_after_one_read
     assert await page.is_hidden("#review-grades")
     assert await page.is_visible("#review-reveal")
     assert made.made == [("GET", DUE, None)]  # the page asked once, and for nothing else
+    assert await page.evaluate("typeof Chart") == "undefined"  # no chart library to run first
     assert page.console.errors == []  # type: ignore[attr-defined]
 
 
