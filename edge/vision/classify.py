@@ -10,6 +10,7 @@ import tomllib
 import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from importlib.resources import files
 from itertools import islice
 from typing import Any
@@ -191,9 +192,14 @@ def _singulars(word: str) -> Iterator[str]:
             yield word[:-1] + "um"
 
 
-def deletions(word: str) -> set[str]:
+def deletions(word: str) -> frozenset[str]:
     """`word` with one letter dropped, each way: two words one edit apart share one of these."""
-    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+    return frozenset(word[:i] + word[i + 1 :] for i in range(len(word)))
+
+
+# Every frame asks about the same lexicon terms: their forms are worked out once each.
+_term_deletions = cache(deletions)
+_term_bare = cache(squash)
 
 
 class Reading:
@@ -224,7 +230,7 @@ class Reading:
             rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", self.clean
         ):
             return True
-        bare = squash(term)
+        bare = _term_bare(term)
         if " " in term and bare in self.runs:
             return True  # a phrase run together ("ESSAYPLAN") is no English word
         return len(bare) >= SQUASHED_MIN and bare in self.squashed
@@ -233,7 +239,7 @@ class Reading:
         """Whether a word of the text is one letter added, dropped or changed from `term`."""
         if len(term) < FUZZY_MIN or not term.isalpha():
             return False
-        return term in self.variants or not self.variants.isdisjoint(deletions(term))
+        return term in self.variants or not self.variants.isdisjoint(_term_deletions(term))
 
     def score(self, cues: Cues) -> float:
         """The sum of the cues found.
