@@ -192,11 +192,14 @@ def worker_pids(process: subprocess.Popen[bytes], workers: int) -> list[int]:
 
 
 async def readyz_status(base_url: str) -> int | None:
-    """The status of one /readyz on a new connection; None if it is refused."""
+    """The status of one /readyz on a new connection; None if it is refused or cut unanswered.
+
+    A server in its last moments may accept the connection and close it without an answer.
+    """
     try:
         async with httpx.AsyncClient() as client:
             return (await client.get(f"{base_url}/readyz")).status_code
-    except httpx.ConnectError:
+    except (httpx.ConnectError, httpx.RemoteProtocolError):
         return None
 
 
