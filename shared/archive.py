@@ -21,6 +21,7 @@ from typing import Final
 
 from pydantic import BaseModel, Field
 
+from shared.memory import CardKind, Rating, StateName
 from shared.schemas import Timestamp, WireModel
 
 FORMAT: Final = "studylens-export"
@@ -83,3 +84,45 @@ class HelpRequestFields(WireModel):
     session_id: str = Field(description="its session")
     local_date: date = Field(description="its day, YYYY-MM-DD in the student's time zone")
     created_at: Timestamp = Field(description="when it was asked (UTC)")
+
+
+class ScheduleFields(WireModel):
+    """A card's FSRS state (the `fsrs` package's `Card`), on both sides."""
+
+    state: StateName = Field(description="`learning`, `review` or `relearning`")
+    step: int | None = Field(description="the learning or relearning step; null in review")
+    stability: float | None = Field(
+        description="FSRS stability: days until recall falls to 90%; null before the first grade"
+    )
+    difficulty: float | None = Field(
+        description="FSRS difficulty, 1 (easy) to 10; null before the first grade"
+    )
+    due: Timestamp = Field(description="when the card is next due (UTC)")
+    last_review: Timestamp | None = Field(description="its last grade (UTC); null if never")
+
+
+class CardFields(ScheduleFields):
+    """A review card's fields, the same on the edge and in the cloud."""
+
+    id: str = Field(description="UUID of the card")
+    session_id: str = Field(description="the session whose pages it was made from")
+    learning_event_id: str | None = Field(description="the page (learning event) it asks about")
+    topic: str = Field(description="its topic")
+    subtopic: str | None = Field(description="its subtopic, when one was named")
+    kind: CardKind = Field(description="`qa` (question and answer) or `cloze` (fill the blank)")
+    question: str = Field(description="the question, or the sentence with its blank")
+    answer: str = Field(description="the answer, or the words of the blank")
+    maker: str = Field(description="what made it: `on-device`, or the model's name")
+    created_at: Timestamp = Field(description="when it was made (UTC)")
+
+
+class ReviewLogFields(ScheduleFields):
+    """One grade of a card and the schedule it left, the same on the edge and in the cloud."""
+
+    id: str = Field(description="UUID of the grade")
+    card_id: str = Field(description="the card graded (its `id` in cards.jsonl)")
+    rating: Rating = Field(description="`again` (forgotten), `hard`, `good` or `easy`")
+    reviewed_at: Timestamp = Field(description="when it was graded (UTC)")
+    review_duration_ms: int | None = Field(
+        description="milliseconds from showing the card to the grade, when measured"
+    )

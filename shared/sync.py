@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, AwareDatetime, Field, TypeAdapter, model_validator
 
+from shared.memory import MAX_CARD_TEXT, MAX_REVIEW_MS, CardKind, Rating, StateName
 from shared.schemas import ErrorBody, RequestModel, Timestamp, WireModel
 
 #: Most items one batch may carry.
@@ -23,8 +24,18 @@ MAX_PRESIGN_ITEMS = 100
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
 
-Kind = Literal["session", "learning_event", "topic_segment", "bookmark", "help_request"]
-KINDS: tuple[Kind, ...] = ("session", "learning_event", "topic_segment", "bookmark", "help_request")
+Kind = Literal[
+    "session", "learning_event", "topic_segment", "bookmark", "help_request", "card", "review_log"
+]
+KINDS: tuple[Kind, ...] = (
+    "session",
+    "learning_event",
+    "topic_segment",
+    "bookmark",
+    "help_request",
+    "card",
+    "review_log",
+)
 #: Every item kind a batch may carry: the facts, and deletions of them.
 ITEM_KINDS = (*KINDS, "tombstone")
 
@@ -174,6 +185,55 @@ class HelpRequestFact(Fact):
     created_at: When
 
 
+#: Text of a card's question or answer.
+CardText = Annotated[str, Field(min_length=1, max_length=MAX_CARD_TEXT)]
+
+
+class Schedule(Fact):
+    """A card's FSRS state, as the `fsrs` package's `Card` holds it: after its last grade."""
+
+    state: StateName
+    #: The learning or relearning step; null in review.
+    step: Annotated[int, Field(strict=True, ge=0, le=100)] | None = None
+    stability: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] | None = None
+    difficulty: Annotated[float, Field(ge=1, le=10, allow_inf_nan=False)] | None = None
+    due: When
+    last_review: When | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (self.stability is None) != (self.difficulty is None):
+            raise ValueError("stability and difficulty come together")
+        if (self.state == "review") != (self.step is None):
+            raise ValueError("a card in review has no step; one learning has one")
+        if self.last_review is not None:
+            _not_before(self.due, self.last_review, "due", "lastReview")
+        return self
+
+
+class CardFact(Schedule):
+    """A review card made from a page of a session, with its schedule now."""
+
+    session_id: Uuid
+    learning_event_id: Uuid | None = None
+    topic: Name
+    subtopic: Annotated[str, Field(max_length=200)] | None = None
+    kind: CardKind
+    question: CardText
+    answer: CardText
+    maker: Name
+    created_at: When
+
+
+class ReviewLogFact(Schedule):
+    """One grade of one card, and the schedule it left (the card's state right after)."""
+
+    card_id: Uuid
+    rating: Rating
+    reviewed_at: When
+    review_duration_ms: Annotated[int, Field(strict=True, ge=0, le=MAX_REVIEW_MS)] | None = None
+
+
 class _Item(RequestModel):
     """Fields every item has: the fact's edge-made id and its revision."""
 
@@ -216,9 +276,30 @@ class HelpRequestItem(_Item):
     payload: HelpRequestFact
 
 
+class CardItem(_Item):
+    """A review card in a batch."""
+
+    kind: Literal["card"] = "card"
+    payload: CardFact
+
+
+class ReviewLogItem(_Item):
+    """A review log (one grade) in a batch."""
+
+    kind: Literal["review_log"] = "review_log"
+    payload: ReviewLogFact
+
+
 #: What a tombstone can delete: a fact of any kind, or an original named by its SHA-256.
 Forgettable = Literal[
-    "session", "learning_event", "topic_segment", "bookmark", "help_request", "image"
+    "session",
+    "learning_event",
+    "topic_segment",
+    "bookmark",
+    "help_request",
+    "card",
+    "review_log",
+    "image",
 ]
 
 
@@ -258,6 +339,8 @@ SyncItem = Annotated[
     | TopicSegmentItem
     | BookmarkItem
     | HelpRequestItem
+    | CardItem
+    | ReviewLogItem
     | TombstoneItem,
     Field(discriminator="kind"),
 ]

@@ -215,6 +215,14 @@ async def open_service(tmp_path: Path, clock: FakeClock) -> AsyncIterator[OpenSe
 
 
 @pytest.fixture
+def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
+    """A migrated database of one test, at the path the daemon's store of the test uses."""
+    database = open_database(tmp_path / "studylens.db")
+    yield database
+    database.close()
+
+
+@pytest.fixture
 def reader(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
     """A second connection to the session service's database, reading as the CLI does."""
     db = open_database(tmp_path / "studylens.db")

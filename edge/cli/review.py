@@ -13,9 +13,10 @@ from edge.cli.format import cell
 from edge.cli.options import ConfigOption, DataDirOption, existing_database, settings_or_exit
 from edge.memory import review as reviewing
 from edge.memory.models import ReviewCard
-from edge.memory.scheduler import Rating, Scheduler
+from edge.memory.scheduler import Scheduler
 from edge.store import open_database
 from shared.clock import SystemClock
+from shared.memory import Rating
 
 KEYS: dict[str, Rating] = {"1": "again", "2": "hard", "3": "good", "4": "easy"}
 REVEAL = {"\r", "\n", " "}

@@ -7,14 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from edge.memory.scheduler import Rating, StateName
+from shared.memory import MAX_REVIEW_MS, CardKind, Rating, StateName
 from shared.schemas import RequestModel, Timestamp, WireModel
 
-CardKind = Literal["qa", "cloze"]
 #: Card ids are UUIDs made by the edge; anything much longer is not one of ours.
 MAX_CARD_ID_LENGTH = 64
-#: Longest review time accepted for one card: an hour (a card left open is not a review).
-MAX_REVIEW_MS = 3_600_000
 #: Most cards one due-queue read answers, and the default.
 MAX_DUE_LIMIT = 100
 DEFAULT_DUE_LIMIT = 20

@@ -12,7 +12,6 @@ from openai import AsyncOpenAI
 from openai.types.responses import EasyInputMessageParam, ResponseTextConfigParam
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from edge.memory.models import CardKind
 from edge.memory.port import (
     CardDraft,
     CardMakingFailed,
@@ -22,6 +21,7 @@ from edge.memory.port import (
     CardModelUnavailable,
     Page,
 )
+from shared.memory import CardKind
 
 #: Output tokens per card (question, answer, keys; measured about 60), with room to spare.
 TOKENS_PER_CARD = 120

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from edge.errors import EdgeError
-from edge.memory.models import CardKind
+from shared.memory import CardKind
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ import sqlite_utils
 
 from edge.memory.models import ReviewCard
 from edge.memory.port import CardDraft
-from edge.memory.scheduler import RATINGS, Memory, Rating
+from edge.memory.scheduler import RATINGS, Memory
 from edge.sessions.records import topic_id
 from shared.clock import from_iso, to_iso
+from shared.memory import Rating
 
 _NOT_WORD = re.compile(r"[\W_]+")
 

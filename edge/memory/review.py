@@ -21,9 +21,10 @@ from edge.memory.models import (
     Graded,
     ReviewProgress,
 )
-from edge.memory.scheduler import Rating, Scheduler, to_millis
+from edge.memory.scheduler import Scheduler, to_millis
 from edge.store import Store, transaction
 from shared.clock import Clock, local_date, start_of_day
+from shared.memory import Rating
 
 
 def progress(db: sqlite_utils.Database, now: datetime, zone: tzinfo) -> ReviewProgress:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
 import fsrs
 
-Rating = Literal["again", "hard", "good", "easy"]
+from shared.memory import Rating, StateName
 
 RATINGS: dict[Rating, fsrs.Rating] = {
     "again": fsrs.Rating.Again,
@@ -16,7 +15,8 @@ RATINGS: dict[Rating, fsrs.Rating] = {
     "good": fsrs.Rating.Good,
     "easy": fsrs.Rating.Easy,
 }
-StateName = Literal["learning", "review", "relearning"]
+#: The rating of each `fsrs.Rating` number, as review logs store them.
+RATING_BY_NUMBER: dict[int, Rating] = {number.value: name for name, number in RATINGS.items()}
 STATE_NAMES: dict[int, StateName] = {
     fsrs.State.Learning.value: "learning",
     fsrs.State.Review.value: "review",

@@ -12,7 +12,7 @@ from datetime import date, datetime, tzinfo
 import sqlite_utils
 
 from edge.analytics import days_stats
-from edge.memory.scheduler import RATINGS
+from edge.memory.scheduler import RATING_BY_NUMBER
 from edge.report.models import WeeklyReport
 from edge.report.weekly import IsoWeek, Review, weekly_report
 from edge.sessions import records
@@ -36,10 +36,6 @@ def study_days(db: sqlite_utils.Database, until: date, now: datetime, zone: tzin
     return {day for day, total in seconds.items() if day <= until and round(total) > 0}
 
 
-#: The review log keeps the `fsrs` package's rating numbers; the report speaks of the names.
-_RATING_NAMES = {int(number): name for name, number in RATINGS.items()}
-
-
 def reviews_between(db: sqlite_utils.Database, start: datetime, end: datetime) -> list[Review]:
     """Review-log rows graded in [start, end)."""
     rows = db.execute(
@@ -49,7 +45,7 @@ def reviews_between(db: sqlite_utils.Database, start: datetime, end: datetime) -
     return [
         Review(
             reviewed_at=from_iso(row["reviewed_at"]),
-            rating=_RATING_NAMES.get(row["rating"], str(row["rating"])),
+            rating=RATING_BY_NUMBER[row["rating"]],
         )
         for row in rows
     ]

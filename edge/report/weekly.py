@@ -15,10 +15,9 @@ from edge.errors import InvalidWeek
 from edge.report.models import DistractedTopic, GoalDay, Recall, TopicWeek, WeeklyReport
 from edge.topics.totals import Tally
 from shared.clock import local_date
+from shared.memory import RECALLED
 
 _WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
-#: Ratings of a review that count as remembered; `again` is the one that does not.
-RECALLED = frozenset({"hard", "good", "easy"})
 
 
 @dataclass(frozen=True, order=True)

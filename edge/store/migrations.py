@@ -252,6 +252,24 @@ def _privacy_pause(db: sqlite_utils.Database) -> None:
 _NOW_ISO = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 
+def _fact_triggers(table: str, kind: str) -> list[str]:
+    """The triggers that keep one fact table's outbox rows: queued on write, buried on delete."""
+    enqueue = (
+        f"INSERT INTO sync_outbox (kind, fact_id) VALUES ('{kind}', NEW.id)"
+        " ON CONFLICT (kind, fact_id) DO UPDATE SET revision = revision + 1,"
+        " rejected_code = NULL, deleted_at = NULL"
+    )
+    bury = (
+        f"UPDATE sync_outbox SET revision = revision + 1, rejected_code = NULL,"
+        f" deleted_at = {_NOW_ISO} WHERE kind = '{kind}' AND fact_id = OLD.id"
+    )
+    return [
+        f"CREATE TRIGGER sync_{table}_insert AFTER INSERT ON {table} BEGIN {enqueue}; END",
+        f"CREATE TRIGGER sync_{table}_update AFTER UPDATE ON {table} BEGIN {enqueue}; END",
+        f"CREATE TRIGGER sync_{table}_delete AFTER DELETE ON {table} BEGIN {bury}; END",
+    ]
+
+
 def _tombstones(db: sqlite_utils.Database) -> None:
     # A deleted fact's outbox row stays, as a tombstone: `deleted_at` set and its revision one
     # past the fact's last, so the deletion is sent like any change, whichever code path made
@@ -259,22 +277,8 @@ def _tombstones(db: sqlite_utils.Database) -> None:
     # their SHA-256). A fact written again under the same id (an import) is live again.
     statements = ["ALTER TABLE sync_outbox ADD COLUMN deleted_at TEXT"]
     for table, kind in SYNCED_TABLES.items():
-        enqueue = (
-            f"INSERT INTO sync_outbox (kind, fact_id) VALUES ('{kind}', NEW.id)"
-            " ON CONFLICT (kind, fact_id) DO UPDATE SET revision = revision + 1,"
-            " rejected_code = NULL, deleted_at = NULL"
-        )
-        bury = (
-            f"UPDATE sync_outbox SET revision = revision + 1, rejected_code = NULL,"
-            f" deleted_at = {_NOW_ISO} WHERE kind = '{kind}' AND fact_id = OLD.id"
-        )
-        statements += [
-            f"DROP TRIGGER sync_{table}_insert",
-            f"DROP TRIGGER sync_{table}_update",
-            f"CREATE TRIGGER sync_{table}_insert AFTER INSERT ON {table} BEGIN {enqueue}; END",
-            f"CREATE TRIGGER sync_{table}_update AFTER UPDATE ON {table} BEGIN {enqueue}; END",
-            f"CREATE TRIGGER sync_{table}_delete AFTER DELETE ON {table} BEGIN {bury}; END",
-        ]
+        statements += [f"DROP TRIGGER sync_{table}_insert", f"DROP TRIGGER sync_{table}_update"]
+        statements += _fact_triggers(table, kind)
     for statement in statements:
         db.execute(statement)
 
@@ -349,6 +353,22 @@ def _event_confidence(db: sqlite_utils.Database) -> None:
     )
 
 
+#: The study-memory tables whose rows are facts too (since 0010), and the kind of each.
+MEMORY_TABLES = {"cards": "card", "review_logs": "review_log"}
+
+
+def _sync_study_memory(db: sqlite_utils.Database) -> None:
+    # Cards (a grade changes one: a new revision) and review logs go to the cloud like every
+    # fact, with tombstones when a card is deleted or forgotten (its logs cascade, and
+    # SQLite fires their delete triggers too). Those made before this are sent as well.
+    for table, kind in MEMORY_TABLES.items():
+        for statement in [
+            *_fact_triggers(table, kind),
+            f"INSERT INTO sync_outbox (kind, fact_id) SELECT '{kind}', id FROM {table}",
+        ]:
+            db.execute(statement)
+
+
 #: Append only: a released migration is never edited, renamed or reordered.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial_schema", _initial_schema),
@@ -360,6 +380,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0007_tombstones", _tombstones),
     ("0008_study_memory", _study_memory),
     ("0009_event_confidence", _event_confidence),
+    ("0010_sync_study_memory", _sync_study_memory),
 ]
 
 

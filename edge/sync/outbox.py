@@ -17,14 +17,19 @@ from typing import Any
 import sqlite_utils
 from pydantic import ValidationError
 
+from edge.memory.scheduler import RATING_BY_NUMBER, STATE_NAMES
 from shared.clock import from_iso
 from shared.sync import (
     BookmarkFact,
     BookmarkItem,
+    CardFact,
+    CardItem,
     HelpRequestFact,
     HelpRequestItem,
     LearningEventFact,
     LearningEventItem,
+    ReviewLogFact,
+    ReviewLogItem,
     SessionFact,
     SessionItem,
     Tombstone,
@@ -259,6 +264,86 @@ def _help_requests(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
     )
 
 
+_SCHEDULE = ("state", "step", "stability", "difficulty", "due", "last_review")
+
+
+def _schedule_columns(alias: str) -> str:
+    return ", ".join(f"{alias}.{name}" for name in _SCHEDULE)
+
+
+def _schedule(r: sqlite3.Row) -> dict[str, Any]:
+    """The FSRS columns of a card or review-log row, as the wire names them."""
+    return {
+        "state": STATE_NAMES[r["state"]],
+        "step": r["step"],
+        "stability": r["stability"],
+        "difficulty": r["difficulty"],
+        "due": from_iso(r["due"]),
+        "last_review": _when(r["last_review"]),
+    }
+
+
+def _cards(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
+    rows = _query(
+        db,
+        f"""SELECT o.fact_id, o.revision, c.session_id, c.learning_event_id, t.name AS topic,
+                   st.name AS subtopic, c.kind, c.question, c.answer, c.maker, c.created_at,
+                   {_schedule_columns("c")}
+            FROM sync_outbox o JOIN cards c ON c.id = o.fact_id
+            JOIN topics t ON t.id = c.topic_id LEFT JOIN subtopics st ON st.id = c.subtopic_id
+            WHERE o.kind = 'card' AND {_PENDING} LIMIT ?""",
+        [limit],
+    ).fetchall()
+    return _each(
+        db,
+        "card",
+        rows,
+        lambda r: _pending(
+            r,
+            CardItem,
+            CardFact(
+                session_id=r["session_id"],
+                learning_event_id=r["learning_event_id"],
+                topic=r["topic"],
+                subtopic=r["subtopic"],
+                kind=r["kind"],
+                question=r["question"],
+                answer=r["answer"],
+                maker=r["maker"],
+                created_at=from_iso(r["created_at"]),
+                **_schedule(r),
+            ),
+        ),
+    )
+
+
+def _review_logs(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
+    rows = _query(
+        db,
+        f"""SELECT o.fact_id, o.revision, l.card_id, l.rating, l.reviewed_at,
+                   l.review_duration_ms, {_schedule_columns("l")}
+            FROM sync_outbox o JOIN review_logs l ON l.id = o.fact_id
+            WHERE o.kind = 'review_log' AND {_PENDING} LIMIT ?""",
+        [limit],
+    ).fetchall()
+    return _each(
+        db,
+        "review_log",
+        rows,
+        lambda r: _pending(
+            r,
+            ReviewLogItem,
+            ReviewLogFact(
+                card_id=r["card_id"],
+                rating=RATING_BY_NUMBER[r["rating"]],
+                reviewed_at=from_iso(r["reviewed_at"]),
+                review_duration_ms=r["review_duration_ms"],
+                **_schedule(r),
+            ),
+        ),
+    )
+
+
 def _tombstones(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
     # Facts before originals: the cloud deletes an original only once no fact names it.
     rows = _query(
@@ -280,7 +365,16 @@ def _tombstones(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:
     )
 
 
-_READERS = (_tombstones, _sessions, _segments, _events, _bookmarks, _help_requests)
+_READERS = (
+    _tombstones,
+    _sessions,
+    _segments,
+    _events,
+    _bookmarks,
+    _help_requests,
+    _cards,
+    _review_logs,
+)
 
 
 def pending_facts(db: sqlite_utils.Database, limit: int) -> list[PendingFact]:

@@ -16,11 +16,11 @@ from edge import analytics
 from edge.bookmarks import MAX_NOTE_LENGTH, add_bookmark
 from edge.memory.models import MAX_DUE_LIMIT
 from edge.memory.review import ReviewService
-from edge.memory.scheduler import Rating
 from edge.metrics import Metrics
 from edge.store import Store
 from edge.voice.tools import Tool, Toolbox
 from shared.clock import Clock
+from shared.memory import Rating
 from shared.schemas import TopicStat
 
 

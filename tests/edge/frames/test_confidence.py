@@ -143,7 +143,7 @@ def test_rows_from_before_the_column_stay_valid_as_null(tmp_path: Path) -> None:
         {"id": "old", "session_id": session_id, "captured_at": "2026-11-25T09:00:00.000Z"}
         | {"outcome": "analysed", "source": "gpt-4.1", "analysis_json": ANALYSIS.model_dump_json()}
     )
-    assert migrate(db) == ["0009_event_confidence"]
+    assert migrate(db)[0] == "0009_event_confidence"
     row = db.execute("SELECT id, source, confidence FROM learning_events").fetchone()
     assert tuple(row) == ("old", "gpt-4.1", None)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,7 +12,7 @@ import pytest
 import sqlite_utils
 
 from edge.sessions import records as session_records
-from edge.store import Store, open_database, transaction
+from edge.store import Store, transaction
 from shared.analysis import FrameAnalysis
 from shared.clock import to_iso
 from tests.support import ZONE, berlin
@@ -44,14 +44,6 @@ class PageSpec:
     subtopic: str | None = "Cell division"
     outcome: str = "analysed"
     studying: bool = True
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
-    """A migrated database of one test."""
-    database = open_database(tmp_path / "studylens.db")
-    yield database
-    database.close()
 
 
 def add_session(

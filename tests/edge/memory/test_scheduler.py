@@ -10,7 +10,8 @@ import sqlite_utils
 
 from edge.memory import records, review
 from edge.memory.port import CardDraft
-from edge.memory.scheduler import Memory, Rating, Scheduler
+from edge.memory.scheduler import Memory, Scheduler
+from shared.memory import Rating
 from tests.edge.memory.conftest import MITOSIS, add_session
 from tests.support import ZONE, berlin
 

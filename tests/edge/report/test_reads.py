@@ -7,12 +7,13 @@ from datetime import date
 import sqlite_utils
 
 from edge.memory import review
-from edge.memory.scheduler import Rating, Scheduler
+from edge.memory.scheduler import Scheduler
 from edge.report.reads import read_weekly_report, study_days
 from edge.report.weekly import IsoWeek
 from edge.sessions.service import SessionService
 from edge.topics.tracker import FrameFlags
 from shared.clock import to_iso
+from shared.memory import Rating
 from tests.support import ACTIVE, ZONE, FakeClock, OpenService, berlin
 
 DISTRACTED = FrameFlags(active=False, distracted=True)

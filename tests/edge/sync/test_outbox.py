@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from edge.frames.originals import OriginalStore
+from edge.memory import records, review
+from edge.memory.port import CardDraft
+from edge.memory.scheduler import Scheduler
+from edge.privacy import forget
+from edge.privacy.forget import ForgetScope
 from edge.sync import outbox
 from shared.sync import SYNC_ITEM
+from tests.edge.memory.conftest import MITOSIS, STARTED, add_session
 from tests.fakes.images import jpeg
-from tests.support import AppClient, FakeClock, services_of, start_session, track, upload
+from tests.support import ZONE, AppClient, FakeClock, services_of, start_session, track, upload
 
 
 async def pending(client: AppClient) -> list[outbox.PendingFact]:
@@ -170,3 +180,104 @@ async def test_a_fact_out_of_the_sync_bounds_is_parked_not_a_stall(
         ).fetchone()[0],
     )
     assert parked == "invalid_locally"
+
+
+# --- cards and review logs: facts since migration 0010 --------------------------------------
+
+
+def _card_session(db: sqlite_utils.Database) -> tuple[str, str]:
+    """A session of one Biology page with one card of it: their ids."""
+    session_id, [event_id] = add_session(db, [MITOSIS])
+    draft = CardDraft(event_id, "Biology", "Cell division", "qa", "What is mitosis?", "Division")
+    card_id = records.insert_card(db, session_id, draft, "on-device", STARTED)
+    assert card_id is not None
+    return session_id, card_id
+
+
+def _memory_facts(db: sqlite_utils.Database) -> dict[str, list[outbox.PendingFact]]:
+    found: dict[str, list[outbox.PendingFact]] = {}
+    for fact in outbox.pending_facts(db, 500):
+        found.setdefault(fact.item["kind"], []).append(fact)
+    return found
+
+
+def test_a_card_and_its_grade_are_queued_as_valid_items(db: sqlite_utils.Database) -> None:
+    """A made card, then a grade: a card item with its schedule and a review-log item."""
+    session_id, card_id = _card_session(db)
+    review.grade(db, Scheduler(), card_id, "good", STARTED + timedelta(hours=1), ZONE, 4200)
+
+    facts = _memory_facts(db)
+
+    [card] = facts["card"]
+    [log] = facts["review_log"]
+    assert SYNC_ITEM.validate_python(card.item).id == card_id
+    assert card.item["payload"]["sessionId"] == session_id
+    assert card.item["payload"]["question"] == "What is mitosis?"
+    assert card.item["payload"]["state"] == "learning"
+    assert card.item["payload"]["lastReview"] == "2026-11-25T09:00:00Z"  # graded an hour in
+    assert SYNC_ITEM.validate_python(log.item).kind == "review_log"
+    assert log.item["payload"]["cardId"] == card_id
+    assert log.item["payload"]["rating"] == "good"
+    assert log.item["payload"]["reviewDurationMs"] == 4200
+    assert log.item["payload"]["due"] == card.item["payload"]["due"]
+
+
+def test_a_grade_is_a_new_revision_of_a_delivered_card(db: sqlite_utils.Database) -> None:
+    """Once the cloud holds a card, grading it queues the card again, one revision up."""
+    _, card_id = _card_session(db)
+    [card] = _memory_facts(db)["card"]
+    outbox.mark_delivered(db, [card])
+    assert "card" not in _memory_facts(db)
+
+    review.grade(db, Scheduler(), card_id, "again", STARTED + timedelta(hours=1), ZONE)
+
+    [again] = _memory_facts(db)["card"]
+    assert again.revision == card.revision + 1
+
+
+def test_a_deleted_card_buries_itself_and_its_review_logs(db: sqlite_utils.Database) -> None:
+    """`DELETE /api/cards/{id}`'s work: tombstones for the card and for each of its grades."""
+    _, card_id = _card_session(db)
+    review.grade(db, Scheduler(), card_id, "hard", STARTED + timedelta(hours=1), ZONE)
+    [log_id] = [row["id"] for row in db.query("SELECT id FROM review_logs")]
+
+    review.delete(db, card_id)
+
+    buried = {(f.item["payload"]["factKind"], f.fact_id) for f in _memory_facts(db)["tombstone"]}
+    assert buried == {("card", card_id), ("review_log", log_id)}
+
+
+def test_forgetting_a_session_buries_its_cards(db: sqlite_utils.Database, tmp_path: Path) -> None:
+    """Cards and review logs go with their session, each with its tombstone for the cloud."""
+    session_id, card_id = _card_session(db)
+    review.grade(db, Scheduler(), card_id, "easy", STARTED + timedelta(hours=1), ZONE)
+    scope = ForgetScope(session_id=session_id)
+    plan = forget.plan_forget(db, scope, today=STARTED.date(), zone=ZONE, recordings=tmp_path)
+
+    forget.carry_out(db, plan, OriginalStore(tmp_path / "images"), linked=True)
+
+    kinds = [f.item["payload"]["factKind"] for f in _memory_facts(db)["tombstone"]]
+    assert sorted(k for k in kinds if k in ("card", "review_log")) == ["card", "review_log"]
+    assert db.table("cards").count == 0
+
+
+def test_cards_from_before_migration_0010_are_queued(tmp_path: Path) -> None:
+    """Cards and grades made before cards were synced are sent once the edge updates."""
+    from edge.store.migrations import MIGRATIONS, migrate
+
+    old = sqlite_utils.Database(tmp_path / "old.db")
+    old.conn.row_factory = sqlite3.Row  # as `open_database` reads rows
+    old.execute("PRAGMA foreign_keys = ON")
+    old.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    for name, step in MIGRATIONS[: [n for n, _ in MIGRATIONS].index("0010_sync_study_memory")]:
+        step(old)
+        old.execute("INSERT INTO schema_migrations (name) VALUES (?)", [name])
+    _, card_id = _card_session(old)
+    review.grade(old, Scheduler(), card_id, "good", STARTED + timedelta(hours=1), ZONE)
+    assert old.execute("SELECT count(*) FROM sync_outbox WHERE kind = 'card'").fetchone()[0] == 0
+
+    assert migrate(old) == ["0010_sync_study_memory"]
+
+    facts = _memory_facts(old)
+    assert [f.fact_id for f in facts["card"]] == [card_id]
+    assert len(facts["review_log"]) == 1
