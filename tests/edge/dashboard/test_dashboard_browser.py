@@ -836,6 +836,37 @@ async def test_a_cloze_shows_its_blank_and_the_answer_fills_it(
     assert await page.is_visible('#review-grades [data-rating="again"]')
 
 
+async def test_live_frames_and_sessions_leave_an_open_review_alone(
+    browser: Browser, dashboard: AppClient, clock: FakeClock
+) -> None:
+    """A frame or session event refreshes the other pages; the card being answered stays."""
+    [card, _] = await cards_due(dashboard, clock, questions(2))
+    page = await browser.new_page()
+    page.console = Console(page)  # type: ignore[attr-defined]
+    made = Requests(page)
+    await page.clock.install()  # timers run when the test says: a refresh would be due in 250 ms
+    await page.goto(str(dashboard.make_url("/#review")))
+    await page.wait_for_selector('body[data-loaded="review"]', timeout=10_000)
+    await page.wait_for_selector("#live.on", timeout=5_000)
+    await on_show(page, card)
+    await page.click("#review-reveal")
+    events = services_of(dashboard).events
+
+    events.publish("frame", {"sessionId": "s", "analysisId": "a"})
+    events.publish("session", {"sessionId": "s", "change": "started"})
+    # Events come in order on one stream: once the pause shows, both were handled.
+    events.publish("pause", {"paused": True, "since": None, "endsAt": None})
+    await page.wait_for_selector('body[data-paused="yes"]', timeout=5_000)
+    await page.clock.run_for(5_000)  # any refresh they scheduled has run now
+    events.publish("pause", {"paused": False, "since": None, "endsAt": None})
+    await page.wait_for_selector('body[data-paused="no"]', timeout=5_000)
+
+    assert made.due_reads == 1
+    assert await page.is_visible("#review-answer-box")
+    assert await page.inner_text("#review-answer") == "Answer 0"
+    assert page.console.errors == []  # type: ignore[attr-defined]
+
+
 async def test_reviewing_by_keyboard_alone(
     browser: Browser, dashboard: AppClient, clock: FakeClock
 ) -> None:
