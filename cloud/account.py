@@ -30,12 +30,14 @@ from cloud.db.models import (
     ApprovalAttempts,
     Base,
     BookmarkRow,
+    CardRow,
     DeviceCodeRow,
     DeviceRow,
     HelpRequest,
     Image,
     LearningEvent,
     RefreshToken,
+    ReviewLogRow,
     StudySession,
     TopicSegment,
     User,
@@ -64,6 +66,8 @@ OWNER_COLUMNS: dict[str, ColumnElement[Any]] = {
         (TopicSegment, "user_id"),
         (BookmarkRow, "user_id"),
         (HelpRequest, "user_id"),
+        (CardRow, "user_id"),
+        (ReviewLogRow, "user_id"),
         (Image, "user_id"),
     )
 }

@@ -30,10 +30,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cloud.db.models import (
     Base,
     BookmarkRow,
+    CardRow,
     DeviceRow,
     HelpRequest,
     Image,
     LearningEvent,
+    ReviewLogRow,
     StudySession,
     TopicSegment,
     User,
@@ -48,7 +50,9 @@ from shared.archive import (
     README,
     ArchivedFile,
     BookmarkFields,
+    CardFields,
     HelpRequestFields,
+    ReviewLogFields,
     data_path,
     field_lines,
     original_path,
@@ -142,6 +146,14 @@ class CloudHelpRequestLine(HelpRequestFields, CloudFactLine):
     """One time the student asked the tutor for help (`data/help_requests.jsonl`)."""
 
 
+class CloudCardLine(CardFields, CloudFactLine):
+    """A review card and its schedule after its last grade (`data/cards.jsonl`)."""
+
+
+class CloudReviewLogLine(ReviewLogFields, CloudFactLine):
+    """One grade of a card and the schedule it left (`data/review_logs.jsonl`)."""
+
+
 class CloudDeviceLine(CloudLine):
     """An edge linked to the account, without any token (`data/devices.jsonl`)."""
 
@@ -177,6 +189,8 @@ ROW_FILES: dict[str, RowFile] = {
     "topic_segments": RowFile(TopicSegment, CloudTopicSegmentLine, ("started_at", "id")),
     "bookmarks": RowFile(BookmarkRow, CloudBookmarkLine, ("created_at", "id")),
     "help_requests": RowFile(HelpRequest, CloudHelpRequestLine, ("created_at", "id")),
+    "cards": RowFile(CardRow, CloudCardLine, ("created_at", "id")),
+    "review_logs": RowFile(ReviewLogRow, CloudReviewLogLine, ("reviewed_at", "id")),
     "devices": RowFile(DeviceRow, CloudDeviceLine, ("created_at", "id")),
 }
 

@@ -91,6 +91,45 @@ class SessionsInRange(WireModel):
     sessions: list[SessionSummary]
 
 
+class DayRecall(WireModel):
+    """Cards graded on one local day, and how many of them were recalled."""
+
+    date: date
+    reviewed: int
+    recalled: int
+
+
+class TopicRecall(WireModel):
+    """Grades of one topic's cards in the week; `share` is recalled / reviewed.
+
+    `topic` is null for grades of cards the cloud does not hold (not synced yet, or forgotten).
+    """
+
+    topic: str | None
+    reviewed: int
+    recalled: int
+    share: float
+
+
+class WeeklyRecall(WireModel):
+    """Review over seven local days, all of the student's edges together, oldest day first.
+
+    `share` is recalled / reviewed, null when nothing was graded; `cardsMade` counts the cards
+    made in the week, `cards` every card the cloud holds.
+    """
+
+    from_date: date
+    to_date: date
+    time_zone: str
+    reviewed: int
+    recalled: int
+    share: float | None
+    topics: list[TopicRecall]
+    days: list[DayRecall]
+    cards_made: int
+    cards: int
+
+
 class UserInfo(WireModel):
     """A user as an admin sees it."""
 

@@ -24,6 +24,7 @@ from cloud.identity import GoogleVerifier
 from cloud.images import FolderObjectStore, Images, ObjectStore, S3ObjectStore
 from cloud.ingest import Ingest
 from cloud.metrics import CloudMetrics
+from cloud.review_stats import ReviewStats
 from cloud.secrets import jwt_secret
 from cloud.settings import CloudSettings
 from shared.clock import Clock
@@ -44,6 +45,7 @@ class CloudServices:
     objects: ObjectStore
     folder: FolderObjectStore | None
     analytics: Analytics
+    review: ReviewStats
     admin: Admin
     accounts: Accounts
     exports: CloudExport
@@ -112,6 +114,7 @@ def build_services(
         objects=objects,
         folder=folder,
         analytics=Analytics(sessions),
+        review=ReviewStats(sessions),
         admin=Admin(sessions, auth, clock),
         accounts=Accounts(sessions, objects, clock),
         exports=CloudExport(sessions, objects, clock, __version__),

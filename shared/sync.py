@@ -195,8 +195,8 @@ class Schedule(Fact):
     state: StateName
     #: The learning or relearning step; null in review.
     step: Annotated[int, Field(strict=True, ge=0, le=100)] | None = None
-    stability: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] | None = None
-    difficulty: Annotated[float, Field(ge=1, le=10, allow_inf_nan=False)] | None = None
+    stability: Annotated[float, Field(strict=True, gt=0, le=1e6, allow_inf_nan=False)] | None = None
+    difficulty: Annotated[float, Field(strict=True, ge=1, le=10, allow_inf_nan=False)] | None = None
     due: When
     last_review: When | None = None
 

@@ -23,13 +23,18 @@ Zone = Annotated[
 ]
 
 
+def zone_of(zone: str | None) -> ZoneInfo:
+    """The IANA zone named `zone` (UTC when none); 400 for a name it does not know."""
+    try:
+        return ZoneInfo(zone or "UTC")
+    # OSError: a folder of the zone database (`Europe`) is opened as a file and fails so.
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise BadRequest(f"Unknown time zone {zone!r}.") from exc
+
+
 def today(svc: Svc, zone: str | None) -> date:
     """Today's date in `zone`."""
-    try:
-        tz = ZoneInfo(zone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise BadRequest(f"Unknown time zone {zone!r}.") from exc
-    return svc.clock.now().astimezone(tz).date()
+    return svc.clock.now().astimezone(zone_of(zone)).date()
 
 
 @router.get("/topic/daily", responses=ERRORS)

@@ -20,6 +20,7 @@ from cloud.api import (
     health_routes,
     me_routes,
     metrics_routes,
+    review_routes,
     sync_routes,
 )
 from cloud.api.limits import BodyLimit
@@ -94,6 +95,7 @@ def create_app(
         device_routes,
         sync_routes,
         analytics_routes,
+        review_routes,
         admin_routes,
         health_routes,
         me_routes,

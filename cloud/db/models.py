@@ -273,6 +273,50 @@ class HelpRequest(FactColumns, Base):
     created_at: Mapped[datetime]
 
 
+class ScheduleColumns:
+    """A card's FSRS schedule (`shared.sync.Schedule`), on a card and on each of its grades."""
+
+    #: By name, as the edge sends it: `learning`, `review` or `relearning`.
+    state: Mapped[str] = mapped_column(String(16))
+    step: Mapped[int | None] = mapped_column(Integer)
+    stability: Mapped[float | None] = mapped_column(Float)
+    difficulty: Mapped[float | None] = mapped_column(Float)
+    due: Mapped[datetime]
+    last_review: Mapped[datetime | None]
+
+
+class CardRow(FactColumns, ScheduleColumns, Base):
+    """A review card made from a session's pages, with its FSRS schedule after its last grade."""
+
+    __tablename__ = "cards"
+    # Counted per student in total and by when they were made (`cloud.review_stats`).
+    __table_args__ = (Index("ix_cards_user_created", "user_id", "created_at"),)
+
+    session_id: Mapped[str] = mapped_column(ID, index=True)
+    learning_event_id: Mapped[str | None] = mapped_column(ID)
+    topic: Mapped[str] = mapped_column(String(64))
+    subtopic: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(8))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    maker: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class ReviewLogRow(FactColumns, ScheduleColumns, Base):
+    """One grade of one card, and the schedule it left."""
+
+    __tablename__ = "review_logs"
+    # The weekly review figures read a student's grades by instant (`cloud.review_stats`).
+    __table_args__ = (Index("ix_review_logs_user_reviewed", "user_id", "reviewed_at"),)
+
+    card_id: Mapped[str] = mapped_column(ID, index=True)
+    #: `again`, `hard`, `good` or `easy`, by name as the edge sends it.
+    rating: Mapped[str] = mapped_column(String(8))
+    reviewed_at: Mapped[datetime]
+    review_duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+
 class Image(Base):
     """An original image confirmed in the object store, under its owner's prefix."""
 
@@ -291,4 +335,6 @@ FACT_TABLES: dict[str, type[FactColumns]] = {
     "topic_segment": TopicSegment,
     "bookmark": BookmarkRow,
     "help_request": HelpRequest,
+    "card": CardRow,
+    "review_log": ReviewLogRow,
 }

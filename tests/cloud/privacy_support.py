@@ -17,7 +17,16 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cloud.db.models import Base
-from tests.cloud.support import bearer, data_of, event_item, link_device, segment_item, sign_in
+from tests.cloud.support import (
+    bearer,
+    card_item,
+    data_of,
+    event_item,
+    link_device,
+    review_item,
+    segment_item,
+    sign_in,
+)
 from tests.cloud.support import session_item as make_session
 from tests.fakes.google import FakeGoogle
 from tests.fakes.images import encode, jpeg, scene
@@ -86,6 +95,8 @@ def facts(start: datetime, image_sha256: str | None, seed: int) -> dict[str, lis
     failed = event_item(sid, "biology", start + timedelta(minutes=2))
     failed["payload"] |= {"outcome": "failed", "errorCode": "model_timeout", "topic": None}
     when = (start + timedelta(minutes=3)).isoformat()
+    card = card_item(sid, "biology", start + timedelta(minutes=4), learningEventId=event["id"])
+    grade = review_item(card["id"], start + timedelta(minutes=5), "again")
     return {
         "session": [session],
         "learning_event": [event, failed],
@@ -109,6 +120,8 @@ def facts(start: datetime, image_sha256: str | None, seed: int) -> dict[str, lis
                 "payload": {"sessionId": sid, "localDate": "2026-11-25", "createdAt": when},
             }
         ],
+        "card": [card],
+        "review_log": [grade],
     }
 
 

@@ -151,6 +151,67 @@ def event_item(
     }
 
 
+def card_item(
+    session_id: str,
+    topic: str,
+    created: datetime,
+    *,
+    revision: int = 0,
+    item_id: str | None = None,
+    **payload: Any,
+) -> dict[str, Any]:
+    """A new review card (learning, step 0, due at once, never graded)."""
+    return {
+        "id": item_id or str(uuid.uuid4()),
+        "kind": "card",
+        "revision": revision,
+        "payload": {
+            "sessionId": session_id,
+            "topic": topic,
+            "kind": "qa",
+            "question": "What does mitosis make?",
+            "answer": "Two identical cells",
+            "maker": "on-device",
+            "createdAt": iso(created),
+            "state": "learning",
+            "step": 0,
+            "due": iso(created),
+        }
+        | payload,
+    }
+
+
+def graded(reviewed: datetime, days: float = 2.0) -> dict[str, Any]:
+    """The schedule a `good` grade at `reviewed` leaves: in review, due `days` later."""
+    return {
+        "state": "review",
+        "step": None,
+        "stability": days,
+        "difficulty": 5.2,
+        "due": iso(reviewed + timedelta(days=days)),
+        "lastReview": iso(reviewed),
+    }
+
+
+def review_item(
+    card_id: str, reviewed: datetime, rating: str = "good", **payload: Any
+) -> dict[str, Any]:
+    """One grade of a card, with the schedule it left."""
+    return {
+        "id": str(payload.pop("id", uuid.uuid4())),
+        "kind": "review_log",
+        "revision": 0,
+        "payload": {
+            "cardId": card_id,
+            "rating": rating,
+            "reviewedAt": iso(reviewed),
+            "reviewDurationMs": 4200,
+        }
+        | graded(reviewed)
+        | payload,
+    }
+
+
 # --- the API in its own processes, as deployed -----------------------------------------------
 
 

@@ -147,6 +147,8 @@ async def test_the_answer_counts_what_was_deleted(
         "topic_segments": 1,
         "bookmarks": 1,
         "help_requests": 1,
+        "cards": 1,
+        "review_logs": 1,
         "images": 2,
     }
 

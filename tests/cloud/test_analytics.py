@@ -149,6 +149,7 @@ async def test_bad_analytics_parameters_are_400s(
         "/api/topic/daily?date=2026-02-30",
         "/api/topic/daily?date=yesterday",
         "/api/topic/weekly?tz=Mars/Olympus",
+        "/api/topic/daily?tz=Europe",
         "/api/sessions?from=2026-11-25&to=2026-11-01",
         "/api/sessions?from=2020-01-01&to=2026-11-25",
     ):

@@ -178,6 +178,34 @@ async def test_the_manifest_says_what_the_archive_holds(
     ]
 
 
+async def test_cards_and_their_grades_are_exported_with_their_counts(
+    s3_cloud: httpx.AsyncClient, two: list[Student]
+) -> None:
+    """cards.jsonl and review_logs.jsonl hold the student's card and grade, counted, by name."""
+    ada, _ = two
+    archive = await archive_of(s3_cloud, ada.me)
+    counts = json.loads(archive.read("manifest.json"))["counts"]
+    [card], [grade] = lines(archive, "cards"), lines(archive, "review_logs")
+    [sent_card], [sent_grade] = ada.items["card"], ada.items["review_log"]
+    assert (counts["cards"], counts["review_logs"]) == (1, 1)
+    assert (card["id"], card["state"], card["step"], card["lastReview"]) == (
+        sent_card["id"],
+        "learning",
+        0,
+        None,
+    )
+    assert (card["question"], card["deviceId"]) == (
+        sent_card["payload"]["question"],
+        ada.device["deviceId"],
+    )
+    assert (grade["id"], grade["cardId"], grade["rating"], grade["state"]) == (
+        sent_grade["id"],
+        sent_card["id"],
+        "again",
+        "review",
+    )
+
+
 async def test_the_readme_describes_every_file_and_field(
     s3_cloud: httpx.AsyncClient, two: list[Student]
 ) -> None:

@@ -10,16 +10,19 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from cloud.db.models import DeviceRow, LearningEvent
+from cloud.db.models import CardRow, DeviceRow, LearningEvent, ReviewLogRow
 from cloud.errors import InvalidToken, StoreUnavailable
 from cloud.images import image_key, user_prefix
 from cloud.services import CloudServices
 from tests.cloud.support import (
     bearer,
+    card_item,
     data_of,
     error_of,
     event_item,
+    graded,
     link_device,
+    review_item,
     segment_item,
     session_item,
     sign_in,
@@ -557,3 +560,152 @@ async def test_the_table_refuses_a_confidence_outside_0_to_1(
                     confidence=1.5,
                 )
             )
+
+
+# --- review cards and their grades ------------------------------------------------------------
+
+
+async def held(cloud: httpx.AsyncClient, model: Any) -> dict[str, Any]:
+    """Every row of a fact table, by id."""
+    async with services_of(cloud).auth.sessions() as db:
+        return {row.id: row for row in await db.scalars(select(model))}
+
+
+def columns(row: Any) -> dict[str, Any]:
+    """A row's columns by name."""
+    return {column.name: getattr(row, column.name) for column in row.__table__.columns}
+
+
+def card_and_grade() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A new card, its first grade (`good`), and the card at revision 1 after that grade."""
+    sid = str(uuid.uuid4())
+    made, reviewed = berlin("2026-11-24 18:00"), berlin("2026-11-25 09:30")
+    card = card_item(sid, "Biology", made)
+    grade = review_item(card["id"], reviewed)
+    after = card_item(sid, "Biology", made, item_id=card["id"], revision=1, **graded(reviewed))
+    return card, grade, after
+
+
+async def test_a_card_and_its_review_log_are_stored_by_name(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """A card and a grade are stored with their schedule; state and rating by name."""
+    edge = await linked(cloud, google)
+    card, grade, _ = card_and_grade()
+
+    result = data_of(await send(cloud, edge["headers"], [card, grade]))
+
+    assert [r["status"] for r in result["results"]] == ["stored", "stored"]
+    [stored_card] = (await held(cloud, CardRow)).values()
+    assert (stored_card.id, stored_card.user_id) == (card["id"], edge["user"]["userId"])
+    assert (stored_card.state, stored_card.step, stored_card.stability) == ("learning", 0, None)
+    assert (stored_card.topic, stored_card.kind, stored_card.last_review) == ("Biology", "qa", None)
+    assert stored_card.due == berlin("2026-11-24 18:00")
+    [log] = (await held(cloud, ReviewLogRow)).values()
+    assert (log.card_id, log.rating, log.state, log.step) == (card["id"], "good", "review", None)
+    assert (log.stability, log.difficulty, log.review_duration_ms) == (2.0, 5.2, 4200)
+    assert log.reviewed_at == berlin("2026-11-25 09:30")
+
+
+async def test_a_replayed_card_and_log_are_unchanged(
+    cloud: httpx.AsyncClient, google: FakeGoogle, clock: FakeClock
+) -> None:
+    """The same card and grade sent again, later: unchanged, their rows as they were."""
+    edge = await linked(cloud, google)
+    card, grade, _ = card_and_grade()
+    data_of(await send(cloud, edge["headers"], [card, grade]))
+    before = [
+        columns(row)
+        for model in (CardRow, ReviewLogRow)
+        for row in (await held(cloud, model)).values()
+    ]
+    clock.advance(60)
+
+    again = data_of(await send(cloud, edge["headers"], [card, grade]))
+
+    assert (again["stored"], again["unchanged"]) == (0, 2)
+    after = [
+        columns(row)
+        for model in (CardRow, ReviewLogRow)
+        for row in (await held(cloud, model)).values()
+    ]
+    assert after == before
+
+
+async def test_a_grade_updates_the_cards_schedule_and_an_older_copy_does_not(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """The card's next revision (after a grade) moves its state and due; revision 0 late: no."""
+    edge = await linked(cloud, google)
+    card, grade, after = card_and_grade()
+    data_of(await send(cloud, edge["headers"], [card]))
+
+    graded_now = data_of(await send(cloud, edge["headers"], [after, grade]))
+    late = data_of(await send(cloud, edge["headers"], [card]))
+
+    assert graded_now["stored"] == 2
+    assert late["unchanged"] == 1
+    [row] = (await held(cloud, CardRow)).values()
+    assert (row.revision, row.state, row.step, row.stability) == (1, "review", None, 2.0)
+    assert row.due == berlin("2026-11-27 09:30")
+    assert row.last_review == berlin("2026-11-25 09:30")
+
+
+async def test_another_user_cannot_overwrite_a_card_or_grade_by_its_id(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """Eve sending Ada's card and grade ids at a higher revision: id_conflict, nothing changed."""
+    ada = await linked(cloud, google, "ada")
+    eve = await linked(cloud, google, "eve")
+    card, grade, after = card_and_grade()
+    data_of(await send(cloud, ada["headers"], [card, grade]))
+    hijack = [dict(after, revision=99), dict(grade, revision=99)]
+
+    result = data_of(await send(cloud, eve["headers"], hijack))
+
+    assert [r["error"]["code"] for r in result["results"]] == ["id_conflict"] * 2
+    [row] = (await held(cloud, CardRow)).values()
+    assert (row.user_id, row.revision, row.state) == (ada["user"]["userId"], 0, "learning")
+    [log] = (await held(cloud, ReviewLogRow)).values()
+    assert (log.user_id, log.revision) == (ada["user"]["userId"], 0)
+
+
+async def test_tombstones_of_cards_and_grades_delete_only_the_senders_rows(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """Eve's tombstones for Ada's ids delete nothing; Ada's delete her card and grade only."""
+    ada = await linked(cloud, google, "ada")
+    eve = await linked(cloud, google, "eve")
+    ada_card, ada_grade, _ = card_and_grade()
+    eve_card, eve_grade, _ = card_and_grade()
+    data_of(await send(cloud, ada["headers"], [ada_card, ada_grade]))
+    data_of(await send(cloud, eve["headers"], [eve_card, eve_grade]))
+
+    foreign = data_of(
+        await send(cloud, eve["headers"], [tombstone(ada_card, 99), tombstone(ada_grade, 99)])
+    )
+    own = data_of(await send(cloud, ada["headers"], [tombstone(ada_card), tombstone(ada_grade)]))
+
+    assert foreign["unchanged"] == 2
+    assert [r["status"] for r in own["results"]] == ["stored", "stored"]
+    assert set(await held(cloud, CardRow)) == {eve_card["id"]}
+    assert set(await held(cloud, ReviewLogRow)) == {eve_grade["id"]}
+
+
+async def test_a_malformed_card_is_rejected_alone_with_its_fields(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """A card graded `perfect` and one in review with a step: each rejected, the rest stored."""
+    edge = await linked(cloud, google)
+    card, grade, _ = card_and_grade()
+    bad_rating = review_item(card["id"], berlin("2026-11-25 09:30"), rating="perfect")
+    stepped = card_item(card["payload"]["sessionId"], "Biology", berlin("2026-11-25 09:00"))
+    stepped["payload"] |= graded(berlin("2026-11-25 09:00")) | {"step": 1}
+
+    result = data_of(await send(cloud, edge["headers"], [card, bad_rating, stepped, grade]))
+
+    assert [r["status"] for r in result["results"]] == ["stored", "rejected", "rejected", "stored"]
+    rating_error, step_error = (result["results"][i]["error"] for i in (1, 2))
+    assert [d["field"] for d in rating_error["details"]] == ["payload.rating"]
+    assert [d["field"] for d in step_error["details"]] == ["payload"]
+    assert "no step" in step_error["details"][0]["problem"]

@@ -25,6 +25,8 @@ from tests.support import FakeClock
 SID = "0b0e4a57-1f0c-4a43-9b53-5b4a0a8f2c11"
 START = "2026-11-25T09:00:00.000Z"
 LATER = "2026-11-25T09:10:00.000Z"
+NEXT_DAY = "2026-11-26T12:00:00.000Z"
+CARD = "5d1c7e0a-6f7b-4c2e-8a3d-2f9e1b4c6a70"
 
 #: One valid payload per kind; each bad case changes one field of it.
 VALID: dict[str, dict[str, Any]] = {
@@ -56,6 +58,33 @@ VALID: dict[str, dict[str, Any]] = {
     },
     "bookmark": {"sessionId": SID, "note": "mitosis", "createdAt": START},
     "help_request": {"sessionId": SID, "localDate": "2026-11-25", "createdAt": START},
+    # A card after its first grade, so that every schedule field is there to break.
+    "card": {
+        "sessionId": SID,
+        "topic": "Biology",
+        "kind": "cloze",
+        "question": "Mitosis makes two ___ cells.",
+        "answer": "identical",
+        "maker": "on-device",
+        "createdAt": START,
+        "state": "learning",
+        "step": 1,
+        "stability": 2.5,
+        "difficulty": 5.0,
+        "due": NEXT_DAY,
+        "lastReview": LATER,
+    },
+    "review_log": {
+        "cardId": CARD,
+        "rating": "hard",
+        "reviewedAt": LATER,
+        "reviewDurationMs": 4200,
+        "state": "review",
+        "stability": 2.5,
+        "difficulty": 5.0,
+        "due": NEXT_DAY,
+        "lastReview": LATER,
+    },
 }
 TIME_FIELDS = {
     "session": ["startedAt", "lastActivityAt", "endedAt"],
@@ -63,6 +92,8 @@ TIME_FIELDS = {
     "topic_segment": ["startedAt", "lastSeenAt", "endedAt"],
     "bookmark": ["createdAt"],
     "help_request": ["createdAt"],
+    "card": ["createdAt", "due", "lastReview"],
+    "review_log": ["reviewedAt", "due", "lastReview"],
 }
 BAD_INSTANTS = ["9999-12-31T23:59:59-23:59", "1970-01-01T00:00:00Z", "2200-01-01T00:00:00Z"]
 BAD_DATES = ["1970-01-01", "2200-01-01", "9999-12-31"]
@@ -73,7 +104,7 @@ BAD_SECONDS: list[Any] = [-1, 2**63, 2**62, 25 * 3600 + 1]
 BAD_CONFIDENCES: list[Any] = [-0.01, 1.01, 2, "0.5", "NaN", True]
 
 
-def item(kind: str, **changes: Any) -> dict[str, Any]:
+def item(kind: str, /, **changes: Any) -> dict[str, Any]:
     """A valid item of `kind` with `changes` applied to its payload (None deletes a field)."""
     payload = copy.deepcopy(VALID[kind])
     for name, value in changes.items():
@@ -95,7 +126,6 @@ def revision_case(kind: str, value: Any) -> tuple[str, dict[str, Any], str]:
 
 
 #: A segment whose span is longer than a day, and one whose duration is longer than its span.
-NEXT_DAY = "2026-11-26T12:00:00.000Z"
 ORDER_CASES = {
     "session-lastActivityAt-before-startedAt": (
         "session",
@@ -127,7 +157,46 @@ ORDER_CASES = {
         item("topic_segment", lastSeenAt=NEXT_DAY, endedAt=NEXT_DAY, durationSeconds=600),
         "payload",
     ),
+    "card-in-review-with-a-step": ("card", item("card", state="review"), "payload"),
+    "card-learning-without-a-step": ("card", item("card", step=None), "payload"),
+    "card-stability-without-difficulty": ("card", item("card", difficulty=None), "payload"),
+    "card-difficulty-without-stability": ("card", item("card", stability=None), "payload"),
+    "card-due-before-lastReview": ("card", item("card", due=START), "payload"),
+    "review_log-due-before-lastReview": ("review_log", item("review_log", due=START), "payload"),
+    "review_log-relearning-without-a-step": (
+        "review_log",
+        item("review_log", state="relearning"),
+        "payload",
+    ),
 }
+#: Names the FSRS package knows but the wire does not (`new` was its state before v5), numbers
+#: for names, and text of the wrong size or kind.
+BAD_STATES: list[Any] = ["new", "Review", 2, None]
+BAD_RATINGS: list[Any] = ["perfect", "Good", 3, "", None]
+BAD_CARD_KINDS: list[Any] = ["essay", "QA", 1]
+BAD_TEXTS: list[Any] = ["", "x" * 1001, 42]
+BAD_STEPS: list[Any] = [-1, 101, 1.5, "1", True]
+BAD_STABILITIES: list[Any] = [0, -1.0, 1e6 + 1, "NaN", "Infinity"]
+BAD_DIFFICULTIES: list[Any] = [0.99, 10.01, "NaN"]
+BAD_REVIEW_MS: list[Any] = [-1, 3_600_001, 1.5, "4200"]
+MEMORY_CASES: list[tuple[str, dict[str, Any], str]] = [
+    *(case(kind, "state", value) for kind in ("card", "review_log") for value in BAD_STATES),
+    *(case("review_log", "rating", value) for value in BAD_RATINGS),
+    *(case("card", "kind", value) for value in BAD_CARD_KINDS),
+    *(case("card", field, value) for field in ("question", "answer") for value in BAD_TEXTS),
+    *(case("card", "step", value) for value in BAD_STEPS),
+    *(
+        case(kind, "stability", value)
+        for kind in ("card", "review_log")
+        for value in BAD_STABILITIES
+    ),
+    *(case("card", "difficulty", value) for value in BAD_DIFFICULTIES),
+    *(case("review_log", "reviewDurationMs", value) for value in BAD_REVIEW_MS),
+    *(case("card", field, None) for field in ("sessionId", "topic", "question", "due")),
+    *(case("review_log", field, None) for field in ("cardId", "rating", "reviewedAt")),
+    case("card", "topic", "x" * 65),
+    case("review_log", "cardId", "not-a-uuid"),
+]
 
 CASES: list[tuple[str, dict[str, Any], str]] = [
     *(revision_case(kind, value) for kind in VALID for value in BAD_INTS),
@@ -140,7 +209,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     *(
         case(kind, "localDate", value)
         for kind in VALID
-        if kind != "bookmark"
+        if "localDate" in VALID[kind]
         for value in BAD_DATES
     ),
     *(
@@ -151,6 +220,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     *(case("topic_segment", "durationSeconds", value) for value in BAD_SECONDS),
     *(case("learning_event", "confidence", value) for value in BAD_CONFIDENCES),
     *ORDER_CASES.values(),
+    *MEMORY_CASES,
 ]
 
 
@@ -160,7 +230,8 @@ def case_id(kind: str, bad: dict[str, Any], field: str) -> str:
         if known[1] is bad:
             return name
     value = bad["revision"] if field == "revision" else bad["payload"].get(field.split(".")[-1])
-    return f"{kind}-{field}-{value!r}"
+    shown = f"<{len(value)} chars>" if isinstance(value, str) and len(value) > 40 else repr(value)
+    return f"{kind}-{field}-{shown}"
 
 
 async def linked_edge(cloud: httpx.AsyncClient, google: FakeGoogle) -> dict[str, Any]:
@@ -213,6 +284,21 @@ def test_a_confidence_that_is_not_finite_is_rejected(value: float) -> None:
     assert error is not None
     assert error.details is not None
     assert "payload.confidence" in [d.field for d in error.details]
+
+
+@pytest.mark.parametrize("kind", ["card", "review_log"])
+@pytest.mark.parametrize("field", ["stability", "difficulty"])
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf], ids=repr)
+def test_a_schedule_that_is_not_finite_is_rejected(kind: str, field: str, value: float) -> None:
+    """NaN and infinities are no stability or difficulty (PostgreSQL would order NaN last)."""
+    from cloud.ingest import validate_items
+
+    valid, rejected = validate_items([item(kind, **{field: value})])
+    assert valid == []
+    error = rejected[0].error
+    assert error is not None
+    assert error.details is not None
+    assert f"payload.{field}" in [d.field for d in error.details]
 
 
 @pytest.mark.parametrize("kind", list(VALID))
