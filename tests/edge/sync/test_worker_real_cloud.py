@@ -6,18 +6,23 @@ finds it, and serves it to its owner only then; the worker must wait for that co
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
+from edge.memory import records
+from edge.memory.port import CardDraft
 from edge.settings import SyncSettings
+from edge.sync import outbox
 from edge.sync.client import credentials_from
 from edge.sync.credentials import CredentialStore
 from edge.sync.worker import SyncWorker
 from shared.auth import TokenPair
-from tests.cloud.support import bearer, link_device, sign_in
+from tests.cloud.support import bearer, data_of, link_device, sign_in
+from tests.edge.memory.conftest import MITOSIS, add_session
 from tests.fakes.google import FakeGoogle
 from tests.fakes.images import jpeg
 from tests.fakes.openai_peer import FakeOpenAI
@@ -71,3 +76,37 @@ async def test_an_upload_is_confirmed_before_the_worker_counts_it(
     assert (await worker.sync_pass()).images == 1
     opened = await cloud.get(f"/api/images/{sha}", headers=bearer(student["accessToken"]))
     assert opened.status_code == 307, opened.text
+
+
+async def test_cards_and_grades_reach_the_cloud_and_a_deleted_card_leaves_it(
+    vision_client: AppClient,
+    worker: SyncWorker,
+    cloud: httpx.AsyncClient,
+    student: dict[str, Any],
+    clock: FakeClock,
+) -> None:
+    """A card and its grade are counted by the cloud; deleting the card deletes both there."""
+    services = services_of(vision_client)
+
+    def make(db: Any) -> str:
+        session_id, [event] = add_session(db, [MITOSIS], at=clock.now() - timedelta(hours=2))
+        draft = CardDraft(event, "Biology", None, "qa", "What is mitosis?", "Nuclear division")
+        card_id = records.insert_card(db, session_id, draft, "on-device", clock.now())
+        assert card_id is not None
+        return card_id
+
+    card_id = await services.store.run(make)
+    await services.review.grade(card_id, "good")
+    await worker.sync_pass()
+    week = f"/api/review/weekly?date={clock.now().date().isoformat()}&tz=UTC"
+    counted = data_of(await cloud.get(week, headers=bearer(student["accessToken"])))
+    assert (counted["cards"], counted["reviewed"], counted["recalled"]) == (1, 1, 1)
+    assert counted["topics"][0]["topic"] == "Biology"
+
+    await services.review.delete(card_id)
+    await worker.sync_pass()
+
+    after = data_of(await cloud.get(week, headers=bearer(student["accessToken"])))
+    assert (after["cards"], after["reviewed"]) == (0, 0)
+    backlog = await services.store.run(outbox.backlog)
+    assert (backlog.facts, backlog.deletions) == (0, 0)
