@@ -69,7 +69,7 @@ def export(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Write the sessions, events, topics, bookmarks, devices, originals and recordings."""
+    """Write the sessions, events, topics, bookmarks, cards, devices, originals and recordings."""
     settings = settings_or_exit(config, data_dir=data_dir)
     now = SystemClock().now()
     try:

@@ -142,6 +142,8 @@ def _counts(report: ForgetReport) -> str:
         f"{report.topic_segments} topic segment(s)",
         f"{report.bookmarks} bookmark(s)",
         f"{report.help_requests} help request(s)",
+        f"{report.cards} review card(s)",
+        f"{report.review_logs} review grade(s)",
         f"{report.originals} original(s)",
         f"{report.recordings} recording(s)",
     ]

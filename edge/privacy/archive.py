@@ -28,7 +28,9 @@ from shared.archive import (
     ORIGINALS_FOLDER,
     ArchivedFile,
     BookmarkFields,
+    CardFields,
     HelpRequestFields,
+    ReviewLogFields,
     data_path,
     field_lines,
 )
@@ -122,6 +124,25 @@ class HelpRequestLine(HelpRequestFields, JsonLine):
     """One time the student asked the tutor for help (`data/help_requests.jsonl`)."""
 
 
+class CardLine(CardFields, JsonLine):
+    """A review card and its FSRS state (`data/cards.jsonl`)."""
+
+
+class ReviewLogLine(ReviewLogFields, JsonLine):
+    """One grade of a card and the schedule it left (`data/review_logs.jsonl`)."""
+
+
+# Card making skips these pages: without them a new computer would card old sessions again.
+# (One line of docstring: the README takes it as it is.)
+class CardedPageLine(JsonLine):
+    """A page already turned into cards, or found to hold none (`data/carded_pages.jsonl`)."""
+
+    id: str = Field(description="the page: its learning event's `id`")
+    session_id: str = Field(description="its session")
+    maker: str = Field(description="what carded it: `on-device`, or the model's name")
+    carded_at: Timestamp = Field(description="when it was carded (UTC)")
+
+
 class DeviceLine(JsonLine):
     """A paired phone, without its token (`data/devices.jsonl`); import does not restore it."""
 
@@ -141,6 +162,9 @@ ROW_FILES: dict[str, type[JsonLine]] = {
     "topic_segments": TopicSegmentLine,
     "bookmarks": BookmarkLine,
     "help_requests": HelpRequestLine,
+    "cards": CardLine,
+    "review_logs": ReviewLogLine,
+    "carded_pages": CardedPageLine,
     "devices": DeviceLine,
 }
 

@@ -26,9 +26,12 @@ import sqlite_utils
 from edge.errors import InvalidDate
 from edge.files import FILE_MODE
 from edge.frames.originals import OriginalStore
+from edge.memory.scheduler import RATING_BY_NUMBER, STATE_NAMES
 from edge.privacy.archive import (
     RECORDINGS_FOLDER,
     BookmarkLine,
+    CardedPageLine,
+    CardLine,
     DeviceLine,
     FactSync,
     HelpRequestLine,
@@ -38,6 +41,7 @@ from edge.privacy.archive import (
     LocalUser,
     Manifest,
     Progress,
+    ReviewLogLine,
     SessionLine,
     Step,
     StudyDayLine,
@@ -59,6 +63,8 @@ _FACT_KINDS = {
     "topic_segments": "topic_segment",
     "bookmarks": "bookmark",
     "help_requests": "help_request",
+    "cards": "card",
+    "review_logs": "review_log",
 }
 
 
@@ -142,6 +148,26 @@ def help_request_line(row: Columns) -> HelpRequestLine:
     return line_of(HelpRequestLine, row)
 
 
+def card_line(row: Columns) -> CardLine:
+    """A `cards` row with its topic and subtopic and its FSRS state by name."""
+    return line_of(CardLine, row, state=STATE_NAMES[row["state"]])
+
+
+def review_log_line(row: Columns) -> ReviewLogLine:
+    """A `review_logs` row with its rating and the FSRS state it left by name."""
+    return line_of(
+        ReviewLogLine,
+        row,
+        rating=RATING_BY_NUMBER[row["rating"]],
+        state=STATE_NAMES[row["state"]],
+    )
+
+
+def carded_page_line(row: Columns) -> CardedPageLine:
+    """A `carded_pages` row, its learning event's id as `id`."""
+    return line_of(CardedPageLine, row, id=row["learning_event_id"])
+
+
 def device_line(row: Columns) -> DeviceLine:
     """A `devices` row; its token hash is never read."""
     return line_of(DeviceLine, row)
@@ -194,6 +220,26 @@ _SELECTS = {
         """SELECT id, session_id, local_date, created_at FROM help_requests
            WHERE created_at >= ? ORDER BY created_at, id""",
         help_request_line,
+    ),
+    "cards": (
+        """SELECT c.id, c.session_id, c.learning_event_id, t.name AS topic,
+                  st.name AS subtopic, c.kind, c.question, c.answer, c.maker, c.created_at,
+                  c.state, c.step, c.stability, c.difficulty, c.due, c.last_review
+           FROM cards c
+           JOIN topics t ON t.id = c.topic_id LEFT JOIN subtopics st ON st.id = c.subtopic_id
+           WHERE c.created_at >= ? ORDER BY c.created_at, c.id""",
+        card_line,
+    ),
+    "review_logs": (
+        """SELECT id, card_id, rating, reviewed_at, review_duration_ms, state, step, stability,
+                  difficulty, due, last_review
+           FROM review_logs WHERE reviewed_at >= ? ORDER BY reviewed_at, id""",
+        review_log_line,
+    ),
+    "carded_pages": (
+        """SELECT learning_event_id, session_id, maker, carded_at FROM carded_pages
+           WHERE carded_at >= ? ORDER BY carded_at, learning_event_id""",
+        carded_page_line,
     ),
     "devices": (
         """SELECT id, name, created_at, last_seen_at, revoked_at, paired_by FROM devices

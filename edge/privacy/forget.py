@@ -1,7 +1,8 @@
 """Forget: delete sessions with everything recorded in them, here and (as tombstones) in the cloud.
 
 The unit of forgetting is the session: its learning events, topic segments, bookmarks and help
-requests go with it, and so do the originals no remaining frame shows and its voice recordings.
+requests go with it (its review cards and their grades too, by cascade: migration 0008), and so
+do the originals no remaining frame shows and its voice recordings.
 The rows go in one transaction; the outbox triggers (migration 0007) turn each deleted fact into
 a tombstone the sync worker sends, and forget adds one per original the cloud holds. The files
 are deleted inside that transaction, before it commits: if anything fails, what is left is rows
@@ -118,6 +119,10 @@ def _rows(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[sqlite
     return cursor.execute(sql, params).fetchall()
 
 
+def _count(db: sqlite_utils.Database, sql: str, params: list[Any]) -> int:
+    return int(_rows(db, f"SELECT count(*) AS n FROM ({sql})", params)[0]["n"])
+
+
 #: The tables forget deletes from, children first, with how each row names its session.
 _CHILDREN = {
     "bookmarks": "session_id",
@@ -154,6 +159,15 @@ def plan_forget(
     for table, column in _CHILDREN.items():
         found = _rows(db, f"SELECT count(*) AS n FROM {table} WHERE {column} IN ({sql})", params)
         counts[table] = int(found[0]["n"])
+    # A card goes by cascade with its session or with its page, whichever is forgotten.
+    cards = (
+        f"SELECT id FROM cards WHERE session_id IN ({sql}) OR learning_event_id IN"
+        f" (SELECT id FROM learning_events WHERE session_id IN ({sql}))"
+    )
+    counts["cards"] = _count(db, cards, params * 2)
+    counts["review_logs"] = _count(
+        db, f"SELECT id FROM review_logs WHERE card_id IN ({cards})", params * 2
+    )
     originals = [
         row["image_key"]
         for row in _rows(
@@ -221,6 +235,8 @@ def report(
         topic_segments=plan.counts["topic_segments"],
         bookmarks=plan.counts["bookmarks"],
         help_requests=plan.counts["help_requests"],
+        cards=plan.counts["cards"],
+        review_logs=plan.counts["review_logs"],
         originals=sum(originals.path_for(key).is_file() for key in plan.originals),
         recordings=len(plan.recordings),
         bytes=sum(_size(path) for path in on_disk),
@@ -375,10 +391,11 @@ class ForgetService:
 
         done = await self._store.run(write)
         log.info(
-            "forgot %s: %d session(s), %d frame(s), %d original(s), %d recording(s)",
+            "forgot %s: %d session(s), %d frame(s), %d card(s), %d original(s), %d recording(s)",
             scope.describe(),
             done.sessions,
             done.learning_events,
+            done.cards,
             done.originals,
             done.recordings,
         )

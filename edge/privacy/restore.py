@@ -9,8 +9,9 @@ leaves nothing behind.
 Facts keep their ids, and their outbox rows get back the revision the old computer had made and
 the one the cloud had acknowledged: what the cloud holds is not sent again, what it lacks is
 (at the same revision, so the cloud's "keep the highest revision" rule takes it). Originals the
-cloud has are marked uploaded. Paired phones and the cloud link are not carried over: their
-secrets are not in the archive (pair the phones and `link` again).
+cloud has are marked uploaded. Cards keep their FSRS state and the pages already carded stay
+carded, so no imported session is carded again. Paired phones and the cloud link are not carried
+over: their secrets are not in the archive (pair the phones and `link` again).
 """
 
 from __future__ import annotations
@@ -33,15 +34,20 @@ import sqlite_utils
 from pydantic import ValidationError
 
 from edge.files import open_private, private_dir
+from edge.memory.records import question_key
+from edge.memory.scheduler import RATINGS, STATE_NAMES
 from edge.privacy.archive import (
     RECORDINGS_FOLDER,
     ROW_FILES,
     BookmarkLine,
+    CardedPageLine,
+    CardLine,
     HelpRequestLine,
     JsonLine,
     LearningEventLine,
     Manifest,
     Progress,
+    ReviewLogLine,
     SessionLine,
     Step,
     StudyDayLine,
@@ -77,6 +83,8 @@ DEFAULT_MAX_BYTES = 64 * 1024**3
 MAX_MANIFEST_BYTES = 512 * 1024**2
 _BLOCK = 1 << 20
 _ZIP_FAILURES = (zipfile.BadZipFile, zlib.error, EOFError)
+#: The FSRS state number of each name the lines carry (the tables keep numbers).
+_STATE_NUMBERS = {name: number for number, name in STATE_NAMES.items()}
 
 
 def _is_empty(data_dir: Path) -> bool:
@@ -217,6 +225,18 @@ def _flag(value: bool | None) -> int | None:
     return None if value is None else int(value)
 
 
+def _schedule(line: CardLine | ReviewLogLine) -> dict[str, Any]:
+    """The FSRS state columns of a card or review log line."""
+    return {
+        "state": _STATE_NUMBERS[line.state],
+        "step": line.step,
+        "stability": line.stability,
+        "difficulty": line.difficulty,
+        "due": to_iso(line.due),
+        "last_review": _when(line.last_review),
+    }
+
+
 def _insert(db: sqlite_utils.Database, table: str, values: dict[str, Any]) -> None:
     columns = ", ".join(values)
     marks = ", ".join("?" for _ in values)
@@ -293,6 +313,39 @@ def _row(line: Any, names: _Names) -> tuple[str, dict[str, Any]]:
                 "local_date": line.local_date.isoformat(),
                 "created_at": to_iso(line.created_at),
             }
+        case CardLine():
+            topic_id = names.topic(line.topic)
+            return "cards", {
+                "id": line.id,
+                "session_id": line.session_id,
+                "learning_event_id": line.learning_event_id,
+                "topic_id": topic_id,
+                "subtopic_id": names.subtopic(topic_id, line.subtopic),
+                "kind": line.kind,
+                "question": line.question,
+                # Folded again, not carried: the key is ours to define, and unique.
+                "question_key": question_key(line.question),
+                "answer": line.answer,
+                "maker": line.maker,
+                "created_at": to_iso(line.created_at),
+                **_schedule(line),
+            }
+        case ReviewLogLine():
+            return "review_logs", {
+                "id": line.id,
+                "card_id": line.card_id,
+                "rating": RATINGS[line.rating].value,
+                "reviewed_at": to_iso(line.reviewed_at),
+                "review_duration_ms": line.review_duration_ms,
+                **_schedule(line),
+            }
+        case CardedPageLine():
+            return "carded_pages", {
+                "learning_event_id": line.id,
+                "session_id": line.session_id,
+                "maker": line.maker,
+                "carded_at": to_iso(line.carded_at),
+            }
     raise TypeError(type(line))  # pragma: no cover - ROW_FILES and this match are one list
 
 
@@ -322,7 +375,9 @@ def _restore_rows(
                     count += 1
                     tick(kind)
             except sqlite3.IntegrityError as exc:
-                raise CorruptArchive(f"{data_path(kind)} does not fit the rest: {exc}.") from exc
+                raise CorruptArchive(
+                    f"{data_path(kind)} line {count + 1} does not fit the rest: {exc}."
+                ) from exc
             if count != manifest.counts.get(kind, 0):
                 raise CorruptArchive(
                     f"{data_path(kind)} has {count} rows; the manifest says"

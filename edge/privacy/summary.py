@@ -35,6 +35,10 @@ class StoredCounts(WireModel):
     topic_segments: int
     bookmarks: int
     help_requests: int
+    #: Review cards made from the sessions' pages.
+    cards: int
+    #: Grades given to those cards, one per review.
+    review_logs: int
     #: Original frame images on disk.
     originals: int
     #: Voice recording files (a recorded voice session makes two: input and output).
@@ -86,6 +90,8 @@ class StoredRows:
     topic_segments: int
     bookmarks: int
     help_requests: int
+    cards: int
+    review_logs: int
     oldest: str | None
     newest: str | None
 
@@ -113,6 +119,8 @@ _ROWS_SQL = """SELECT
     (SELECT count(*) FROM topic_segments) AS topic_segments,
     (SELECT count(*) FROM bookmarks) AS bookmarks,
     (SELECT count(*) FROM help_requests) AS help_requests,
+    (SELECT count(*) FROM cards) AS cards,
+    (SELECT count(*) FROM review_logs) AS review_logs,
     (SELECT min(started_at) FROM sessions) AS oldest,
     (SELECT max(last_activity_at) FROM sessions) AS newest"""
 
@@ -127,6 +135,8 @@ def stored_rows(db: sqlite_utils.Database) -> StoredRows:
         topic_segments=row["topic_segments"],
         bookmarks=row["bookmarks"],
         help_requests=row["help_requests"],
+        cards=row["cards"],
+        review_logs=row["review_logs"],
         oldest=row["oldest"],
         newest=row["newest"],
     )
@@ -209,6 +219,8 @@ def summary(
             topic_segments=rows.topic_segments,
             bookmarks=rows.bookmarks,
             help_requests=rows.help_requests,
+            cards=rows.cards,
+            review_logs=rows.review_logs,
             originals=files.originals.items,
             recordings=files.recordings.items,
         ),

@@ -386,6 +386,8 @@ const KINDS = [
   ["topicSegments", "topic stretch", "topic stretches", "Topic stretches"],
   ["bookmarks", "bookmark", "bookmarks", "Bookmarks"],
   ["helpRequests", "help request", "help requests", "Help requests"],
+  ["cards", "review card", "review cards", "Review cards"],
+  ["reviewLogs", "review grade", "review grades", "Review grades"],
   ["originals", "image", "images", "Images on disk"],
   ["recordings", "voice recording file", "voice recording files", "Voice recording files"],
 ];

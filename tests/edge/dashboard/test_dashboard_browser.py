@@ -19,9 +19,9 @@ from playwright.async_api import Browser, Page, Request, Route, async_playwright
 from pydantic import SecretStr
 
 from edge.memory import records
-from edge.memory.models import CardKind
 from edge.memory.port import CardDraft
 from edge.store import transaction
+from shared.memory import CardKind
 from tests.fakes.images import jpeg
 from tests.fakes.openai_peer import FakeOpenAI
 from tests.support import (
@@ -295,11 +295,17 @@ async def test_the_privacy_page_shows_what_is_stored(
 ) -> None:
     """Three frames of one session: their counts, their images' size, and since when."""
     await studied_yesterday(dashboard, clock)
+    await services_of(dashboard).card_worker.idle()  # the cards made once it ended
+    cards = await services_of(dashboard).store.run(
+        lambda db: db.execute("SELECT count(*) AS n FROM cards").fetchone()["n"]
+    )
 
     page = await open_page(browser, dashboard, "privacy", locale="en-US")
 
     assert await shown_count(page, "sessions") == "1"
     assert await shown_count(page, "learningEvents") == "3"
+    assert await shown_count(page, "cards") == str(cards)
+    assert await shown_count(page, "reviewLogs") == "0"
     assert await shown_count(page, "originals") == "3"
     assert await shown_count(page, "recordings") == "0"
     assert (await page.inner_text('#stored-bytes dd[data-bytes="originals"]')).endswith(" kB")
@@ -393,6 +399,7 @@ async def test_forget_asks_first_naming_what_goes_and_cancel_keeps_it(
     listed = await page.inner_text("#forget-counts")
     assert "3 frames" in listed
     assert "3 images" in listed
+    assert "0 review grades" in listed
 
     await page.click("#forget-cancel")
 

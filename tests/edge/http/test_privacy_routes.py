@@ -118,6 +118,8 @@ async def test_the_summary_counts_what_is_stored(owner: AppClient, studied: str)
         "topicSegments": await stored_segments(owner),
         "bookmarks": 1,
         "helpRequests": 1,
+        "cards": 0,
+        "reviewLogs": 0,
         "originals": 2,
         "recordings": 0,
     }

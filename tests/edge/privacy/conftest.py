@@ -15,6 +15,8 @@ import pytest
 import sqlite_utils
 
 from edge.frames.originals import OriginalStore
+from edge.memory import records
+from edge.memory.port import CardDraft
 from edge.privacy.archive import Manifest
 from edge.privacy.export import export_archive
 from edge.privacy.forget import ForgetService
@@ -56,11 +58,12 @@ def wav(path: Path, frames: bytes) -> None:
 
 @pytest.fixture
 async def studied(vision_client: AppClient, clock: FakeClock, settings: EdgeSettings) -> Studied:
-    """Two sessions of frames, segments, a bookmark, help requests, a recording, sync state.
+    """Two sessions of frames, segments, a bookmark, help requests, cards, a recording, sync state.
 
     The first session's facts and originals were acknowledged by the cloud, then it was ended
-    (a new revision, pending); a help request was refused; the second session is unsynced and
-    still running.
+    (a new revision, pending) and carded: its card was graded, acknowledged and graded again (a
+    new revision and a second grade, pending); a help request was refused; the second session is
+    unsynced and still running, with a cloze card of its own graded once (in review since).
     """
     client = vision_client
     store = services_of(client).store
@@ -94,6 +97,20 @@ async def studied(vision_client: AppClient, clock: FakeClock, settings: EdgeSett
     await store.run(acknowledge)
     clock.advance(30)
     await data_of(await client.post(f"/api/session/{first}/end"))
+    # Ending it cards its pages in the background (the fake model's card): wait for that.
+    await services_of(client).card_worker.idle()
+    [card] = await store.run(lambda db: [r["id"] for r in db.query("SELECT id FROM cards")])
+    review = services_of(client).review
+    clock.advance(30)
+    await review.grade(card, "good", 4200)
+
+    def acknowledge_cards(db: sqlite_utils.Database) -> None:
+        kinds = {"card", "review_log"}
+        outbox.mark_delivered(db, [f for f in outbox.pending_facts(db, 1000) if f.kind in kinds])
+
+    await store.run(acknowledge_cards)
+    clock.advance(30)
+    await review.grade(card, "again")
     clock.advance(60)
     refused = await client.post("/api/help-count", json={"sessionId": first})
     assert refused.status == 409  # nothing is written for an ended session
@@ -106,6 +123,18 @@ async def studied(vision_client: AppClient, clock: FakeClock, settings: EdgeSett
     assert frame_again
     await data_of(await client.post("/api/help-count", json={"sessionId": second}), 201)
     clock.advance(5)
+
+    def cloze_card(db: sqlite_utils.Database) -> str | None:
+        [page] = db.query(
+            "SELECT id FROM learning_events WHERE session_id = ? ORDER BY captured_at LIMIT 1",
+            [second],
+        )
+        draft = CardDraft(page["id"], "Biology", None, "cloze", "Mitosis makes two ___.", "nuclei")
+        return records.insert_card(db, second, draft, "on-device", clock.now())
+
+    cloze = await store.run(cloze_card)
+    assert cloze is not None
+    await review.grade(cloze, "easy")  # straight to review: its step NULL
 
     def reject(db: sqlite_utils.Database) -> tuple[str, str]:
         [fact] = [f for f in outbox.pending_facts(db, 1000) if f.kind == "help_request"]
@@ -178,6 +207,11 @@ TABLES = {
         JOIN topics t ON t.id = g.topic_id ORDER BY g.id""",
     "bookmarks": "SELECT * FROM bookmarks ORDER BY id",
     "help_requests": "SELECT * FROM help_requests ORDER BY id",
+    "cards": """SELECT c.*, t.name AS topic_name, st.name AS subtopic_name
+        FROM cards c JOIN topics t ON t.id = c.topic_id
+        LEFT JOIN subtopics st ON st.id = c.subtopic_id ORDER BY c.id""",
+    "review_logs": "SELECT * FROM review_logs ORDER BY id",
+    "carded_pages": "SELECT * FROM carded_pages ORDER BY learning_event_id",
     "sync_outbox": "SELECT * FROM sync_outbox ORDER BY kind, fact_id",
     "sync_images": "SELECT * FROM sync_images ORDER BY image_key",
 }

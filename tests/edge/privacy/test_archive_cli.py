@@ -30,6 +30,7 @@ def test_export_then_import_onto_a_new_computer(studied: Studied, tmp_path: Path
     code, output = run("export", "--out", str(out), "--data-dir", str(old_dir))
     assert code == 0, output
     assert "study days: 1, sessions: 2, learning events: 4" in output
+    assert "cards: 2, review logs: 3, carded pages: 1, devices: 1" in output
     assert "devices: 1, originals: 3, recordings: 1." in output
     assert zipfile.is_zipfile(out)
 

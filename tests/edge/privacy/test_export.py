@@ -7,14 +7,19 @@ import hashlib
 import json
 import sqlite3
 import zipfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlite_utils
 
 from edge.errors import InvalidDate
+from edge.frames.originals import OriginalStore
+from edge.memory import records, review
+from edge.memory.port import CardDraft
+from edge.memory.scheduler import RATING_BY_NUMBER, STATE_NAMES, Scheduler
 from edge.privacy import export
 from edge.privacy.archive import ROW_FILES, Step
 from edge.privacy.errors import ExportTargetExists, SinceInFuture
@@ -22,6 +27,7 @@ from edge.settings import EdgeSettings
 from edge.store import open_database
 from shared.archive import data_path
 from shared.clock import to_iso
+from tests.edge.memory.conftest import MITOSIS, PHOTOSYNTHESIS, STARTED, add_session
 from tests.edge.privacy.conftest import (
     RECORDING,
     TABLES,
@@ -33,6 +39,7 @@ from tests.edge.privacy.conftest import (
 )
 from tests.fakes.images import jpeg
 from tests.support import (
+    ZONE,
     AppClient,
     FakeClock,
     berlin,
@@ -51,6 +58,9 @@ EXPORTED = {
     "topic_segments": "topic_segments",
     "bookmarks": "bookmarks",
     "help_requests": "help_requests",
+    "cards": "cards",
+    "review_logs": "review_logs",
+    "carded_pages": "carded_pages",
 }
 
 
@@ -65,9 +75,15 @@ def expected_line(table: str, row: sqlite3.Row) -> dict[str, Any]:
     line: dict[str, Any] = {}
     for column in row.keys():  # noqa: SIM118 - sqlite3.Row
         value = row[column]
-        if column in {"topic_id", "subtopic_id", "user_id"}:
+        if column in {"topic_id", "subtopic_id", "user_id", "question_key"}:
             continue
-        if column == "topic_name":
+        if column == "state" and table in {"cards", "review_logs"}:
+            line["state"] = STATE_NAMES[value]
+        elif column == "rating":
+            line["rating"] = RATING_BY_NUMBER[value]
+        elif column == "learning_event_id" and table == "carded_pages":
+            line["id"] = value
+        elif column == "topic_name":
             line["topic"] = value
         elif column == "subtopic_name":
             line["subtopic"] = value
@@ -95,7 +111,9 @@ def test_the_archive_holds_every_row_of_every_kind(studied: Studied, tmp_path: P
             if table == "sessions":
                 sql = """SELECT s.*, d.local_date AS day_local_date FROM sessions s
                          JOIN session_days d ON d.id = s.day_id ORDER BY s.id"""
-            want = {r["id"]: expected_line(table, r) for r in conn.execute(sql)}
+            want = {
+                line["id"]: line for line in (expected_line(table, r) for r in conn.execute(sql))
+            }
             got = {line["id"]: line for line in jsonl(out, kind)}
             assert want, table  # the fixture made some of every kind
             assert got == want, table
@@ -181,6 +199,8 @@ def test_the_readme_describes_every_file_and_field(studied: Studied, tmp_path: P
         text = zf.read("README.md").decode()
     for convention in ("UTC", "time zone", "seconds"):
         assert convention in text
+    for kind in ("cards", "review_logs", "carded_pages"):
+        assert f"### `data/{kind}.jsonl`" in text
     for kind, model in ROW_FILES.items():
         assert f"`{data_path(kind)}`" in text
         for name, field in model.model_fields.items():
@@ -310,7 +330,44 @@ async def test_since_keeps_only_the_facts_of_that_day_on(
     assert manifest.since == date(2026, 11, 25)
     assert {f.id for f in manifest.sync.outbox} == {
         line["id"] for kind in EXPORTED.values() for line in jsonl(out, kind)
-    } - {d["id"] for d in jsonl(out, "study_days")}
+    } - {d["id"] for d in jsonl(out, "study_days")} - {p["id"] for p in jsonl(out, "carded_pages")}
+
+
+def test_since_keeps_the_cards_grades_and_carded_pages_of_that_day_on(
+    db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    """Cards by when they were made, grades by when they were given, pages by when carded."""
+    yesterday = STARTED - timedelta(days=1)
+    old_session, [old_page] = add_session(db, [MITOSIS], at=yesterday)
+    draft = CardDraft(old_page, "Biology", None, "qa", "What is mitosis?", "Nuclear division")
+    old_card = records.insert_card(db, old_session, draft, "on-device", yesterday)
+    assert old_card is not None
+    records.mark_carded(db, old_session, [old_page], "on-device", yesterday)
+    review.grade(db, Scheduler(), old_card, "good", yesterday + timedelta(hours=1), ZONE)
+    review.grade(db, Scheduler(), old_card, "easy", STARTED, ZONE)
+    new_session, [new_page] = add_session(db, [PHOTOSYNTHESIS], at=STARTED)
+    draft = CardDraft(new_page, "Biology", None, "qa", "Where is photosynthesis?", "Chloroplasts")
+    new_card = records.insert_card(db, new_session, draft, "on-device", STARTED)
+    records.mark_carded(db, new_session, [new_page], "on-device", STARTED)
+    out = tmp_path / "since.zip"
+
+    manifest = export.export_archive(
+        db,
+        out,
+        originals=OriginalStore(tmp_path / "images"),
+        recordings=tmp_path / "recordings",
+        now=STARTED + timedelta(hours=2),
+        zone=ZONE,
+        app_version="test",
+        since=STARTED.date(),
+    )
+
+    assert [c["id"] for c in jsonl(out, "cards")] == [new_card]
+    assert [(g["cardId"], g["rating"]) for g in jsonl(out, "review_logs")] == [(old_card, "easy")]
+    assert [p["id"] for p in jsonl(out, "carded_pages")] == [new_page]
+    assert {(f.kind, f.id) for f in manifest.sync.outbox if f.kind == "card"} == {
+        ("card", new_card)
+    }
 
 
 def test_since_a_bad_or_future_date_is_refused() -> None:

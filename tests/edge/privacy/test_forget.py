@@ -12,6 +12,8 @@ import sqlite_utils
 from pydantic import ValidationError
 
 from edge.errors import SessionNotFound
+from edge.memory import records
+from edge.memory.port import CardDraft
 from edge.privacy.forget import (
     DateInFuture,
     ForgetScope,
@@ -41,6 +43,8 @@ FACTS = {
     "topic_segments": "topic_segment",
     "bookmarks": "bookmark",
     "help_requests": "help_request",
+    "cards": "card",
+    "review_logs": "review_log",
 }
 
 
@@ -57,9 +61,9 @@ def snapshot(studied: Studied) -> dict[str, list[dict[str, Any]]]:
 def ids_of_session(before: dict[str, list[dict[str, Any]]], session_id: str) -> set[str]:
     """The ids of a session and of every fact recorded in it."""
     found = {session_id}
-    for table in ("learning_events", "topic_segments", "bookmarks", "help_requests"):
+    for table in ("learning_events", "topic_segments", "bookmarks", "help_requests", "cards"):
         found |= {row["id"] for row in before[table] if row["session_id"] == session_id}
-    return found
+    return found | {row["id"] for row in before["review_logs"] if row["card_id"] in found}
 
 
 def image_files(studied: Studied) -> set[str]:
@@ -84,12 +88,17 @@ async def test_forgetting_a_session_deletes_its_facts_and_nothing_else(studied: 
 async def test_forgetting_a_session_leaves_a_tombstone_for_each_of_its_facts(
     studied: Studied,
 ) -> None:
-    """Every forgotten fact's outbox row is a tombstone one revision past its last."""
+    """Every forgotten fact's outbox row is a tombstone one revision past its last.
+
+    Linked: its second grade, never acknowledged, may be in flight and is buried too.
+    """
     before = snapshot(studied)
     gone = ids_of_session(before, studied.synced_session)
     revisions = {row["fact_id"]: row["revision"] for row in before["sync_outbox"]}
 
-    await forget_service(studied).forget(ForgetScope(session_id=studied.synced_session))
+    await forget_service(studied, linked=True).forget(
+        ForgetScope(session_id=studied.synced_session)
+    )
 
     buried = {row["fact_id"]: row for row in snapshot(studied)["sync_outbox"] if row["deleted_at"]}
     facts = {fact_id: row for fact_id, row in buried.items() if row["kind"] != "image"}
@@ -144,7 +153,37 @@ async def test_a_preview_counts_what_forget_deletes_and_deletes_nothing(studied:
     assert done.deleted is True
     assert preview.model_dump(exclude={"deleted"}) == done.model_dump(exclude={"deleted"})
     assert (preview.sessions, preview.learning_events, preview.bookmarks) == (1, 2, 1)
+    # Its card with its two grades, which go by cascade.
+    assert (preview.cards, preview.review_logs) == (1, 2)
     assert preview.bytes > 0
+
+
+async def test_a_card_of_a_kept_session_made_from_a_forgotten_page_is_counted(
+    studied: Studied,
+) -> None:
+    """Its page goes, so it goes by cascade: the preview says so, and it is gone after."""
+
+    def card_of_first_page(db: sqlite_utils.Database) -> str:
+        [page] = db.query(
+            "SELECT id FROM learning_events WHERE session_id = ? ORDER BY captured_at LIMIT 1",
+            [studied.synced_session],
+        )
+        draft = CardDraft(page["id"], "Biology", None, "qa", "How many phases?", "Four")
+        made = records.insert_card(
+            db, studied.running_session, draft, "on-device", studied.clock.now()
+        )
+        assert made is not None
+        return made
+
+    card_id = await services_of(studied.client).store.run(card_of_first_page)
+    scope = ForgetScope(session_id=studied.synced_session)
+
+    preview = await forget_service(studied).preview(scope)
+    await forget_service(studied).forget(scope)
+
+    assert (preview.cards, preview.review_logs) == (2, 2)
+    assert card_id not in {row["id"] for row in snapshot(studied)["cards"]}
+    assert len(snapshot(studied)["cards"]) == 1  # the running session's own cloze card
 
 
 async def test_forgetting_everything_leaves_no_fact_file_or_recording(studied: Studied) -> None:
@@ -163,12 +202,17 @@ async def test_unlinked_facts_the_cloud_never_had_leave_no_tombstone(studied: St
     """Not linked: the delivered session leaves tombstones, the never-sent one none."""
     before = snapshot(studied)
     never_sent = ids_of_session(before, studied.running_session)
+    delivered = {row["fact_id"] for row in before["sync_outbox"] if row["delivered_revision"]}
+    synced = ids_of_session(before, studied.synced_session)
 
     await forget_service(studied, linked=False).forget(ForgetScope(all=True))
 
-    buried = {row["fact_id"] for row in snapshot(studied)["sync_outbox"] if row["deleted_at"]}
+    after = snapshot(studied)["sync_outbox"]
+    buried = {row["fact_id"] for row in after if row["deleted_at"] and row["kind"] != "image"}
     assert buried & never_sent == set()
-    assert ids_of_session(before, studied.synced_session) <= buried
+    # The first session's second grade never reached the cloud: it needs no tombstone either.
+    assert buried == synced & delivered
+    assert synced - delivered, "the fixture left part of the first session unsent"
 
 
 async def test_linked_every_forgotten_fact_leaves_a_tombstone(studied: Studied) -> None:

@@ -32,6 +32,7 @@ def test_forget_one_session_says_what_it_deletes(studied: Studied) -> None:
     assert code == 0, output
     assert f"This forgets session {studied.synced_session}: 1 session(s), 2 frame(s)" in output
     assert "Forgotten: 1 session(s), 2 frame(s)" in output
+    assert "1 review card(s), 2 review grade(s)" in output
     assert "not linked" in output
     assert sessions_in(studied.settings.database_path) == {studied.running_session}
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import fsrs
 import pytest
+import sqlite_utils
 
 from edge import analytics
+from edge.memory import records
+from edge.memory.making import CardMaking, recent_uncarded_sessions
+from edge.memory.port import CardDraft, Page
+from edge.memory.scheduler import Scheduler
 from edge.privacy.errors import (
     ArchiveTooLarge,
     CorruptArchive,
@@ -24,7 +31,7 @@ from edge.privacy.errors import (
 from edge.privacy.forget import ForgetScope
 from edge.privacy.restore import restore_archive
 from edge.sessions.stats import session_stats
-from edge.store import open_database
+from edge.store import Store, open_database
 from edge.sync import outbox
 from tests.edge.privacy.conftest import (
     RECORDING,
@@ -165,6 +172,121 @@ def test_the_outbox_holds_exactly_the_unsynced_facts(
     assert not delivered & set(pending)
 
 
+def test_the_cards_keep_their_schedule_and_the_due_queue_is_the_same(
+    studied: Studied, exported: Path, tmp_path: Path
+) -> None:
+    """The same cards due at each moment, each with its FSRS state; a grade schedules alike."""
+    new_dir = tmp_path / "new-computer"
+    restore_archive(exported, new_dir)
+    # FSRS fuzzes review intervals at random: off, so one state gives one next due time.
+    unfuzzed = Scheduler(fsrs.Scheduler(enable_fuzzing=False))
+    now = studied.clock.now()
+    old_db = open_database(studied.settings.database_path)
+    new_db = open_database(new_dir / "studylens.db")
+    try:
+        for later in (timedelta(0), timedelta(minutes=5), timedelta(days=30)):
+            due = records.due_cards(old_db, now + later, 100)
+            assert records.due_cards(new_db, now + later, 100) == due
+        cards = records.list_cards(old_db, None, 100)
+        assert len(cards) == 2
+        assert {c.state for c in cards} == {"learning", "review"}
+        for card in cards:
+            memory = records.card_memory(old_db, card.card_id)
+            assert memory is not None
+            assert records.card_memory(new_db, card.card_id) == memory
+            assert records.get_card(new_db, card.card_id) == card
+            graded = unfuzzed.review(memory, "good", now + timedelta(hours=1))
+            restored = records.card_memory(new_db, card.card_id)
+            assert restored is not None
+            assert unfuzzed.review(restored, "good", now + timedelta(hours=1)) == graded
+    finally:
+        old_db.close()
+        new_db.close()
+
+
+def test_the_cards_outbox_revisions_come_back(
+    studied: Studied, exported: Path, tmp_path: Path, read_db: ReadDb
+) -> None:
+    """The graded card is pending one revision past what the cloud holds; the first grade is not."""
+    new_dir = tmp_path / "new-computer"
+    restore_archive(exported, new_dir)
+    old, new = read_db(studied.settings.database_path), read_db(new_dir / "studylens.db")
+    sql = """SELECT kind, fact_id, revision, delivered_revision FROM sync_outbox
+             WHERE kind IN ('card', 'review_log') ORDER BY kind, fact_id"""
+    rows = [dict(row) for row in old.execute(sql)]
+    assert [dict(row) for row in new.execute(sql)] == rows
+    revisions = {(r["revision"], r["delivered_revision"]) for r in rows if r["kind"] == "card"}
+    assert revisions == {(3, 2), (2, 0)}  # made, graded, acked, graded; the cloze one unsent
+    grades = sorted(
+        (r["revision"], r["delivered_revision"]) for r in rows if r["kind"] == "review_log"
+    )
+    assert grades == [(1, 0), (1, 0), (1, 1)]
+
+
+async def test_an_imported_session_is_not_carded_again(
+    studied: Studied, exported: Path, tmp_path: Path
+) -> None:
+    """Its pages are known as carded: a pass over it (a catch-up, `cards make`) asks no maker."""
+    new_dir = tmp_path / "new-computer"
+    restore_archive(exported, new_dir)
+    since = studied.clock.now() - timedelta(days=2)
+
+    def carding(db: sqlite_utils.Database) -> tuple[set[str], list[str]]:
+        carded = records.carded_event_ids(db, studied.synced_session)
+        return carded, recent_uncarded_sessions(db, since)
+
+    old = await services_of(studied.client).store.run(carding)
+    store = Store(new_dir / "studylens.db")
+    await store.open()
+    try:
+        assert old[0], "the fixture's first session was carded"
+        assert await store.run(carding) == old
+        making = CardMaking(store, NeverAsked(), studied.clock, per_session=8)
+        made = await making.make(studied.synced_session)
+    finally:
+        await store.close()
+    assert (made.pages_carded, made.cards) == (0, [])
+
+
+class NeverAsked:
+    """A card maker that fails the test if any page reaches it."""
+
+    name = "never"
+
+    async def make(self, pages: Sequence[Page], limit: int) -> list[CardDraft]:
+        """Fail: every page of the session was carded already."""
+        raise AssertionError(f"asked to card {len(pages)} page(s) again")
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+async def test_a_deleted_cards_tombstone_comes_along(studied: Studied, tmp_path: Path) -> None:
+    """The card and its grades deleted, not yet told to the cloud: the new computer tells it."""
+    s = services_of(studied.client)
+    cards = (await s.review.cards()).cards
+    [card] = [c for c in cards if c.session_id == studied.synced_session]  # graded twice
+    await s.review.delete(card.card_id)
+    out = tmp_path / "after-delete.zip"
+    export_now(studied, out)
+
+    restore_archive(out, tmp_path / "new")
+
+    sql = """SELECT kind, fact_id, revision, delivered_revision, deleted_at FROM sync_outbox
+             WHERE deleted_at IS NOT NULL ORDER BY kind, fact_id"""
+    old = await s.store.run(lambda db: [dict(row) for row in db.execute(sql)])
+    db = open_database(tmp_path / "new" / "studylens.db")
+    try:
+        new = [dict(row) for row in db.execute(sql)]
+        logs = "SELECT count(*) AS n FROM review_logs WHERE card_id = ?"
+        assert db.execute(logs, [card.card_id]).fetchone()["n"] == 0
+    finally:
+        db.close()
+    assert {(r["kind"], r["fact_id"]) for r in old} >= {("card", card.card_id)}
+    assert [r["kind"] for r in old].count("review_log") == 2
+    assert new == old
+
+
 def test_originals_and_recordings_come_back_byte_for_byte(
     studied: Studied, exported: Path, tmp_path: Path
 ) -> None:
@@ -302,6 +424,93 @@ def test_rows_that_disagree_with_the_manifest_are_refused(exported: Path, tmp_pa
     with pytest.raises(CorruptArchive, match="bytes the manifest names"):
         restore_archive(swapped, tmp_path / "c")
     assert not any((tmp_path / n).exists() for n in "abc")
+
+
+def test_an_archive_from_before_cards_were_exported_imports(
+    studied: Studied, exported: Path, tmp_path: Path, read_db: ReadDb
+) -> None:
+    """No cards files, no counts, no card outbox rows: the rest comes back, no cards."""
+    kinds = ("cards", "review_logs", "carded_pages")
+
+    def older(manifest: dict[str, Any]) -> None:
+        for kind in kinds:
+            del manifest["counts"][kind]
+        outbox = manifest["sync"]["outbox"]
+        outbox[:] = [f for f in outbox if f["kind"] not in {"card", "review_log"}]
+
+    archive = with_manifest(exported, tmp_path / "older.zip", older)
+    archive = rewrite(archive, tmp_path / "oldest.zip", **{f"data/{k}.jsonl": None for k in kinds})
+    with zipfile.ZipFile(archive) as zf:
+        assert not {f"data/{k}.jsonl" for k in kinds} & set(zf.namelist())
+
+    restore_archive(archive, tmp_path / "new")
+
+    old, new = read_db(studied.settings.database_path), read_db(tmp_path / "new" / "studylens.db")
+    for table in ("sessions", "learning_events", "bookmarks", "help_requests"):
+        assert table_rows(new, table) == table_rows(old, table), table
+    for table in kinds:
+        assert table_rows(new, table) == [], table
+
+
+def card_lines(archive: Path) -> list[dict[str, Any]]:
+    """The card lines of an archive."""
+    with zipfile.ZipFile(archive) as zf:
+        return [json.loads(line) for line in zf.read("data/cards.jsonl").splitlines()]
+
+
+def lines_of(rows: list[dict[str, Any]]) -> bytes:
+    """JSON Lines of these rows."""
+    return b"".join(json.dumps(row).encode() + b"\n" for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"sessionId": "00000000-0000-4000-8000-000000000000"}, "FOREIGN KEY"),
+        ({"learningEventId": "00000000-0000-4000-8000-000000000000"}, "FOREIGN KEY"),
+        ({"question": "?!"}, "CHECK constraint"),  # nothing left once folded
+    ],
+)
+def test_a_card_that_does_not_fit_is_refused(
+    exported: Path, tmp_path: Path, change: dict[str, str], says: str
+) -> None:
+    """An unknown session or page, a question that folds to nothing: corrupt, nothing written."""
+    cards = card_lines(exported)
+    cards[0].update(change)
+    bad = rewrite(exported, tmp_path / "bad.zip", **{"data/cards.jsonl": lines_of(cards)})
+
+    with pytest.raises(CorruptArchive, match=rf"data/cards\.jsonl line 1 .*{says}"):
+        restore_archive(bad, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    assert not (tmp_path / ".new.importing").exists()
+
+
+def test_two_cards_asking_the_same_question_are_refused(exported: Path, tmp_path: Path) -> None:
+    """The second of two questions alike once folded (case, punctuation): corrupt."""
+    cards = card_lines(exported)
+    cards[1]["question"] = cards[0]["question"].upper() + "!!"
+    bad = rewrite(exported, tmp_path / "bad.zip", **{"data/cards.jsonl": lines_of(cards)})
+
+    with pytest.raises(CorruptArchive, match=r"data/cards\.jsonl line 2 .*UNIQUE"):
+        restore_archive(bad, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_grade_or_state_of_no_known_name_is_refused(exported: Path, tmp_path: Path) -> None:
+    """`rating: "perfect"`, `state: "new"`: corrupt at that line and field, nothing written."""
+    with zipfile.ZipFile(exported) as zf:
+        logs = [json.loads(line) for line in zf.read("data/review_logs.jsonl").splitlines()]
+    logs[0]["rating"] = "perfect"
+    bad = rewrite(exported, tmp_path / "bad.zip", **{"data/review_logs.jsonl": lines_of(logs)})
+    with pytest.raises(CorruptArchive, match=r"review_logs\.jsonl line 1: rating"):
+        restore_archive(bad, tmp_path / "a")
+    cards = card_lines(exported)
+    cards[1]["state"] = "new"
+    bad = rewrite(exported, tmp_path / "bad2.zip", **{"data/cards.jsonl": lines_of(cards)})
+    with pytest.raises(CorruptArchive, match=r"cards\.jsonl line 2: state"):
+        restore_archive(bad, tmp_path / "b")
+    assert not (tmp_path / "a").exists()
+    assert not (tmp_path / "b").exists()
 
 
 async def test_a_partial_export_is_refused(studied: Studied, tmp_path: Path) -> None:

@@ -36,12 +36,16 @@ def files_of(settings: EdgeSettings) -> summary.StoredFiles:
 
 
 def test_the_rows_are_counted_by_kind(studied: Studied, db_of: sqlite_utils.Database) -> None:
-    """Two sessions, four frames, one bookmark, two help requests, and their segments."""
+    """Two sessions, four frames, one bookmark, two help requests, and their segments.
+
+    And two review cards, graded three times.
+    """
     rows = summary.stored_rows(db_of)
 
     segments = db_of.execute("SELECT count(*) FROM topic_segments").fetchone()[0]
     assert (rows.sessions, rows.learning_events, rows.bookmarks, rows.help_requests) == (2, 4, 1, 2)
     assert rows.topic_segments == segments > 0
+    assert (rows.cards, rows.review_logs) == (2, 3)
 
 
 def test_the_span_runs_from_the_first_start_to_the_last_activity(
@@ -192,5 +196,6 @@ def test_the_wire_form_is_camel_case(studied: Studied) -> None:
     assert set(wire) == {"counts", "bytes", "oldest", "newest", "retention", "pause", "today"}
     assert wire["today"] == "2026-11-25"
     assert wire["counts"]["learningEvents"] == 4
+    assert (wire["counts"]["cards"], wire["counts"]["reviewLogs"]) == (2, 3)
     assert wire["retention"]["voiceRecordingRetentionDays"] == 7
     assert wire["oldest"].endswith("Z")
