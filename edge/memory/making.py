@@ -40,7 +40,11 @@ def _pages_to_card(db: sqlite_utils.Database, session_id: str) -> list[Page]:
 
 
 def recent_uncarded_sessions(db: sqlite_utils.Database, since: datetime) -> list[str]:
-    """Ended sessions since `since` with study frames no pass has carded, oldest first."""
+    """Ended sessions since `since` with distinct pages no pass has carded, oldest first.
+
+    A frame that repeats a page (or holds too little text) is never carded itself, so the
+    query only narrows the sessions down; their pages decide.
+    """
     rows = db.execute(
         """SELECT s.id FROM sessions s
            WHERE s.ended_at IS NOT NULL AND s.ended_at >= ?
@@ -51,7 +55,7 @@ def recent_uncarded_sessions(db: sqlite_utils.Database, since: datetime) -> list
            ORDER BY s.ended_at""",
         [to_iso(since)],
     )
-    return [row["id"] for row in rows]
+    return [row["id"] for row in rows if _pages_to_card(db, row["id"])]
 
 
 class CardMaking:

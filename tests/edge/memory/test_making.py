@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 
 import pytest
 
 from edge.errors import SessionNotFound
 from edge.memory.cloze import ClozeMaker
-from edge.memory.making import CardMaking, CardWorker
+from edge.memory.making import CardMaking, CardWorker, recent_uncarded_sessions
 from edge.memory.port import CardDraft, CardModelBadOutput, Page
 from edge.metrics import Metrics
 from edge.store import Store
@@ -219,3 +220,17 @@ async def test_after_a_restart_recent_uncarded_sessions_are_carded(
             await task
 
     assert await count(store, "carded_pages") == 1
+
+
+async def test_a_carded_session_with_repeated_pages_is_not_queued_again(
+    making: CardMaking, store: Store, clock: FakeClock
+) -> None:
+    """A frame repeating a page is never carded itself; its session is done all the same."""
+    session_id, _ = await session_of(store, [MITOSIS, MITOSIS, PHOTOSYNTHESIS])
+    await making.make(session_id)
+    since = clock.now() - timedelta(days=2)
+
+    queued = await store.run(lambda db: recent_uncarded_sessions(db, since))
+
+    assert queued == []
+    assert await count(store, "carded_pages") == 2
