@@ -123,7 +123,9 @@ def create_app(settings: EdgeSettings, clock: Clock | None = None) -> web.Applic
     # before the end's answer.
     card_worker = CardWorker(making, store, clock)
     session_service.add_listener(card_worker.on_session)
-    review = ReviewService(store, Scheduler(), clock, zone)
+    review = ReviewService(
+        store, Scheduler(), clock, zone, linked=lambda: credentials.load() is not None
+    )
     voice_service = VoiceService.configured(
         settings,
         api_key=openai_key(settings),

@@ -6,6 +6,8 @@ daemon's store thread for the HTTP routes and the voice tutor alike.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 
 import sqlite_utils
@@ -23,6 +25,7 @@ from edge.memory.models import (
 )
 from edge.memory.scheduler import Scheduler, to_millis
 from edge.store import Store, transaction
+from edge.sync.outbox import drop_unsent_tombstones
 from shared.clock import Clock, local_date, start_of_day
 from shared.memory import Rating
 
@@ -79,19 +82,30 @@ def cards(
     return CardList(topic=topic, total=records.count_cards(db, topic), cards=found)
 
 
-def delete(db: sqlite_utils.Database, card_id: str) -> CardDeleted:
-    """Delete a card and its review logs."""
+def delete(db: sqlite_utils.Database, card_id: str, *, linked: bool) -> CardDeleted:
+    """Delete a card and its review logs; tombstones for the cloud only if it may hold them."""
     with transaction(db):
         if not records.delete_card(db, card_id):
             raise CardNotFound(card_id)
+        if not linked:
+            drop_unsent_tombstones(db)
     return CardDeleted(card_id=card_id)
 
 
 class ReviewService:
     """The review functions on the daemon's store, at the clock's now."""
 
-    def __init__(self, store: Store, scheduler: Scheduler, clock: Clock, zone: tzinfo) -> None:
+    def __init__(
+        self,
+        store: Store,
+        scheduler: Scheduler,
+        clock: Clock,
+        zone: tzinfo,
+        *,
+        linked: Callable[[], bool],
+    ) -> None:
         self._store = store
+        self._linked = linked
         self._scheduler = scheduler
         self._clock = clock
         self._zone = zone
@@ -114,7 +128,8 @@ class ReviewService:
 
     async def delete(self, card_id: str) -> CardDeleted:
         """Delete a card and its review logs."""
-        return await self._store.run(lambda db: delete(db, card_id))
+        linked = await asyncio.to_thread(self._linked)  # reads the credentials file
+        return await self._store.run(lambda db: delete(db, card_id, linked=linked))
 
     async def progress(self) -> ReviewProgress:
         """Grades given today and cards due now."""

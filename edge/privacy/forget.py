@@ -32,7 +32,7 @@ from edge.settings import EdgeSettings
 from edge.store import Store, transaction
 from edge.sync.build import original_store
 from edge.sync.credentials import CredentialStore
-from edge.sync.outbox import backlog
+from edge.sync.outbox import backlog, drop_unsent_tombstones
 from edge.voice.recording import RECORDING_NAME, made_at
 from shared.clock import Clock, from_iso, local_date, start_of_day
 from shared.schemas import RequestModel, Timestamp
@@ -280,11 +280,8 @@ def carry_out(
             db.execute("DELETE FROM sync_images WHERE image_key = ?", [key])
             if key in uploaded:
                 _bury_image(db, key.split(".")[0])
-        if not linked:  # an uploaded original's tombstone stays: the cloud has the bytes
-            db.execute(
-                "DELETE FROM sync_outbox WHERE deleted_at IS NOT NULL AND delivered_revision = 0"
-                " AND kind != 'image'"
-            )
+        if not linked:
+            drop_unsent_tombstones(db)
         for key in plan.originals:
             originals.path_for(key).unlink(missing_ok=True)
         for path in plan.recordings:

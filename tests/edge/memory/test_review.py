@@ -106,7 +106,7 @@ def test_deleting_a_card_takes_its_review_logs(db: sqlite_utils.Database) -> Non
     keep, gone = add_cards(db, ["keep?", "gone?"])
     review.grade(db, scheduler(), gone, "good", NOW, ZONE)
 
-    review.delete(db, gone)
+    review.delete(db, gone, linked=False)
 
     assert [row["id"] for row in db.query("SELECT id FROM cards")] == [keep]
     assert db.table("review_logs").count == 0
@@ -115,7 +115,7 @@ def test_deleting_a_card_takes_its_review_logs(db: sqlite_utils.Database) -> Non
 def test_deleting_an_unknown_card_is_card_not_found(db: sqlite_utils.Database) -> None:
     """Nothing to delete is a 404, not a silent success."""
     with pytest.raises(CardNotFound):
-        review.delete(db, "no-such-card")
+        review.delete(db, "no-such-card", linked=False)
 
 
 def test_forgetting_a_session_takes_its_cards_along(db: sqlite_utils.Database) -> None:

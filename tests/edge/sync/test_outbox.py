@@ -241,7 +241,7 @@ def test_a_deleted_card_buries_itself_and_its_review_logs(db: sqlite_utils.Datab
     review.grade(db, Scheduler(), card_id, "hard", STARTED + timedelta(hours=1), ZONE)
     [log_id] = [row["id"] for row in db.query("SELECT id FROM review_logs")]
 
-    review.delete(db, card_id)
+    review.delete(db, card_id, linked=True)
 
     buried = {(f.item["payload"]["factKind"], f.fact_id) for f in _memory_facts(db)["tombstone"]}
     assert buried == {("card", card_id), ("review_log", log_id)}
@@ -281,3 +281,21 @@ def test_cards_from_before_migration_0010_are_queued(tmp_path: Path) -> None:
     facts = _memory_facts(old)
     assert [f.fact_id for f in facts["card"]] == [card_id]
     assert len(facts["review_log"]) == 1
+
+
+def test_an_unlinked_edge_keeps_no_tombstone_of_a_card_never_sent(
+    db: sqlite_utils.Database,
+) -> None:
+    """Unlinked, a card the cloud never had goes without a trace; one it had keeps its tombstone."""
+    _, sent = _card_session(db)
+    outbox.mark_delivered(db, _memory_facts(db)["card"])
+    session_id, [event_id] = add_session(db, [MITOSIS])
+    draft = CardDraft(event_id, "Biology", None, "qa", "What does mitosis make?", "Two nuclei")
+    unsent = records.insert_card(db, session_id, draft, "on-device", STARTED)
+    assert unsent is not None
+
+    review.delete(db, sent, linked=False)
+    review.delete(db, unsent, linked=False)
+
+    buried = [f.fact_id for f in _memory_facts(db)["tombstone"]]
+    assert buried == [sent]

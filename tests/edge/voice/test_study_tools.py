@@ -66,7 +66,11 @@ async def session_with_cards(store: Store) -> tuple[str, dict[str, str]]:
 def toolbox(store: Store, session_id: str) -> Toolbox:
     """The tools of a voice session of `session_id`, at NOW."""
     review = ReviewService(
-        store, Scheduler(fsrs.Scheduler(enable_fuzzing=False)), FixedClock(), ZONE
+        store,
+        Scheduler(fsrs.Scheduler(enable_fuzzing=False)),
+        FixedClock(),
+        ZONE,
+        linked=lambda: False,
     )
     return study_toolbox(session_id, store=store, clock=FixedClock(), zone=ZONE, review=review)
 
