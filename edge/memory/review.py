@@ -25,7 +25,7 @@ from edge.memory.models import (
 )
 from edge.memory.scheduler import Scheduler, to_millis
 from edge.store import Store, transaction
-from edge.sync.outbox import drop_unsent_tombstones
+from edge.store.tombstones import drop_unsent_tombstones
 from shared.clock import Clock, local_date, start_of_day
 from shared.memory import Rating
 

@@ -30,9 +30,10 @@ from edge.privacy.summary import StoredCounts
 from edge.sessions.service import SessionService
 from edge.settings import EdgeSettings
 from edge.store import Store, transaction
+from edge.store.tombstones import drop_unsent_tombstones
 from edge.sync.build import original_store
 from edge.sync.credentials import CredentialStore
-from edge.sync.outbox import backlog, drop_unsent_tombstones
+from edge.sync.outbox import backlog
 from edge.voice.recording import RECORDING_NAME, made_at
 from shared.clock import Clock, from_iso, local_date, start_of_day
 from shared.schemas import RequestModel, Timestamp
