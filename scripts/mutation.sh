@@ -2,7 +2,7 @@
 # Mutation testing by hand (too slow for CI): plant small bugs in the modules whose bugs cost the
 # most and count how many the tests catch. Scores go into TESTING.md.
 #
-# Usage: scripts/mutation.sh [GROUP...]     groups: voice topics frames pairing sync cloud
+# Usage: scripts/mutation.sh [GROUP...]     groups: voice topics frames pairing sync cloud memory
 #                                           (default: all of them)
 # Each group runs mutmut (installed into .venv on first use) in its own copy of the committed
 # tree under .mutation/GROUP, so the working tree is never touched. The sync and cloud groups
@@ -24,9 +24,10 @@ declare -A groups=(
   [frames]="edge/frames/dedupe.py | tests/edge/frames/test_duplicate_gate.py"
   [pairing]="edge/pairing.py edge/lockout.py edge/http/auth.py | tests/edge/test_pairing.py tests/edge/test_lockout.py tests/edge/http tests/edge/dashboard/test_dashboard_api.py"
   [sync]="edge/sync/outbox.py edge/sync/worker.py | tests/edge/sync"
+  [memory]="edge/memory/scheduler.py edge/memory/records.py edge/memory/review.py edge/memory/pages.py edge/memory/cloze.py edge/memory/making.py edge/report/weekly.py | tests/edge/memory tests/edge/report tests/edge/http/test_memory_routes.py tests/edge/cli/test_memory_cli.py"
   [cloud]="cloud/auth.py cloud/tokens.py cloud/ingest.py cloud/identity.py | tests/cloud/test_auth.py tests/cloud/test_access_tokens.py tests/cloud/test_admin.py tests/cloud/test_ingest.py tests/cloud/test_identity.py tests/cloud/test_sync_bounds.py tests/cloud/test_route_walk.py"
 )
-order=(voice topics frames pairing sync cloud)
+order=(voice topics frames pairing sync cloud memory)
 [ "$#" -gt 0 ] && order=("$@")
 
 if [[ " ${order[*]} " =~ \ (sync|cloud)\  ]] && [ -z "${STUDYLENS_TEST_DATABASE_URL:-}" ]; then
