@@ -37,13 +37,13 @@ from playwright.async_api import Page, async_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from edge.memory import records
-from edge.memory.models import CardKind
 from edge.memory.port import CardDraft
 from edge.sessions import records as session_records
 from edge.store import open_database, transaction
 from scripts.bench.frames import free_port, wait_until_up
 from shared.analysis import FrameAnalysis
 from shared.clock import to_iso
+from shared.memory import CardKind
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
