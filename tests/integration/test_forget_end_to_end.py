@@ -81,8 +81,10 @@ def without(rows: Rows, needles: set[str]) -> Rows:
 
 def fact_tables(rows: Rows) -> Rows:
     """Only the tables of synced facts and images (devices and tokens change on their own)."""
-    names = {"study_sessions", "learning_events", "topic_segments", "bookmarks"}
-    return {table: rows[table] for table in (*sorted(names), "help_requests", "images")}
+    names = {"study_sessions", "learning_events", "topic_segments", "bookmarks", "cards"}
+    return {
+        table: rows[table] for table in (*sorted(names), "help_requests", "review_logs", "images")
+    }
 
 
 class Studying:
@@ -123,6 +125,7 @@ async def study(start_app: Any, openai_peer: Any, cloud_url: str, google: FakeGo
     first_id = await start_session(edge)
     first = [await upload(edge, jpeg(640, 480, seed=n), first_id) for n in (1, 2)]
     await data_of(await edge.post(f"/api/session/{first_id}/end"))
+    await services.card_worker.idle()  # the ended session's cards, synced with the rest
     second = await upload(edge, jpeg(640, 480, seed=3), await start_session(edge))
     await drain(edge)
     return Studying(edge, student, first, second)
@@ -144,6 +147,7 @@ async def test_a_forgotten_session_leaves_no_row_or_object_in_the_cloud(
         prefix = user_prefix(studying.student["userId"])
         before, keys_before = await cloud_rows(pg_database_url), bucket_keys(s3_settings, prefix)
         assert mentions(before, studying.forgotten)  # it was there
+        assert before["cards"]  # with the cards made when it ended
 
         await services_of(studying.edge).forget.forget(
             ForgetScope(session_id=studying.first[0]["sessionId"])
@@ -179,7 +183,10 @@ async def test_forgetting_while_offline_completes_when_the_cloud_is_back(
     async with cloud_at(port, live_google, s3_settings, pg_database_url, folder):
         await drain(studying.edge)
         after = await cloud_rows(pg_database_url)
-    assert (report.sessions, waiting) == (2, 2 + 3 + 2 + 3)  # sessions, frames, segments, images
+    assert report.cards > 0  # the first session's, made when it ended
+    # Sessions, frames, segments, images, and the cards (never graded: no review logs).
+    assert (report.sessions, report.review_logs) == (2, 0)
+    assert waiting == 2 + 3 + 2 + 3 + report.cards
     assert {table: rows for table, rows in fact_tables(after).items() if rows} == {}
     assert bucket_keys(s3_settings, user_prefix(studying.student["userId"])) == []
 
