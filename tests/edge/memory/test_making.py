@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
@@ -234,3 +235,105 @@ async def test_a_carded_session_with_repeated_pages_is_not_queued_again(
 
     assert queued == []
     assert await count(store, "carded_pages") == 2
+
+
+def messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    """What card making logged at `level`."""
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "edge.memory.making" and record.levelno == level
+    ]
+
+
+async def test_the_cards_made_are_counted_as_on_device(
+    making: CardMaking, store: Store, metrics: Metrics
+) -> None:
+    """The lexicon's cards count under the `on-device` maker."""
+    session_id, _ = await session_of(store, [MITOSIS, PHOTOSYNTHESIS])
+
+    made = await making.make(session_id)
+
+    counted = metrics.registry.get_sample_value(
+        "studylens_cards_made_total", {"maker": "on-device"}
+    )
+    assert made.cards
+    assert counted == len(made.cards)
+
+
+async def test_a_models_cards_are_counted_as_model(
+    store: Store, maker: CountingMaker, clock: FakeClock, metrics: Metrics
+) -> None:
+    """Whatever the model is called, its cards count under `model`."""
+    maker.name = "gpt-4.1-mini"
+    session_id, _ = await session_of(store, [MITOSIS, PHOTOSYNTHESIS])
+
+    made = await CardMaking(store, maker, clock, per_session=8, metrics=metrics).make(session_id)
+
+    counted = metrics.registry.get_sample_value("studylens_cards_made_total", {"maker": "model"})
+    assert made.cards
+    assert counted == len(made.cards)
+
+
+async def test_a_pass_logs_its_cards_pages_session_and_maker(
+    making: CardMaking, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The operator's line for each pass says what it made, from what, for whom, by whom."""
+    caplog.set_level(logging.INFO, logger="edge.memory.making")
+    session_id, _ = await session_of(store, [MITOSIS, PHOTOSYNTHESIS])
+
+    made = await making.make(session_id)
+
+    line = f"{len(made.cards)} card(s) from 2 page(s) of session {session_id} (on-device)"
+    assert [message for message in messages(caplog, logging.INFO) if line in message]
+
+
+async def test_a_failed_pass_is_logged_with_its_session_reason_and_code(
+    making: CardMaking, store: Store, maker: CountingMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning names the session, the maker's reason and the error code."""
+    session_id, _ = await session_of(store, [MITOSIS])
+    maker.fail = True
+
+    with pytest.raises(CardModelBadOutput):
+        await making.make(session_id)
+
+    [warning] = messages(caplog, logging.WARNING)
+    assert session_id in warning
+    assert "scripted failure" in warning
+    assert "card_model_bad_output" in warning
+
+
+async def test_the_worker_logs_a_session_forgotten_before_its_pass(
+    worker: CardWorker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A session deleted while queued is an info line naming it, no error."""
+    caplog.set_level(logging.INFO, logger="edge.memory.making")
+
+    worker.on_session("ended", "deleted-session")
+    async with asyncio.timeout(5):
+        await worker.idle()
+
+    infos = messages(caplog, logging.INFO)
+    assert [info for info in infos if "deleted-session" in info and "forgotten" in info]
+
+
+async def test_the_worker_logs_a_pass_the_store_failed(
+    worker: CardWorker, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store failure in a background pass is a warning with the session and the reason."""
+    # Before the session exists: the worker's catch-up may queue it as well as the listener.
+    await store.run(
+        lambda db: db.execute(
+            """CREATE TRIGGER no_carding BEFORE INSERT ON carded_pages
+               BEGIN SELECT RAISE(ABORT, 'carded pages unwritable'); END"""
+        )
+    )
+    session_id, _ = await session_of(store, [MITOSIS])
+
+    worker.on_session("ended", session_id)
+    async with asyncio.timeout(5):
+        await worker.idle()
+
+    warnings = messages(caplog, logging.WARNING)
+    assert [w for w in warnings if session_id in w and "carded pages unwritable" in w]
