@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import fsrs
 import pytest
@@ -12,8 +12,9 @@ from edge.errors import CardNotFound
 from edge.memory import records, review
 from edge.memory.port import CardDraft
 from edge.memory.scheduler import Scheduler
+from edge.store import Store
 from tests.edge.memory.conftest import MITOSIS, PageSpec, add_session
-from tests.support import ZONE, berlin
+from tests.support import ZONE, FakeClock, berlin
 
 NOW = berlin("2026-11-25 10:00")
 
@@ -75,10 +76,28 @@ def test_grading_moves_the_card_out_of_the_queue(db: sqlite_utils.Database) -> N
 
 
 def test_grading_an_unknown_card_is_card_not_found(db: sqlite_utils.Database) -> None:
-    """A made-up id is refused and writes no review log."""
-    with pytest.raises(CardNotFound):
+    """A made-up id is refused, the error naming it, and writes no review log."""
+    with pytest.raises(CardNotFound, match="no-such-card"):
         review.grade(db, scheduler(), "no-such-card", "good", NOW, ZONE)
     assert db.table("review_logs").count == 0
+
+
+def test_a_grade_keeps_how_long_the_student_took(db: sqlite_utils.Database) -> None:
+    """The duration given with a grade is the review log's `review_duration_ms`."""
+    [card_id] = add_cards(db, ["What is mitosis?"])
+
+    review.grade(db, scheduler(), card_id, "good", NOW, ZONE, duration_ms=4200)
+
+    assert [row["review_duration_ms"] for row in db.table("review_logs").rows] == [4200]
+
+
+def test_a_grade_just_after_local_midnight_is_the_new_days(db: sqlite_utils.Database) -> None:
+    """00:30 in Berlin is 23:30 UTC the day before: the grade's progress is of the local day."""
+    [card_id] = add_cards(db, ["What is mitosis?"], berlin("2026-11-24 09:00"))
+
+    graded = review.grade(db, scheduler(), card_id, "again", berlin("2026-11-25 00:30"), ZONE)
+
+    assert (graded.progress.date, graded.progress.reviewed_today) == (date(2026, 11, 25), 1)
 
 
 def test_todays_progress_counts_the_students_day_only(db: sqlite_utils.Database) -> None:
@@ -91,6 +110,36 @@ def test_todays_progress_counts_the_students_day_only(db: sqlite_utils.Database)
     assert today.reviewed_today == 0
 
 
+@pytest.mark.parametrize(
+    ("graded_at", "asked_at", "counted"),
+    [
+        ("2026-11-25 00:30", "2026-11-25 10:00", 1),  # 23:30 UTC the day before
+        ("2026-11-26 00:30", "2026-11-25 23:50", 0),  # 23:30 UTC the same day
+    ],
+    ids=["after-local-midnight", "after-the-next-local-midnight"],
+)
+def test_the_students_day_runs_from_local_midnight_to_local_midnight(
+    db: sqlite_utils.Database, graded_at: str, asked_at: str, counted: int
+) -> None:
+    """A day's grades begin and end at Berlin midnights, not at UTC ones."""
+    [card_id] = add_cards(db, ["What is mitosis?"], berlin("2026-11-24 09:00"))
+    review.grade(db, scheduler(), card_id, "again", berlin(graded_at), ZONE)
+
+    today = review.progress(db, berlin(asked_at), ZONE)
+
+    assert today.reviewed_today == counted
+
+
+def test_the_due_queue_counts_the_grades_of_the_local_day(db: sqlite_utils.Database) -> None:
+    """The queue's progress counts a grade given at 00:30 Berlin (23:30 UTC) as today's."""
+    [card_id] = add_cards(db, ["What is mitosis?"], berlin("2026-11-24 09:00"))
+    review.grade(db, scheduler(), card_id, "again", berlin("2026-11-25 00:30"), ZONE)
+
+    queue = review.due(db, NOW, ZONE)
+
+    assert queue.progress.reviewed_today == 1
+
+
 def test_cards_of_one_topic_match_in_any_case(db: sqlite_utils.Database) -> None:
     """`topic=chemistry` lists the Chemistry cards and counts only them."""
     add_cards(db, ["What is mitosis?"])
@@ -99,6 +148,13 @@ def test_cards_of_one_topic_match_in_any_case(db: sqlite_utils.Database) -> None
     found = review.cards(db, "chemistry")
 
     assert ([c.card_id for c in found.cards], found.total) == ([acid], 1)
+
+
+def test_a_card_list_names_the_topic_asked_for(db: sqlite_utils.Database) -> None:
+    """The list says which topic it is of, as the caller spelled it."""
+    add_cards(db, ["What does an acid donate?"], topic="Chemistry")
+
+    assert review.cards(db, "chemistry").topic == "chemistry"
 
 
 def test_deleting_a_card_takes_its_review_logs(db: sqlite_utils.Database) -> None:
@@ -112,9 +168,29 @@ def test_deleting_a_card_takes_its_review_logs(db: sqlite_utils.Database) -> Non
     assert db.table("review_logs").count == 0
 
 
+def tombstones(db: sqlite_utils.Database) -> list[str]:
+    """The ids of deleted cards whose deletion waits to be sent to the cloud."""
+    rows = db.query(
+        "SELECT fact_id FROM sync_outbox WHERE kind = 'card' AND deleted_at IS NOT NULL"
+    )
+    return [row["fact_id"] for row in rows]
+
+
+@pytest.mark.parametrize("linked", [True, False], ids=["linked", "not-linked"])
+def test_a_deleted_card_leaves_a_tombstone_only_when_linked(
+    db: sqlite_utils.Database, linked: bool
+) -> None:
+    """Linked, the cloud may hold the card: its deletion is sent; unlinked, nothing is kept."""
+    [card_id] = add_cards(db, ["What is mitosis?"])
+
+    review.delete(db, card_id, linked=linked)
+
+    assert tombstones(db) == ([card_id] if linked else [])
+
+
 def test_deleting_an_unknown_card_is_card_not_found(db: sqlite_utils.Database) -> None:
-    """Nothing to delete is a 404, not a silent success."""
-    with pytest.raises(CardNotFound):
+    """Nothing to delete is a 404 naming the id, not a silent success."""
+    with pytest.raises(CardNotFound, match="no-such-card"):
         review.delete(db, "no-such-card", linked=False)
 
 
@@ -151,3 +227,70 @@ def test_of_5000_due_cards_the_first_page_comes_and_all_count(db: sqlite_utils.D
     queue = review.due(db, NOW, ZONE, limit=20)
 
     assert (len(queue.cards), queue.due_count) == (20, 5000)
+
+
+def service(store: Store, clock: FakeClock, *, linked: bool = False) -> review.ReviewService:
+    """The review service on the daemon's store, at the clock's now, in Berlin."""
+    return review.ReviewService(store, scheduler(), clock, ZONE, linked=lambda: linked)
+
+
+async def test_the_services_progress_is_of_the_students_day(store: Store) -> None:
+    """Progress at the clock's now: a grade at 00:30 Berlin (23:30 UTC) is today's."""
+    at = berlin("2026-11-25 00:30")
+    [card_id] = await store.run(lambda db: add_cards(db, ["What is mitosis?"], at))
+    await service(store, FakeClock(at)).grade(card_id, "again")
+
+    today = await service(store, FakeClock(NOW)).progress()
+
+    assert (today.date, today.reviewed_today, today.due_now) == (date(2026, 11, 25), 1, 1)
+
+
+async def test_the_services_due_queue_is_of_the_students_day(store: Store) -> None:
+    """The queue's progress counts a grade at 00:30 Berlin (23:30 UTC) as today's."""
+    at = berlin("2026-11-25 00:30")
+    [card_id] = await store.run(lambda db: add_cards(db, ["What is mitosis?"], at))
+    await service(store, FakeClock(at)).grade(card_id, "again")
+
+    queue = await service(store, FakeClock(NOW)).due()
+
+    assert queue.progress.reviewed_today == 1
+
+
+async def test_the_service_grades_in_the_students_zone(store: Store) -> None:
+    """A grade at 00:30 Berlin (23:30 UTC the day before) reports the Berlin date's progress."""
+    at = berlin("2026-11-25 00:30")
+    [card_id] = await store.run(lambda db: add_cards(db, ["What is mitosis?"], at))
+
+    graded = await service(store, FakeClock(at)).grade(card_id, "good")
+
+    assert graded.progress.date == date(2026, 11, 25)
+
+
+async def test_the_service_keeps_the_duration_of_a_grade(store: Store) -> None:
+    """The duration given to the service reaches the review log."""
+    [card_id] = await store.run(lambda db: add_cards(db, ["What is mitosis?"]))
+
+    await service(store, FakeClock(NOW)).grade(card_id, "good", duration_ms=4200)
+
+    durations = await store.run(
+        lambda db: [row["review_duration_ms"] for row in db.table("review_logs").rows]
+    )
+    assert durations == [4200]
+
+
+async def test_the_services_card_list_stops_at_its_limit(store: Store) -> None:
+    """`limit` caps the cards listed, not the total."""
+    await store.run(lambda db: add_cards(db, ["first?", "second?"]))
+
+    found = await service(store, FakeClock(NOW)).cards(limit=1)
+
+    assert (len(found.cards), found.total) == (1, 2)
+
+
+async def test_a_linked_services_deletion_leaves_a_tombstone(store: Store) -> None:
+    """A linked edge asks the credentials; the deletion is then kept for the cloud."""
+    [card_id] = await store.run(lambda db: add_cards(db, ["What is mitosis?"]))
+
+    await service(store, FakeClock(NOW), linked=True).delete(card_id)
+
+    assert await store.run(tombstones) == [card_id]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import os
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import fsrs
 import pytest
@@ -10,7 +13,7 @@ import sqlite_utils
 
 from edge.memory import records, review
 from edge.memory.port import CardDraft
-from edge.memory.scheduler import Memory, Scheduler
+from edge.memory.scheduler import Memory, Scheduler, to_millis
 from shared.memory import Rating
 from tests.edge.memory.conftest import MITOSIS, add_session
 from tests.support import ZONE, berlin
@@ -103,3 +106,57 @@ def test_a_review_time_is_cut_to_the_stored_millisecond(microsecond: int) -> Non
     assert after.last_review is not None
     assert after.last_review.microsecond % 1000 == 0
     assert after.due - after.last_review == timedelta(minutes=10)
+
+
+def test_a_moment_is_cut_down_to_its_millisecond() -> None:
+    """The microseconds below the millisecond are dropped, never rounded."""
+    at = datetime(2026, 11, 25, 9, 0, 0, 987_654, tzinfo=UTC)
+
+    assert to_millis(at) == at.replace(microsecond=987_000)
+
+
+@pytest.fixture
+def machine_east_of_utc() -> Iterator[None]:
+    """The machine's own zone three hours east of UTC (a device set to local time)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "XYZ-3"  # POSIX: the offset is west of UTC, so -3 is UTC+3
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+@pytest.mark.usefixtures("machine_east_of_utc")
+def test_grading_does_not_depend_on_the_machines_zone() -> None:
+    """The `fsrs` package takes UTC only: a review time becomes UTC, not the machine's zone."""
+    at = berlin("2026-11-25 10:00")
+
+    after = Scheduler(engine()).review(Memory.new(at), "good", at)
+
+    assert after.due == at + timedelta(minutes=10)
+
+
+NEW = Memory.new(berlin("2026-11-25 10:00"))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: Memory.new(berlin("2026-11-25 10:00")), NEW.to_fsrs],
+    ids=["new", "to_fsrs"],
+)
+def test_a_card_state_never_makes_fsrs_wait_for_an_id(
+    make: Callable[[], object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fsrs.Card sleeps a millisecond to make an id when given none; on the store thread, no.
+
+    The id is ours to keep, so each card handed to fsrs comes with one.
+    """
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+
+    make()
+
+    assert slept == []

@@ -103,6 +103,12 @@ def test_a_week_that_is_no_iso_week_is_refused(text: str) -> None:
         week_asked(text, WEDNESDAY)
 
 
+def test_a_week_refused_says_the_form_and_what_was_sent() -> None:
+    """The client sees the expected form and its own text."""
+    with pytest.raises(InvalidWeek, match="must be an ISO week as YYYY-Www, not '2026-48'"):
+        week_asked("2026-48", WEDNESDAY)
+
+
 def test_a_week_yet_to_begin_is_refused() -> None:
     """Next week has no report yet."""
     with pytest.raises(InvalidWeek, match="not begun"):
@@ -110,10 +116,16 @@ def test_a_week_yet_to_begin_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "week"), [(None, "2026-W48"), ("2026-W47", "2026-W47"), ("2020-W53", "2020-W53")]
+    ("text", "week"),
+    [
+        (None, "2026-W48"),
+        ("2026-W48", "2026-W48"),
+        ("2026-W47", "2026-W47"),
+        ("2020-W53", "2020-W53"),
+    ],
 )
 def test_the_week_asked_is_taken_as_named_else_this_week(text: str | None, week: str) -> None:
-    """None means the current week; a past week (a week 53 too) is taken as named."""
+    """None means the current week; this week or a past one (a week 53 too) is taken as named."""
     assert str(week_asked(text, WEDNESDAY)) == week
 
 
@@ -170,6 +182,15 @@ def test_topics_compare_with_the_week_before() -> None:
     ]
 
 
+def test_topics_tied_this_week_go_by_the_week_before() -> None:
+    """Equal time this week: the topic with more time the week before comes first."""
+    rows = topic_weeks(
+        tally(("Math", 600), ("Biology", 600)), tally(("Math", 900), ("Biology", 300))
+    )
+
+    assert [r.topic for r in rows] == ["Math", "Biology"]
+
+
 def test_the_most_distracted_topic_comes_first() -> None:
     """Only topics with distracted frames, the most first, each with all its frames."""
     week = Tally()
@@ -181,6 +202,15 @@ def test_the_most_distracted_topic_comes_first() -> None:
         ("History", 3, 5),
         ("Math", 1, 10),
     ]
+
+
+def test_topics_tied_on_distraction_go_by_the_larger_share() -> None:
+    """Two distracted frames each: of one frame in all is a larger share than of two."""
+    week = Tally()
+    week.add("Biology", 600, active=2, distracted=2)
+    week.add("Chemistry", 300, active=1, distracted=2)
+
+    assert [r.topic for r in most_distracted(week)] == ["Chemistry", "Biology"]
 
 
 @pytest.mark.parametrize(
@@ -262,3 +292,23 @@ def test_only_a_past_week_links_to_the_next(week: str, next_week: str | None) ->
 def test_a_topic_with_no_whole_second_in_either_week_is_left_out() -> None:
     """A fraction of a second (a session that just began) shows no 0-minute row."""
     assert topic_weeks(tally(("Math", 0.2)), Tally()) == []
+
+
+def test_a_report_names_its_week_and_the_week_before() -> None:
+    """The labels the page shows and links back with."""
+    report = weekly_report(
+        IsoWeek(2026, 1), {}, {}, set(), [], today=WEDNESDAY, zone=ZONE, goal_minutes=60
+    )
+
+    assert (report.week, report.previous_week) == ("2026-W01", "2025-W52")
+
+
+def test_a_report_gives_the_last_day_of_the_streak() -> None:
+    """Studied Monday to Wednesday: three days, ending today."""
+    studied = days_from(date(2026, 11, 23), 1, 1, 1)
+
+    report = weekly_report(
+        IsoWeek(2026, 48), {}, {}, studied, [], today=WEDNESDAY, zone=ZONE, goal_minutes=60
+    )
+
+    assert (report.streak_days, report.streak_until) == (3, WEDNESDAY)
