@@ -22,6 +22,8 @@ STATE_NAMES: dict[int, StateName] = {
     fsrs.State.Review.value: "review",
     fsrs.State.Relearning.value: "relearning",
 }
+#: The number each state name is stored as.
+STATE_NUMBERS: dict[StateName, int] = {name: number for number, name in STATE_NAMES.items()}
 
 
 def to_millis(moment: datetime) -> datetime:

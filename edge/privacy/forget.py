@@ -158,8 +158,7 @@ def plan_forget(
         raise SessionNotFound(scope.session_id)
     counts = {"sessions": int(span["n"])}
     for table, column in _CHILDREN.items():
-        found = _rows(db, f"SELECT count(*) AS n FROM {table} WHERE {column} IN ({sql})", params)
-        counts[table] = int(found[0]["n"])
+        counts[table] = _count(db, f"SELECT 1 FROM {table} WHERE {column} IN ({sql})", params)
     # A card goes by cascade with its session or with its page, whichever is forgotten.
     cards = (
         f"SELECT id FROM cards WHERE session_id IN ({sql}) OR learning_event_id IN"

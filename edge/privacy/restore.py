@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from edge.files import open_private, private_dir
 from edge.memory.records import question_key
-from edge.memory.scheduler import RATINGS, STATE_NAMES
+from edge.memory.scheduler import RATINGS, STATE_NUMBERS
 from edge.privacy.archive import (
     RECORDINGS_FOLDER,
     ROW_FILES,
@@ -83,8 +83,6 @@ DEFAULT_MAX_BYTES = 64 * 1024**3
 MAX_MANIFEST_BYTES = 512 * 1024**2
 _BLOCK = 1 << 20
 _ZIP_FAILURES = (zipfile.BadZipFile, zlib.error, EOFError)
-#: The FSRS state number of each name the lines carry (the tables keep numbers).
-_STATE_NUMBERS = {name: number for number, name in STATE_NAMES.items()}
 
 
 def _is_empty(data_dir: Path) -> bool:
@@ -228,7 +226,7 @@ def _flag(value: bool | None) -> int | None:
 def _schedule(line: CardLine | ReviewLogLine) -> dict[str, Any]:
     """The FSRS state columns of a card or review log line."""
     return {
-        "state": _STATE_NUMBERS[line.state],
+        "state": STATE_NUMBERS[line.state],
         "step": line.step,
         "stability": line.stability,
         "difficulty": line.difficulty,
