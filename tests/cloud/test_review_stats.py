@@ -316,3 +316,30 @@ async def test_the_route_is_described_in_openapi(cloud: httpx.AsyncClient) -> No
     assert {p["name"] for p in operation["parameters"]} == {"date", "tz"}
     assert {"200", "400", "401", "403"} <= set(operation["responses"])
     assert "local day" in operation["description"]
+
+
+async def test_another_sites_page_is_not_allowed_to_read_the_week(
+    cloud: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    """With the student's cookie, a cross-site request is answered without any CORS grant.
+
+    The browser then keeps the answer from the page; SameSite=Lax keeps the cookie off its
+    fetches in the first place. A preflight for a bearer token from there is not granted either.
+    """
+    pair = await sign_in(cloud, google)
+    cloud.cookies.set("studylens_access", pair["accessToken"])
+    cross = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+
+    answer = await cloud.get("/api/review/weekly?date=2026-11-25", headers=cross)
+    preflight = await cloud.options(
+        "/api/review/weekly",
+        headers={
+            **cross,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+
+    assert "access-control-allow-origin" not in answer.headers
+    assert "access-control-allow-origin" not in preflight.headers
+    assert "access-control-allow-headers" not in preflight.headers
