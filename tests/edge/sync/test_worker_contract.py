@@ -375,9 +375,15 @@ async def test_run_retries_after_a_failure(make: Make, cloud: FakeCloud) -> None
     client, worker = await make(sync_backoff_cap_seconds=1)
     await start_session(client)
     cloud.fail_next.append(answering(error(503, "down")))
+
+    async def recovered() -> bool:
+        # The cloud holds the fact before the edge has read its answer and reset the count.
+        return await _has(cloud, 1) and (await state(client)).get("failures") == "0"
+
     async with running(worker):
-        await until(lambda: _has(cloud, 1))
+        await until(recovered)
     assert (await state(client))["failures"] == "0"
+    assert await _has(cloud, 1)
 
 
 # --- originals ------------------------------------------------------------------------------
